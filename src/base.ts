@@ -1,0 +1,131 @@
+/**
+ * The gradient-transformation protocol, as optax's `base` module: a pair of pure functions
+ * `init(params) -> state` and `update(updates, state, params?) -> [updates, state]`.
+ */
+import { disposeLeaf, leafOps } from './leaf.js';
+import type { ArrayLeaf } from './tree.js';
+import { mapLeaves } from './tree.js';
+
+export type { ScalarOrSchedule, Schedule } from './schedule-types.js';
+
+/** Extra keyword arguments passed down a chain to the transformations that use them. */
+export type ExtraArgs = Readonly<Record<string, unknown>>;
+
+/**
+ * A zero-allocation step bound to one state object that it mutates, for the in-place
+ * {@link Optimizer}. `prepare` computes and validates the per-step scalars (learning rate, bias
+ * corrections) without touching any buffer, so a bad value throws before anything changes; `run`
+ * then reads `input`, writes `output` (which may be the same arrays) and updates the state.
+ * Leaves are flat lists in {@link treeLeaves} order.
+ */
+export interface InPlaceStep {
+  prepare(extraArgs: ExtraArgs | undefined): void;
+  run(
+    input: readonly ArrayLeaf[],
+    output: readonly ArrayLeaf[],
+    params: readonly ArrayLeaf[],
+  ): void;
+}
+
+/**
+ * A gradient transformation: `init` builds the state from the params, `update` maps updates (first
+ * the gradients) and the state to new updates and a new state, never mutating its inputs.
+ *
+ * @example
+ * ```ts
+ * const tx: GradientTransformation = radam(1e-3);
+ * const state = tx.init(params);
+ * const [updates, newState] = tx.update(grads, state, params);
+ * ```
+ */
+export interface GradientTransformation<S = any> {
+  init(params: any): S;
+  update(updates: any, state: S, params?: any): [any, S];
+  /** Present when the transformation can run in place on typed-array trees; see {@link InPlaceStep}. */
+  bindInPlace?(state: S): InPlaceStep;
+}
+
+/**
+ * A gradient transformation whose `update` also takes extra arguments (optax's
+ * `GradientTransformationExtraArgs`); {@link chain} passes them to every member.
+ *
+ * @example
+ * ```ts
+ * const [updates, state2] = tx.update(grads, state, params, { value: loss });
+ * ```
+ */
+export interface GradientTransformationExtraArgs<S = any> extends GradientTransformation<S> {
+  update(updates: any, state: S, params?: any, extraArgs?: ExtraArgs): [any, S];
+}
+
+/** The state of a transformation that keeps none, as optax's `EmptyState`. */
+export type EmptyState = Record<string, never>;
+
+/** The largest int32: step counts stop here instead of wrapping, as optax's counts do. */
+export const INT32_MAX = 2_147_483_647;
+
+/**
+ * `count + 1`, saturating at the int32 maximum as `optax.safe_int32_increment` does.
+ *
+ * @example
+ * ```ts
+ * safeIncrement(0); // 1
+ * safeIncrement(2147483647); // 2147483647
+ * ```
+ */
+export function safeIncrement(count: number): number {
+  return count < INT32_MAX ? count + 1 : INT32_MAX;
+}
+
+/**
+ * The transformation that returns the updates unchanged.
+ *
+ * @example
+ * ```ts
+ * const [u] = identity().update({ x: 1 }, {}); // { x: 1 }
+ * ```
+ */
+export function identity(): GradientTransformationExtraArgs<EmptyState> {
+  return {
+    init: () => ({}),
+    update: (updates, state) => [updates, state],
+    bindInPlace: () => ({
+      prepare() {},
+      run(input, output) {
+        for (let i = 0; i < input.length; i++)
+          if (output[i] !== input[i]) output[i]!.set(input[i]!);
+      },
+    }),
+  };
+}
+
+/**
+ * `params + updates`, leafwise, each result of its param's type (a float64 update applied to a
+ * `Float32Array` param gives a `Float32Array`). A `null` update leaves its param as it is.
+ *
+ * @example
+ * ```ts
+ * applyUpdates({ w: new Float32Array([1, 2]) }, { w: new Float32Array([0.5, -1]) });
+ * // { w: Float32Array [1.5, 1] }
+ * ```
+ */
+export function applyUpdates<T>(params: T, updates: unknown): T {
+  return mapLeaves(
+    ([p, u]) => (u === null ? p : leafOps(p).add(p, u)),
+    [params, updates],
+    ['params', 'updates'],
+    [false, true],
+  );
+}
+
+/** Frees every temporary leaf of a tree (tensors); a no-op for typed arrays. */
+export function disposeTree(tree: unknown): void {
+  mapLeaves(
+    ([x]) => {
+      disposeLeaf(x);
+      return null;
+    },
+    [tree],
+    ['tree'],
+  );
+}

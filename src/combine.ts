@@ -1,0 +1,72 @@
+/** Composition of gradient transformations. */
+import type {
+  ExtraArgs,
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  InPlaceStep,
+} from './base.js';
+
+/** The state of a {@link chain}: one state per member, in order. */
+export type ChainState = unknown[];
+
+/**
+ * Applies transformations one after the other, as `optax.chain`: the updates of each are the input
+ * of the next, and the state is the list of the members' states. Extra arguments reach every member.
+ *
+ * @example
+ * ```ts
+ * const tx = chain(scaleByRadam(), scaleByLearningRate(1e-3));
+ * const state = tx.init(params); // [radamState, {}]
+ * ```
+ */
+export function chain(
+  ...transforms: GradientTransformation[]
+): GradientTransformationExtraArgs<ChainState> {
+  transforms.forEach((tx, i) => {
+    if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function')
+      throw new TypeError(
+        `chain: argument ${i} must be a gradient transformation with init and update, got ${
+          tx === null ? 'null' : typeof tx
+        }`,
+      );
+  });
+  const canRunInPlace = transforms.every((tx) => typeof tx.bindInPlace === 'function');
+  const chained: GradientTransformationExtraArgs<ChainState> = {
+    init: (params) => transforms.map((tx) => tx.init(params)),
+    update(updates, state, params, extraArgs) {
+      if (!Array.isArray(state) || state.length !== transforms.length)
+        throw new TypeError(
+          `chain.update: state must be the list of ${transforms.length} member states made by this chain's init, got ${
+            Array.isArray(state) ? `a list of ${state.length}` : typeof state
+          }`,
+        );
+      const newState: unknown[] = [];
+      for (let i = 0; i < transforms.length; i++) {
+        const tx = transforms[i] as GradientTransformationExtraArgs;
+        const [u, s] = tx.update(updates, state[i], params, extraArgs);
+        updates = u;
+        newState.push(s);
+      }
+      return [updates, newState];
+    },
+  };
+  if (canRunInPlace) {
+    chained.bindInPlace = (state) => {
+      const steps: InPlaceStep[] = transforms.map((tx, i) => tx.bindInPlace!(state[i]));
+      return {
+        prepare(extraArgs: ExtraArgs | undefined) {
+          for (const step of steps) step.prepare(extraArgs);
+        },
+        run(input, output, params) {
+          let from = input;
+          for (const step of steps) {
+            step.run(from, output, params);
+            from = output;
+          }
+          if (steps.length === 0) for (let i = 0; i < input.length; i++) output[i]!.set(input[i]!);
+        },
+      };
+    };
+  }
+  return chained;
+}

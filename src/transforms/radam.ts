@@ -1,0 +1,246 @@
+/** Rectified Adam's rescaling, as `optax.scale_by_radam`. */
+
+import type { GradientTransformationExtraArgs } from '../base.js';
+import { safeIncrement } from '../base.js';
+import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
+import type { ArrayLeaf } from '../tree.js';
+import { isContainer, mapLeaves, treeLeaves, treeMap, treeZerosLike } from '../tree.js';
+import {
+  checkBoolean,
+  checkDecay,
+  checkFinite,
+  checkNonNegative,
+  checkOptionKeys,
+} from '../validate.js';
+
+/** Options of {@link scaleByRadam} (and of `radam`), with optax's defaults. */
+export interface ScaleByRadamOptions {
+  /** Decay of the first-moment (mean) average. Default 0.9. */
+  b1?: number;
+  /** Decay of the second-moment (uncentred variance) average. Default 0.999. */
+  b2?: number;
+  /** Added to the denominator outside the square root. Default 1e-8. */
+  eps?: number;
+  /** Added to the second moment inside the square root. Default 0. */
+  epsRoot?: number;
+  /** Rectify once `rho_t >= threshold`; before that, the step is the bias-corrected momentum. Default 5. */
+  threshold?: number;
+  /** Use Nesterov momentum. Default false. */
+  nesterov?: boolean;
+}
+
+/** The resolved hyperparameters of {@link scaleByRadam}. */
+export type RadamHyperparams = Required<ScaleByRadamOptions>;
+
+/** The state of {@link scaleByRadam} (optax's `ScaleByAdamState`): step count and both moments. */
+export interface ScaleByAdamState<T = any> {
+  count: number;
+  mu: T;
+  nu: T;
+}
+
+/**
+ * The per-step scalars of RAdam, in float64 whatever the leaf type. `t` is the 1-based step.
+ */
+export interface RadamScalars {
+  t: number;
+  /** `1 - b1^t` */
+  bc1: number;
+  /** `1 - b1^(t+1)`, used by Nesterov momentum. */
+  bc1Next: number;
+  /** `1 - b2^t` */
+  bc2: number;
+  /** `rho_t`, the length of the approximated simple moving average. */
+  rho: number;
+  /** Whether this step is rectified (`rho_t >= threshold`). */
+  rectify: boolean;
+  /** The rectification factor `r_t` (1 when not rectifying; then unused). */
+  r: number;
+}
+
+const RADAM_OPTIONS = ['b1', 'b2', 'eps', 'epsRoot', 'threshold', 'nesterov'] as const;
+
+/** Validates and fills in RAdam's options; `fn` names the caller in error messages. */
+export function radamHyperparams(fn: string, options: ScaleByRadamOptions = {}): RadamHyperparams {
+  checkOptionKeys(fn, options, RADAM_OPTIONS);
+  const hp: RadamHyperparams = {
+    b1: checkDecay(fn, 'b1', options.b1 ?? 0.9, ' (the decay of the first-moment average)'),
+    b2: checkDecay(fn, 'b2', options.b2 ?? 0.999, ' (the decay of the second-moment average)'),
+    eps: checkNonNegative(fn, 'eps', options.eps ?? 1e-8),
+    epsRoot: checkNonNegative(fn, 'epsRoot', options.epsRoot ?? 0),
+    threshold: checkFinite(fn, 'threshold', options.threshold ?? 5),
+    nesterov: checkBoolean(fn, 'nesterov', options.nesterov ?? false),
+  };
+  if (hp.threshold < 4)
+    throw new RangeError(
+      `${fn}: threshold must be >= 4, got ${hp.threshold}: for 2 < rho_t < 4 the rectification factor r_t is the square root of a negative number (optax returns NaN there)`,
+    );
+  return hp;
+}
+
+/**
+ * Fills `out` with the scalars of the step after `count` steps (`t = count + 1`, saturating at the
+ * int32 maximum). `rho_inf = 2/(1-b2) - 1`, `rho_t = rho_inf - 2 t b2^t / (1 - b2^t)` and
+ * `r_t = sqrt((rho_t-4)(rho_t-2) rho_inf / ((rho_inf-4)(rho_inf-2) rho_t))`.
+ */
+export function radamScalars(count: number, hp: RadamHyperparams, out: RadamScalars): RadamScalars {
+  const t = safeIncrement(count);
+  const b2t = hp.b2 ** t;
+  out.t = t;
+  out.bc1 = 1 - hp.b1 ** t;
+  out.bc1Next = 1 - hp.b1 ** safeIncrement(t);
+  out.bc2 = 1 - b2t;
+  const rhoInf = 2 / (1 - hp.b2) - 1;
+  const rho = rhoInf - (2 * t * b2t) / out.bc2;
+  out.rho = rho;
+  out.rectify = rho >= hp.threshold;
+  out.r = 1;
+  // Once b2^t underflows, rho_t equals rho_inf and r_t is exactly 1; computing it would give 0/0
+  // in the one case rho_inf = 4 (b2 = 0.6).
+  if (out.rectify && rho !== rhoInf) {
+    out.r = Math.sqrt(((rho - 4) * (rho - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rho));
+  }
+  return out;
+}
+
+/** A fresh scalars record. */
+export function newRadamScalars(): RadamScalars {
+  return { t: 0, bc1: 0, bc1Next: 0, bc2: 0, rho: 0, rectify: false, r: 1 };
+}
+
+/** Where one leaf's results go: fresh leaves when a buffer is absent (functional), else in place. */
+interface LeafBuffers {
+  mu?: any;
+  nu?: any;
+  u?: any;
+  tmp?: any;
+}
+
+/** One leaf's results; a class instance so that trees of them are trees of leaves. */
+class RadamLeafResult {
+  u: unknown = null;
+  mu: unknown = null;
+  nu: unknown = null;
+}
+
+/**
+ * RAdam on one leaf: both moments, then the bias-corrected (optionally Nesterov) momentum, then,
+ * when rectifying, `r_t * mHat / (sqrt(nuHat + epsRoot) + eps)`. Shared by the functional and the
+ * in-place paths, so both make the same operations in the same order. `g` may be `buf.u`.
+ */
+function radamLeaf(
+  ops: LeafOps,
+  g: any,
+  mu: any,
+  nu: any,
+  hp: RadamHyperparams,
+  s: RadamScalars,
+  buf: LeafBuffers,
+  res: RadamLeafResult,
+): RadamLeafResult {
+  const fresh = buf.u === undefined;
+  const m = ops.moment(g, mu, hp.b1, 1, buf.mu);
+  const v = ops.moment(g, nu, hp.b2, 2, buf.nu);
+  let mHat: any;
+  if (hp.nesterov) {
+    // optax: b1 * mu / (1 - b1^(t+1)) + (1 - b1) * g / (1 - b1^t); the stored mu stays plain.
+    const gHat = ops.divide(g, s.bc1, buf.tmp);
+    const mNext = ops.divide(m, s.bc1Next, buf.u);
+    mHat = ops.linearCombination(hp.b1, mNext, 1 - hp.b1, gHat, buf.u);
+    if (fresh) {
+      disposeLeaf(gHat);
+      disposeLeaf(mNext);
+    }
+  } else {
+    mHat = ops.divide(m, s.bc1, buf.u);
+  }
+  res.mu = m;
+  res.nu = v;
+  res.u = mHat;
+  if (s.rectify) {
+    res.u = ops.adamRatio(mHat, v, s.r, s.bc2, hp.epsRoot, hp.eps, buf.u);
+    if (fresh) disposeLeaf(mHat);
+  }
+  return res;
+}
+
+const NO_BUFFERS: LeafBuffers = {};
+
+/** Throws unless `state` looks like a state made by a RAdam/Adam `init`. */
+export function checkAdamState(fn: string, state: unknown): asserts state is ScaleByAdamState {
+  const s = state as ScaleByAdamState;
+  if (
+    !isContainer(s) ||
+    Array.isArray(s) ||
+    typeof s.count !== 'number' ||
+    !Number.isInteger(s.count) ||
+    s.count < 0 ||
+    !('mu' in s) ||
+    !('nu' in s)
+  )
+    throw new TypeError(
+      `${fn}.update: state must be { count, mu, nu } as made by ${fn}.init, got ${
+        isContainer(s) ? `an object with keys [${Object.keys(s).join(', ')}]` : typeof s
+      }`,
+    );
+}
+
+/**
+ * Rescales updates with Rectified Adam, as `optax.scale_by_radam`. Until the variance of the
+ * adaptive step is tractable (`rho_t < threshold`; the first 5 steps with the defaults) the update
+ * is the bias-corrected momentum; from then on it is Adam's step times the rectification `r_t`.
+ * Per-step scalars are float64; state leaves keep their params' type.
+ *
+ * Hyperparameters are checked here: `b1`, `b2` in [0, 1), `eps`, `epsRoot` finite and >= 0,
+ * `threshold` >= 4. NaN or infinite gradients propagate into the updates and the state, as in
+ * optax. One deliberate difference: with `eps = 0` and `epsRoot = 0`, an element whose gradients
+ * have all been exactly zero gets a zero update, where optax computes 0/0 = NaN.
+ *
+ * @example
+ * ```ts
+ * const tx = chain(scaleByRadam({ b2: 0.99 }), scaleByLearningRate(1e-3));
+ * ```
+ */
+export function scaleByRadam(
+  options: ScaleByRadamOptions = {},
+): GradientTransformationExtraArgs<ScaleByAdamState> {
+  const fn = 'scaleByRadam';
+  const hp = radamHyperparams(fn, options);
+  return {
+    init: (params) => ({ count: 0, mu: treeZerosLike(params), nu: treeZerosLike(params) }),
+    update(updates, state) {
+      checkAdamState(fn, state);
+      const s = radamScalars(state.count, hp, newRadamScalars());
+      const results = mapLeaves(
+        ([g, mu, nu]) => radamLeaf(leafOps(g), g, mu, nu, hp, s, NO_BUFFERS, new RadamLeafResult()),
+        [updates, state.mu, state.nu],
+        ['updates', 'state.mu', 'state.nu'],
+      );
+      const pick = (key: 'u' | 'mu' | 'nu') => treeMap((r: RadamLeafResult) => r[key], results);
+      return [pick('u'), { count: s.t, mu: pick('mu'), nu: pick('nu') }];
+    },
+    bindInPlace(state) {
+      const mu = treeLeaves<ArrayLeaf>(state.mu);
+      const nu = treeLeaves<ArrayLeaf>(state.nu);
+      const tmp = hp.nesterov ? mu.map((m) => typedArrayOps.zerosLike(m)) : [];
+      const s = newRadamScalars();
+      const buf: LeafBuffers = {};
+      const res = new RadamLeafResult();
+      return {
+        prepare() {
+          radamScalars(state.count, hp, s);
+        },
+        run(input, output) {
+          for (let i = 0; i < input.length; i++) {
+            buf.mu = mu[i];
+            buf.nu = nu[i];
+            buf.u = output[i];
+            buf.tmp = tmp[i];
+            radamLeaf(typedArrayOps, input[i], mu[i], nu[i], hp, s, buf, res);
+          }
+          state.count = s.t;
+        },
+      };
+    },
+  };
+}

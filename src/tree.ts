@@ -1,0 +1,404 @@
+/**
+ * Pytrees: nested plain objects and arrays whose leaves are numbers or arrays.
+ *
+ * A node is a *container* when it is an `Array` or a plain object (prototype `Object.prototype`
+ * or `null`); anything else (a number, a `Float32Array`, a `tf.Tensor`, ...) is a leaf. `null` is
+ * optax's `None`: a placeholder with no leaves, passed through untouched.
+ *
+ * Object keys are visited in sorted order, as JAX does, so two trees with the same keys written in
+ * a different order have the same leaves in the same order.
+ */
+import { describeLeaf, leafOps } from './leaf.js';
+
+/** A leaf of the core: a number, a `Float32Array` or a `Float64Array`. */
+export type ArrayLeaf = Float32Array | Float64Array;
+
+/** A leaf that the core's arithmetic understands. Adapters add their own array types. */
+export type Leaf = number | ArrayLeaf;
+
+/**
+ * A tree of leaves of type `L`: a leaf, `null`, an array of trees or a plain object of trees.
+ *
+ * @example
+ * ```ts
+ * const params: Tree = { w: new Float32Array([1, 2]), b: 0.5, frozen: null };
+ * ```
+ */
+export type Tree<L = Leaf> = L | null | readonly Tree<L>[] | { readonly [key: string]: Tree<L> };
+
+/** True for the nodes that hold subtrees: arrays and plain objects. */
+export function isContainer(x: unknown): x is readonly unknown[] | Record<string, unknown> {
+  if (Array.isArray(x)) return true;
+  if (x === null || typeof x !== 'object') return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/** Appends one step to a path: `.key`, `["odd key"]` or `[3]`. */
+export function joinPath(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  return IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+}
+
+/** The sorted own keys of a plain object. */
+function sortedKeys(obj: Record<string, unknown>): string[] {
+  return Object.keys(obj).sort();
+}
+
+/** Describes a node for an error message: `Float32Array of length 3`, `number`, `object`, ... */
+export function describeNode(x: unknown): string {
+  if (x === null) return 'null';
+  if (x === undefined) return 'undefined';
+  if (Array.isArray(x)) return `array of length ${x.length}`;
+  if (isContainer(x))
+    return `object with keys [${sortedKeys(x as Record<string, unknown>).join(', ')}]`;
+  const d = describeLeaf(x);
+  if (d) return d;
+  if (ArrayBuffer.isView(x)) return `${x.constructor.name} (unsupported leaf type)`;
+  if (typeof x === 'object') return `${(x as object).constructor?.name ?? 'object'}`;
+  return `${typeof x} ${String(x)}`;
+}
+
+/** Thrown when two trees that should match do not. The message names the first differing path. */
+export class TreeStructureError extends Error {
+  override name = 'TreeStructureError';
+}
+
+function structureError(
+  names: readonly string[],
+  path: string,
+  i: number,
+  what: string,
+  found: string,
+): TreeStructureError {
+  return new TreeStructureError(`${names[0]}${path}: ${what}, ${names[i]} has ${found}`);
+}
+
+function childMismatch(
+  trees: readonly unknown[],
+  names: readonly string[],
+  path: string,
+): TreeStructureError | null {
+  const first = trees[0];
+  for (let i = 1; i < trees.length; i++) {
+    const other = trees[i];
+    if (Array.isArray(first)) {
+      if (!Array.isArray(other))
+        return structureError(names, path, i, describeNode(first), describeNode(other));
+      if (other.length !== first.length)
+        return structureError(
+          names,
+          path,
+          i,
+          `array of length ${first.length}`,
+          `length ${other.length}`,
+        );
+    } else {
+      if (!isContainer(other) || Array.isArray(other))
+        return structureError(names, path, i, describeNode(first), describeNode(other));
+      const a = sortedKeys(first as Record<string, unknown>);
+      const b = sortedKeys(other as Record<string, unknown>);
+      const missing = a.filter((k) => !(k in (other as object)));
+      const extra = b.filter((k) => !(k in (first as object)));
+      if (missing.length > 0 || extra.length > 0) {
+        const parts: string[] = [];
+        if (missing.length > 0)
+          parts.push(`no key ${missing.map((k) => JSON.stringify(k)).join(', ')}`);
+        if (extra.length > 0)
+          parts.push(`extra key ${extra.map((k) => JSON.stringify(k)).join(', ')}`);
+        return new TreeStructureError(
+          `${names[0]}${path}: ${describeNode(first)}, ${names[i]} has ${parts.join(' and ')}`,
+        );
+      }
+    }
+  }
+  return null;
+}
+
+/** Default names for trees in error messages: `tree`, `rest[0]`, `rest[1]`, ... */
+function defaultNames(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => (i === 0 ? 'tree' : `rest[${i - 1}]`));
+}
+
+function mapNode(
+  fn: (leaves: unknown[], path: string) => unknown,
+  trees: readonly unknown[],
+  names: readonly string[],
+  path: string,
+): unknown {
+  const first = trees[0];
+  if (first === null) return null;
+  if (isContainer(first)) {
+    const err = childMismatch(trees, names, path);
+    if (err) throw err;
+    if (Array.isArray(first)) {
+      return first.map((_, j) =>
+        mapNode(
+          fn,
+          trees.map((t) => (t as unknown[])[j]),
+          names,
+          joinPath(path, j),
+        ),
+      );
+    }
+    const out: Record<string, unknown> = {};
+    for (const k of sortedKeys(first as Record<string, unknown>)) {
+      out[k] = mapNode(
+        fn,
+        trees.map((t) => (t as Record<string, unknown>)[k]),
+        names,
+        joinPath(path, k),
+      );
+    }
+    return out;
+  }
+  for (let i = 1; i < trees.length; i++) {
+    if (isContainer(trees[i]))
+      throw structureError(
+        names,
+        path,
+        i,
+        `a leaf (${describeNode(first)})`,
+        describeNode(trees[i]),
+      );
+  }
+  return fn(trees as unknown[], path);
+}
+
+/**
+ * Maps `fn` over the leaves of `tree` and the matching leaves of `rest`, as `jax.tree.map`.
+ * The trees must have the same structure; the error names the first path where they differ.
+ * `null` in `tree` stays `null`.
+ *
+ * @example
+ * ```ts
+ * treeMap((a, b) => (a as number) + (b as number), { x: 1, y: [2] }, { x: 10, y: [20] });
+ * // { x: 11, y: [22] }
+ * ```
+ */
+export function treeMap<R = unknown>(
+  fn: (...leaves: any[]) => R,
+  tree: unknown,
+  ...rest: unknown[]
+): any {
+  const trees = [tree, ...rest];
+  return mapNode((leaves) => fn(...leaves), trees, defaultNames(trees.length), '');
+}
+
+/**
+ * Like {@link treeMap} with names for the error messages (`['grads', 'params']`) and a check
+ * that every leaf is one the arithmetic supports and that matching leaves have equal sizes.
+ * `fn` also receives the leaf's path.
+ */
+export function mapLeaves(
+  fn: (leaves: any[], path: string) => unknown,
+  trees: readonly unknown[],
+  names: readonly string[],
+  nullable: readonly boolean[] = [],
+): any {
+  return mapNode(
+    (leaves, path) => {
+      checkLeaves(leaves, names, path, nullable);
+      return fn(leaves, path);
+    },
+    trees,
+    names,
+    '',
+  );
+}
+
+/**
+ * Checks that every entry of `leaves` is a supported leaf of the first's size; entry `i` may be
+ * `null` where `nullable[i]` is true.
+ */
+export function checkLeaves(
+  leaves: readonly unknown[],
+  names: readonly string[],
+  path: string,
+  nullable: readonly boolean[] = [],
+): void {
+  const first = leaves[0];
+  const ops = leafOps(first, `${names[0]}${path}`);
+  const size = ops.size(first);
+  const isNumber = typeof first === 'number';
+  for (let i = 1; i < leaves.length; i++) {
+    const leaf = leaves[i];
+    if (leaf === null && nullable[i]) continue;
+    const other = leafOps(leaf, `${names[i]}${path}`);
+    if (isNumber !== (typeof leaf === 'number'))
+      throw new TreeStructureError(
+        `${names[0]}${path}: ${describeNode(first)}, ${names[i]} has ${describeNode(leaf)}`,
+      );
+    const otherSize = other.size(leaf);
+    if (otherSize !== size)
+      throw new TreeStructureError(
+        `${names[0]}${path}: length ${size}, ${names[i]} has ${otherSize}`,
+      );
+  }
+}
+
+/**
+ * The leaves of a tree in order (arrays by index, object keys sorted), skipping `null`.
+ *
+ * @example
+ * ```ts
+ * treeLeaves({ b: [1, 2], a: new Float32Array(3) }); // [Float32Array(3), 1, 2]
+ * ```
+ */
+export function treeLeaves<L = Leaf>(tree: Tree<L> | unknown): L[] {
+  const out: L[] = [];
+  const visit = (node: unknown): void => {
+    if (node === null) return;
+    if (Array.isArray(node)) {
+      for (const child of node) visit(child);
+    } else if (isContainer(node)) {
+      const obj = node as Record<string, unknown>;
+      for (const k of sortedKeys(obj)) visit(obj[k]);
+    } else {
+      out.push(node as L);
+    }
+  };
+  visit(tree);
+  return out;
+}
+
+/**
+ * The paths of the leaves, in the order of {@link treeLeaves}.
+ *
+ * @example
+ * ```ts
+ * treeLeafPaths({ w: [1, 2], b: 3 }); // ['.b', '.w[0]', '.w[1]']
+ * ```
+ */
+export function treeLeafPaths(tree: unknown): string[] {
+  const out: string[] = [];
+  const visit = (node: unknown, path: string): void => {
+    if (node === null) return;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) visit(node[i], joinPath(path, i));
+    } else if (isContainer(node)) {
+      const obj = node as Record<string, unknown>;
+      for (const k of sortedKeys(obj)) visit(obj[k], joinPath(path, k));
+    } else out.push(path);
+  };
+  visit(tree, '');
+  return out;
+}
+
+/**
+ * A tree of zeros with the structure, leaf types and sizes of `tree`.
+ *
+ * @example
+ * ```ts
+ * treeZerosLike({ w: new Float32Array([1, 2]), b: 3 }); // { b: 0, w: Float32Array [0, 0] }
+ * ```
+ */
+export function treeZerosLike<T>(tree: T): T {
+  return mapLeaves(([x]) => leafOps(x).zerosLike(x), [tree], ['tree']);
+}
+
+/**
+ * Leafwise `a + b`; the result has `a`'s leaf types.
+ *
+ * @example
+ * ```ts
+ * treeAdd({ x: 1 }, { x: 2 }); // { x: 3 }
+ * ```
+ */
+export function treeAdd<T>(a: T, b: T): T {
+  return mapLeaves(([x, y]) => leafOps(x).linearCombination(1, x, 1, y), [a, b], ['a', 'b']);
+}
+
+/**
+ * Leafwise `a - b`; the result has `a`'s leaf types.
+ *
+ * @example
+ * ```ts
+ * treeSub({ x: 1 }, { x: 2 }); // { x: -1 }
+ * ```
+ */
+export function treeSub<T>(a: T, b: T): T {
+  return mapLeaves(([x, y]) => leafOps(x).linearCombination(1, x, -1, y), [a, b], ['a', 'b']);
+}
+
+/**
+ * Leafwise `s * a`.
+ *
+ * @example
+ * ```ts
+ * treeScale(2, { x: new Float64Array([1, 2]) }); // { x: Float64Array [2, 4] }
+ * ```
+ */
+export function treeScale<T>(s: number, a: T): T {
+  return mapLeaves(([x]) => leafOps(x).scale(x, s), [a], ['tree']);
+}
+
+/**
+ * The sum of the squares of every element of every leaf.
+ *
+ * @example
+ * ```ts
+ * treeSumOfSquares({ x: 3, y: new Float32Array([4]) }); // 25
+ * ```
+ */
+export function treeSumOfSquares(tree: unknown): number {
+  let total = 0;
+  mapLeaves(
+    ([x]) => {
+      total += leafOps(x).sumOfSquares(x);
+      return null;
+    },
+    [tree],
+    ['tree'],
+  );
+  return total;
+}
+
+/**
+ * The Euclidean norm of all elements of a tree, as `optax.tree_utils.tree_l2_norm`.
+ *
+ * @example
+ * ```ts
+ * treeL2Norm({ x: 3, y: new Float32Array([4]) }); // 5
+ * ```
+ */
+export function treeL2Norm(tree: unknown): number {
+  return Math.sqrt(treeSumOfSquares(tree));
+}
+
+/**
+ * True when every element of every leaf is finite (no NaN, no ±Infinity).
+ *
+ * @example
+ * ```ts
+ * treeAllFinite({ x: new Float32Array([1, NaN]) }); // false
+ * ```
+ */
+export function treeAllFinite(tree: unknown): boolean {
+  let finite = true;
+  mapLeaves(
+    ([x]) => {
+      if (finite && !leafOps(x).allFinite(x)) finite = false;
+      return null;
+    },
+    [tree],
+    ['tree'],
+  );
+  return finite;
+}
+
+/**
+ * Throws a {@link TreeStructureError} naming the first path where the trees differ in structure,
+ * leaf kind or leaf size.
+ *
+ * @example
+ * ```ts
+ * assertSameStructure([{ w: [1, 2] }, { w: [1] }], ['grads', 'params']);
+ * // TreeStructureError: grads.w: array of length 2, params has length 1
+ * ```
+ */
+export function assertSameStructure(trees: readonly unknown[], names?: readonly string[]): void {
+  mapLeaves(() => null, trees, names ?? defaultNames(trees.length));
+}
