@@ -5,13 +5,29 @@ import type {
   GradientTransformationExtraArgs,
   InPlaceStep,
 } from './base.js';
+import { disposeLeaf, findLeafOps } from './leaf.js';
+import { treeLeaves } from './tree.js';
 
 /** The state of a {@link chain}: one state per member, in order. */
 export type ChainState = unknown[];
 
 /**
+ * Frees the leaves of the updates passed between members of a chain (tensors; typed arrays need
+ * nothing), except those that are also leaves of `keep` (the caller's inputs, the results, the
+ * states), which a member may have passed through or stored.
+ */
+function disposeBetween(between: readonly unknown[], keep: readonly unknown[]): void {
+  const leaves = between.flatMap((t) => treeLeaves<unknown>(t));
+  if (!leaves.some((x) => typeof x === 'object' && findLeafOps(x)?.dispose !== undefined)) return;
+  const kept = new Set<unknown>(keep.flatMap((t) => treeLeaves<unknown>(t)));
+  for (const x of new Set(leaves)) if (!kept.has(x)) disposeLeaf(x);
+}
+
+/**
  * Applies transformations one after the other, as `optax.chain`: the updates of each are the input
  * of the next, and the state is the list of the members' states. Extra arguments reach every member.
+ * Leaves that need freeing (tensors) in the updates passed between members are freed before
+ * `update` returns, unless they are also leaves of the inputs, the result or a state.
  *
  * @example
  * ```ts
@@ -41,12 +57,22 @@ export function chain(
           }`,
         );
       const newState: unknown[] = [];
-      for (let i = 0; i < transforms.length; i++) {
-        const tx = transforms[i] as GradientTransformationExtraArgs;
-        const [u, s] = tx.update(updates, state[i], params, extraArgs);
-        updates = u;
-        newState.push(s);
+      const input = updates;
+      const between: unknown[] = [];
+      try {
+        for (let i = 0; i < transforms.length; i++) {
+          const tx = transforms[i] as GradientTransformationExtraArgs;
+          const [u, s] = tx.update(updates, state[i], params, extraArgs);
+          if (i > 0) between.push(updates);
+          updates = u;
+          newState.push(s);
+        }
+      } catch (err) {
+        if (updates !== input) between.push(updates);
+        disposeBetween(between, [input, state, params]);
+        throw err;
       }
+      disposeBetween(between, [input, state, params, updates, newState]);
       return [updates, newState];
     },
   };
