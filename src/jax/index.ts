@@ -1,0 +1,272 @@
+/**
+ * `optax-ts/jax`: every gradient transformation on trees whose leaves are jax-js arrays.
+ *
+ * Importing this module registers {@link jaxArrayOps} with the core, so `radam`, `chain`,
+ * `applyUpdates` and the other transformations accept `np.Array` leaves (and, inside `jit`, the
+ * tracers that stand for them).
+ *
+ * ## Ownership
+ *
+ * jax-js arrays are reference counted and its operations consume their arguments. optax-ts does
+ * not: every function here and in the core leaves the caller's arrays alive, with their reference
+ * counts unchanged, and returns arrays the caller owns.
+ *
+ * - `init(params)`: `params` stay yours; the state's arrays are new and yours.
+ * - `update(grads, state, params)`: `grads`, `state` and `params` stay yours (dispose the old state
+ *   when you replace it); the returned updates and new state are yours.
+ * - `applyUpdates(params, updates)`: both stay yours; the new params are yours.
+ *
+ * Call transformations through {@link tidyTransformation} (or wrap calls in {@link tidy}): it
+ * disposes the intermediate arrays a `chain` makes between its members, and gives every leaf of the
+ * result its own reference, even one that is also an input leaf (an `identity` member, a `null`
+ * update) or that appears twice (a state that stores its updates). Then every leaf of every
+ * returned tree is disposed exactly once, with `disposeTree` or jax-js's `tree.dispose`.
+ *
+ * @packageDocumentation
+ */
+import { Array as JaxArray, numpy as np } from '@jax-js/jax';
+import type { GradientTransformation, GradientTransformationExtraArgs } from '../base.js';
+import { type LeafOps, registerLeafOps } from '../leaf.js';
+import { isContainer } from '../tree.js';
+
+// `np.Array` extends jax-js's `Tracer` class, whose other subclasses stand for arrays inside
+// `jit`, `grad` and `vmap`. The class itself is not exported; its constructor is the prototype's.
+const parentClass: unknown = Object.getPrototypeOf(JaxArray.prototype)?.constructor;
+const TracerClass: abstract new (...args: never[]) => object =
+  typeof parentClass === 'function' && parentClass !== Object
+    ? (parentClass as abstract new (
+        ...args: never[]
+      ) => object)
+    : JaxArray;
+
+/**
+ * True for a jax-js array, or for the tracer that stands for one inside `jit`, `grad` or `vmap`.
+ *
+ * @example
+ * ```ts
+ * isJaxArray(np.array([1, 2])); // true
+ * isJaxArray(new Float32Array(2)); // false
+ * ```
+ */
+export function isJaxArray(x: unknown): x is JaxArray {
+  return x instanceof TracerClass;
+}
+
+/** Arrays made by {@link jaxArrayOps}, counted per open {@link tidy} scope (innermost last). */
+const scopes: Map<JaxArray, number>[] = [];
+
+function track<T extends JaxArray>(x: T): T {
+  const scope = scopes[scopes.length - 1];
+  if (scope) scope.set(x, (scope.get(x) ?? 0) + 1);
+  return x;
+}
+
+function untrack(x: JaxArray): void {
+  const scope = scopes[scopes.length - 1];
+  const n = scope?.get(x);
+  if (n === undefined) return;
+  if (n > 1) scope!.set(x, n - 1);
+  else scope!.delete(x);
+}
+
+const FLOAT_DTYPES = new Set(['float16', 'float32', 'float64']);
+
+function checkFloat(op: string, name: string, x: JaxArray): void {
+  if (!FLOAT_DTYPES.has(x.dtype))
+    throw new TypeError(
+      `jaxArrayOps.${op}: ${name} has dtype ${x.dtype}; optax-ts updates floating-point arrays (float16, float32, float64)`,
+    );
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function checkPair(op: string, names: [string, string], x: JaxArray, y: JaxArray): void {
+  checkFloat(op, names[0], x);
+  checkFloat(op, names[1], y);
+  if (!sameShape(x.shape, y.shape))
+    throw new TypeError(
+      `jaxArrayOps.${op}: ${names[0]} has shape [${x.shape.join(', ')}], ${names[1]} has shape [${y.shape.join(', ')}]; they must be equal`,
+    );
+}
+
+function noOut(op: string, out: unknown): void {
+  if (out !== undefined)
+    throw new TypeError(
+      `jaxArrayOps.${op}: jax-js arrays are immutable, so there is no out argument (the in-place Optimizer takes typed arrays; use init/update)`,
+    );
+}
+
+/** `x` cast to `dtype` (consuming `x`), tracked as a result of the current scope. */
+function result(x: JaxArray, dtype: string): JaxArray {
+  return track(x.dtype === dtype ? x : x.astype(dtype as JaxArray['dtype']));
+}
+
+/**
+ * The {@link LeafOps} for jax-js arrays. Each operation leaves its arguments alive (it takes a
+ * `.ref` of every argument it passes to jax-js) and returns a new array that the caller owns;
+ * results have the dtype named in the core's contract (`moment` like `m`, `add` like `p`, ...).
+ * Arithmetic runs in the leaves' dtype on the array's device, one jax-js operation after another
+ * (float32 leaves round after each operation, where the core's typed-array path rounds once), so
+ * float32 results agree with the core's to float32 precision rather than bit for bit.
+ * `sumOfSquares` and `allFinite` read values back to JavaScript and so cannot run inside `jit`.
+ *
+ * @example
+ * ```ts
+ * const x = np.array([1, 2, 3]);
+ * const y = jaxArrayOps.scale(x, 2); // [2, 4, 6]; x is still alive
+ * y.dispose();
+ * ```
+ */
+export const jaxArrayOps: LeafOps<JaxArray> = {
+  name: 'jax-js Array',
+  isLeaf: isJaxArray,
+  size: (x) => x.size,
+  dtype: (x) => x.dtype,
+  zerosLike(x) {
+    checkFloat('zerosLike', 'x', x);
+    return track(np.zerosLike(x.ref));
+  },
+  moment(g, m, decay, order, out) {
+    noOut('moment', out);
+    checkPair('moment', ['g', 'm'], g, m);
+    const g1 = order === 1 ? g.ref : np.square(g.ref);
+    return result(g1.mul(1 - decay).add(m.ref.mul(decay)), m.dtype);
+  },
+  scale(x, s, out) {
+    noOut('scale', out);
+    checkFloat('scale', 'x', x);
+    return result(x.ref.mul(s), x.dtype);
+  },
+  divide(x, s, out) {
+    noOut('divide', out);
+    checkFloat('divide', 'x', x);
+    return result(x.ref.div(s), x.dtype);
+  },
+  linearCombination(a, x, b, y, out) {
+    noOut('linearCombination', out);
+    checkPair('linearCombination', ['x', 'y'], x, y);
+    return result(x.ref.mul(a).add(y.ref.mul(b)), x.dtype);
+  },
+  adamRatio(mHat, v, r, bc2, epsRoot, eps, out) {
+    noOut('adamRatio', out);
+    checkPair('adamRatio', ['mHat', 'v'], mHat, v);
+    const denominator = np.sqrt(v.ref.div(bc2).add(epsRoot)).add(eps);
+    const ratio = mHat.ref.mul(r).div(denominator);
+    // Where the momentum is zero the step is the momentum itself (0/0 gives 0, not NaN).
+    return result(np.where(np.equal(mHat.ref, 0), mHat.ref, ratio), mHat.dtype);
+  },
+  add(p, u, out) {
+    noOut('add', out);
+    checkPair('add', ['p', 'u'], p, u);
+    return result(p.ref.add(u.ref), p.dtype);
+  },
+  clip(x, lo, hi, out) {
+    noOut('clip', out);
+    checkFloat('clip', 'x', x);
+    return result(np.clip(x.ref, lo, hi), x.dtype);
+  },
+  sumOfSquares(x) {
+    checkFloat('sumOfSquares', 'x', x);
+    const data = x.ref.dataSync();
+    let s = 0;
+    for (let i = 0; i < data.length; i++) {
+      const xi = data[i] as number;
+      s += xi * xi;
+    }
+    return s;
+  },
+  allFinite(x) {
+    checkFloat('allFinite', 'x', x);
+    return Boolean(np.all(np.isfinite(x.ref)).item());
+  },
+  castLike(x, like) {
+    checkPair('castLike', ['x', 'like'], x, like);
+    return result(x.ref, like.dtype);
+  },
+  dispose(x) {
+    untrack(x);
+    x.dispose();
+  },
+};
+
+registerLeafOps(jaxArrayOps);
+
+/** Calls `visit` on every jax-js array leaf of a tree (plain objects and arrays are walked). */
+function forEachJaxLeaf(tree: unknown, visit: (x: JaxArray) => void): void {
+  if (isJaxArray(tree)) visit(tree);
+  else if (Array.isArray(tree)) for (const child of tree) forEachJaxLeaf(child, visit);
+  else if (isContainer(tree))
+    for (const child of Object.values(tree as Record<string, unknown>))
+      forEachJaxLeaf(child, visit);
+}
+
+function disposeScope(scope: Map<JaxArray, number>): void {
+  for (const [x, n] of scope) for (let i = 0; i < n; i++) x.dispose();
+}
+
+/**
+ * Runs `fn` and frees every jax-js array that optax-ts's operations made during the call and that
+ * the result does not contain, as TF.js's `tf.tidy`. Every jax-js leaf of the result holds its own
+ * reference: a leaf that `fn` did not make here (one of its inputs, passed through) or that
+ * appears more than once gets an extra reference per occurrence, so the caller disposes each leaf
+ * of the result once. If `fn` throws, the arrays it made are freed and the error is rethrown.
+ * Scopes nest; arrays that survive an inner scope belong to the outer one.
+ *
+ * @example
+ * ```ts
+ * const [updates, next] = tidy(() => solver.update(grads, state, params));
+ * ```
+ */
+export function tidy<R>(fn: () => R): R {
+  const scope = new Map<JaxArray, number>();
+  scopes.push(scope);
+  let out: R;
+  try {
+    out = fn();
+  } catch (err) {
+    scopes.pop();
+    disposeScope(scope);
+    throw err;
+  }
+  scopes.pop();
+  const owned: JaxArray[] = [];
+  forEachJaxLeaf(out, (x) => {
+    const n = scope.get(x);
+    if (n === undefined) owned.push(x.ref);
+    else {
+      if (n > 1) scope.set(x, n - 1);
+      else scope.delete(x);
+      owned.push(x);
+    }
+  });
+  disposeScope(scope);
+  for (const x of owned) track(x);
+  return out;
+}
+
+/**
+ * `tx` with `init` and `update` run inside {@link tidy}: intermediate arrays (a `chain`'s
+ * updates between its members) are freed, and every leaf of the returned updates and state is a
+ * reference the caller owns and disposes once. Inputs are never consumed.
+ *
+ * @example
+ * ```ts
+ * const solver = tidyTransformation(radam(0.003));
+ * let state = solver.init(params);
+ * const [updates, next] = solver.update(grads, state, params);
+ * disposeTree(state); // the old state
+ * state = next;
+ * ```
+ */
+export function tidyTransformation<S>(
+  tx: GradientTransformation<S>,
+): GradientTransformationExtraArgs<S> {
+  const update = tx.update as GradientTransformationExtraArgs<S>['update'];
+  return {
+    init: (params) => tidy(() => tx.init(params)),
+    update: (updates, state, params, extraArgs) =>
+      tidy(() => update.call(tx, updates, state, params, extraArgs)),
+  };
+}
