@@ -4,8 +4,8 @@
  * @packageDocumentation
  */
 
-export type { RadamOptions } from './alias.js';
-export { radam } from './alias.js';
+export type { AdamOptions, AdamwOptions, RadamOptions, SgdOptions } from './alias.js';
+export { adam, adamw, radam, sgd } from './alias.js';
 export type {
   EmptyState,
   ExtraArgs,
@@ -35,6 +35,28 @@ export {
   typedArrayOps,
 } from './leaf.js';
 export { Optimizer } from './optimizer.js';
+export * from './schedules.js';
+export type { AdamHyperparams, ScaleByAdamOptions } from './transforms/adam.js';
+export { scaleByAdam } from './transforms/adam.js';
+export type { ApplyIfFiniteState } from './transforms/applyIfFinite.js';
+export { applyIfFinite } from './transforms/applyIfFinite.js';
+export { clip, clipByGlobalNorm } from './transforms/clipping.js';
+export type {
+  InjectedArgs,
+  InjectHyperparamsOptions,
+  InjectHyperparamsState,
+} from './transforms/injectHyperparams.js';
+export { injectHyperparams } from './transforms/injectHyperparams.js';
+export type {
+  LookaheadOptions,
+  LookaheadParams,
+  LookaheadState,
+} from './transforms/lookahead.js';
+export { lookahead, lookaheadParams } from './transforms/lookahead.js';
+export type { Mask, MaskedState } from './transforms/masked.js';
+export { masked } from './transforms/masked.js';
+export type { MultiStepsOptions, MultiStepsState } from './transforms/multiSteps.js';
+export { multiSteps } from './transforms/multiSteps.js';
 export type {
   RadamHyperparams,
   RadamScalars,
@@ -44,6 +66,13 @@ export type {
 export { newRadamScalars, radamScalars, scaleByRadam } from './transforms/radam.js';
 export type { ScaleByLearningRateOptions, ScaleByScheduleState } from './transforms/scale.js';
 export { scale, scaleByLearningRate, scaleBySchedule } from './transforms/scale.js';
+export type { TraceOptions, TraceState } from './transforms/trace.js';
+export { trace } from './transforms/trace.js';
+export type {
+  AddDecayedWeightsOptions,
+  AddDecayedWeightsState,
+} from './transforms/weightDecay.js';
+export { addDecayedWeights } from './transforms/weightDecay.js';
 export type { ArrayLeaf, Leaf, Tree } from './tree.js';
 export {
   assertSameStructure,
