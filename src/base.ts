@@ -118,7 +118,14 @@ export function applyUpdates<T>(params: T, updates: unknown): T {
   );
 }
 
-/** Frees every temporary leaf of a tree (tensors); a no-op for typed arrays. */
+/**
+ * Frees every leaf of a tree that needs freeing (tensors); a no-op for typed arrays and numbers.
+ *
+ * @example
+ * ```ts
+ * disposeTree({ w: new Float32Array(2), b: 1 }); // nothing to free here
+ * ```
+ */
 export function disposeTree(tree: unknown): void {
   mapLeaves(
     ([x]) => {

@@ -5,6 +5,7 @@ import type {
   GradientTransformationExtraArgs,
   InPlaceStep,
 } from './base.js';
+import { withFusionTag } from './kernels/tag.js';
 import { disposeLeaf, findLeafOps } from './leaf.js';
 import { treeLeaves } from './tree.js';
 
@@ -32,7 +33,7 @@ function disposeBetween(between: readonly unknown[], keep: readonly unknown[]): 
  * @example
  * ```ts
  * const tx = chain(scaleByRadam(), scaleByLearningRate(1e-3));
- * const state = tx.init(params); // [radamState, {}]
+ * const state = tx.init(params); // the list [radam's state, {}]
  * ```
  */
 export function chain(
@@ -94,5 +95,5 @@ export function chain(
       };
     };
   }
-  return chained;
+  return withFusionTag(chained, { kind: 'chain', members: transforms });
 }

@@ -63,7 +63,12 @@ export type {
   ScaleByAdamState,
   ScaleByRadamOptions,
 } from './transforms/radam.js';
-export { newRadamScalars, radamScalars, scaleByRadam } from './transforms/radam.js';
+export {
+  newRadamScalars,
+  radamHyperparams,
+  radamScalars,
+  scaleByRadam,
+} from './transforms/radam.js';
 export type { ScaleByLearningRateOptions, ScaleByScheduleState } from './transforms/scale.js';
 export { scale, scaleByLearningRate, scaleBySchedule } from './transforms/scale.js';
 export type { TraceOptions, TraceState } from './transforms/trace.js';

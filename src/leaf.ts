@@ -161,14 +161,25 @@ const registry: LeafOps[] = [];
  *
  * @example
  * ```ts
- * registerLeafOps(myTensorOps); // every transformation now accepts trees of those tensors
+ * // An adapter module does this once for its array type (here a stand-in that matches nothing):
+ * const myOps: LeafOps = { ...numberOps, name: 'my array', isLeaf: (x): x is number => false };
+ * registerLeafOps(myOps);
+ * findLeafOps(1.5) === numberOps; // true
  * ```
  */
 export function registerLeafOps(ops: LeafOps): void {
   if (!registry.includes(ops)) registry.push(ops);
 }
 
-/** The registered {@link LeafOps} for `x`, or `undefined`. */
+/**
+ * The registered {@link LeafOps} for `x`, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * findLeafOps(new Float64Array(1)) === typedArrayOps; // true
+ * findLeafOps('text'); // undefined
+ * ```
+ */
 export function findLeafOps(x: unknown): LeafOps | undefined {
   if (x instanceof Float32Array || x instanceof Float64Array) return typedArrayOps;
   if (typeof x === 'number') return numberOps;
@@ -200,7 +211,15 @@ export function leafOps(x: unknown, path = 'leaf'): LeafOps {
   );
 }
 
-/** `Float32Array of length 3`, `number`, ... for a supported leaf; `undefined` otherwise. */
+/**
+ * A short description of a supported leaf for messages; `undefined` for anything else.
+ *
+ * @example
+ * ```ts
+ * describeLeaf(new Float32Array(3)); // 'Float32Array of length 3'
+ * describeLeaf(2); // 'number 2'
+ * ```
+ */
 export function describeLeaf(x: unknown): string | undefined {
   if (typeof x === 'number') return `number ${x}`;
   const ops = findLeafOps(x);
@@ -209,7 +228,14 @@ export function describeLeaf(x: unknown): string | undefined {
   return `${ops.name} (${ops.dtype(x)}, ${ops.size(x)} elements)`;
 }
 
-/** Frees a temporary leaf when its type needs it (tensors); a no-op for typed arrays and numbers. */
+/**
+ * Frees a temporary leaf when its type needs it (tensors); a no-op for typed arrays and numbers.
+ *
+ * @example
+ * ```ts
+ * disposeLeaf(new Float32Array(4)); // nothing to free: garbage collected
+ * ```
+ */
 export function disposeLeaf(x: unknown): void {
   if (x === null || typeof x !== 'object') return;
   const ops = findLeafOps(x);

@@ -61,7 +61,14 @@ export function describeNode(x: unknown): string {
   return `${typeof x} ${String(x)}`;
 }
 
-/** Thrown when two trees that should match do not. The message names the first differing path. */
+/**
+ * Thrown when two trees that should match do not. The message names the first differing path.
+ *
+ * @example
+ * ```ts
+ * applyUpdates({ w: new Float32Array(2) }, { v: new Float32Array(2) }); // TreeStructureError: params: object with keys [w], updates has no key "w" and extra key "v"
+ * ```
+ */
 export class TreeStructureError extends Error {
   override name = 'TreeStructureError';
 }
@@ -244,7 +251,7 @@ export function checkLeaves(
  *
  * @example
  * ```ts
- * treeLeaves({ b: [1, 2], a: new Float32Array(3) }); // [Float32Array(3), 1, 2]
+ * treeLeaves({ b: [1, 2], a: new Float32Array(3) }); // [Float32Array [0, 0, 0], 1, 2]
  * ```
  */
 export function treeLeaves<L = Leaf>(tree: Tree<L> | unknown): L[] {
@@ -395,8 +402,7 @@ export function treeAllFinite(tree: unknown): boolean {
  *
  * @example
  * ```ts
- * assertSameStructure([{ w: [1, 2] }, { w: [1] }], ['grads', 'params']);
- * // TreeStructureError: grads.w: array of length 2, params has length 1
+ * assertSameStructure([{ w: [1, 2] }, { w: [1] }], ['grads', 'params']); // TreeStructureError: grads.w: array of length 2, params has length 1
  * ```
  */
 export function assertSameStructure(trees: readonly unknown[], names?: readonly string[]): void {

@@ -3,6 +3,7 @@
 import type { GradientTransformationExtraArgs } from '../base.js';
 import { safeIncrement } from '../base.js';
 import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
+import { withFusionTag } from '../kernels/tag.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeMap, treeZerosLike } from '../tree.js';
 import {
@@ -60,7 +61,15 @@ export interface RadamScalars {
 
 const RADAM_OPTIONS = ['b1', 'b2', 'eps', 'epsRoot', 'threshold', 'nesterov'] as const;
 
-/** Validates and fills in RAdam's options; `fn` names the caller in error messages. */
+/**
+ * Validates and fills in RAdam's options; `fn` names the caller in error messages.
+ *
+ * @example
+ * ```ts
+ * radamHyperparams('radam', { b2: 0.99 }).threshold; // 5
+ * radamHyperparams('radam', { b1: 1 }); // RangeError: radam: b1 must be in [0, 1), got 1
+ * ```
+ */
 export function radamHyperparams(fn: string, options: ScaleByRadamOptions = {}): RadamHyperparams {
   checkOptionKeys(fn, options, RADAM_OPTIONS);
   const hp: RadamHyperparams = {
@@ -82,6 +91,14 @@ export function radamHyperparams(fn: string, options: ScaleByRadamOptions = {}):
  * Fills `out` with the scalars of the step after `count` steps (`t = count + 1`, saturating at the
  * int32 maximum). `rho_inf = 2/(1-b2) - 1`, `rho_t = rho_inf - 2 t b2^t / (1 - b2^t)` and
  * `r_t = sqrt((rho_t-4)(rho_t-2) rho_inf / ((rho_inf-4)(rho_inf-2) rho_t))`.
+ *
+ * @example
+ * ```ts
+ * const hp = radamHyperparams('example');
+ * const s = radamScalars(5, hp, newRadamScalars()); // the 6th step, the first rectified one
+ * s.rectify; // true
+ * Math.round(s.r * 1e4) / 1e4; // 0.0258
+ * ```
  */
 export function radamScalars(count: number, hp: RadamHyperparams, out: RadamScalars): RadamScalars {
   const t = safeIncrement(count);
@@ -103,7 +120,14 @@ export function radamScalars(count: number, hp: RadamHyperparams, out: RadamScal
   return out;
 }
 
-/** A fresh scalars record. */
+/**
+ * A fresh scalars record, to be filled by {@link radamScalars}.
+ *
+ * @example
+ * ```ts
+ * newRadamScalars().rectify; // false
+ * ```
+ */
 export function newRadamScalars(): RadamScalars {
   return { t: 0, bc1: 0, bc1Next: 0, bc2: 0, rho: 0, rectify: false, r: 1 };
 }
@@ -206,7 +230,7 @@ export function scaleByRadam(
 ): GradientTransformationExtraArgs<ScaleByAdamState> {
   const fn = 'scaleByRadam';
   const hp = radamHyperparams(fn, options);
-  return {
+  const tx: GradientTransformationExtraArgs<ScaleByAdamState> = {
     init: (params) => ({ count: 0, mu: treeZerosLike(params), nu: treeZerosLike(params) }),
     update(updates, state) {
       checkAdamState(fn, state);
@@ -243,4 +267,5 @@ export function scaleByRadam(
       };
     },
   };
+  return withFusionTag(tx, { kind: 'scaleByRadam', hp });
 }
