@@ -22,6 +22,13 @@ export {
   identity,
   safeIncrement,
 } from './base.js';
+export type { SerializeOptions } from './checkpoint.js';
+export {
+  CheckpointError,
+  checkpointMetadata,
+  deserializeState,
+  serializeState,
+} from './checkpoint.js';
 export type { ChainState } from './combine.js';
 export { chain } from './combine.js';
 export type { LeafOps } from './leaf.js';
@@ -94,3 +101,4 @@ export {
   treeSumOfSquares,
   treeZerosLike,
 } from './tree.js';
+export { VERSION } from './version.js';

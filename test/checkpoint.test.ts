@@ -1,0 +1,645 @@
+/**
+ * Checkpoints: the safetensors layout, bit-exact round trips, resuming equal to never stopping,
+ * errors for truncated, corrupted and mismatched files, Python interoperability and the Node
+ * file helpers.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  CheckpointError,
+  checkpointMetadata,
+  deserializeState,
+  serializeState,
+} from '../src/checkpoint.js';
+import {
+  applyUpdates,
+  chain,
+  type GradientTransformationExtraArgs,
+  radam,
+  scale,
+  scaleByLearningRate,
+  scaleByRadam,
+  scaleBySchedule,
+} from '../src/index.js';
+import { loadState, saveState } from '../src/node/index.js';
+import { VERSION } from '../src/version.js';
+
+const PYTHON = '/usr/bin/python3';
+
+/** The header of a checkpoint, parsed. */
+function header(bytes: Uint8Array): Record<string, any> {
+  const n = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+  return JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+}
+
+/** Builds safetensors bytes from a header object and a data section, with no checks. */
+function build(
+  head: unknown,
+  data: Uint8Array = new Uint8Array(0),
+  headerText?: string,
+): Uint8Array {
+  const json = new TextEncoder().encode(headerText ?? JSON.stringify(head));
+  const out = new Uint8Array(8 + json.length + data.length);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 8);
+  out.set(data, 8 + json.length);
+  return out;
+}
+
+/** Deep equality that compares typed arrays by dtype and bits (NaN payloads, -0 included). */
+function expectBitEqual(a: unknown, b: unknown, path = ''): void {
+  if (ArrayBuffer.isView(a)) {
+    expect(ArrayBuffer.isView(b), path).toBe(true);
+    expect((b as object).constructor, path).toBe((a as object).constructor);
+    const x = a as Float64Array;
+    const y = b as Float64Array;
+    expect(y.length, path).toBe(x.length);
+    const bx = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+    const by = new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
+    expect(Buffer.from(by).equals(Buffer.from(bx)), `${path}: ${x} vs ${y}`).toBe(true);
+    return;
+  }
+  if (Array.isArray(a)) {
+    expect(Array.isArray(b), path).toBe(true);
+    expect((b as unknown[]).length, path).toBe(a.length);
+    for (let i = 0; i < a.length; i++) expectBitEqual(a[i], (b as unknown[])[i], `${path}[${i}]`);
+    return;
+  }
+  if (a !== null && typeof a === 'object') {
+    expect(b !== null && typeof b === 'object' && !Array.isArray(b), path).toBe(true);
+    expect(Object.keys(b as object).sort(), path).toEqual(Object.keys(a).sort());
+    for (const k of Object.keys(a)) expectBitEqual((a as any)[k], (b as any)[k], `${path}.${k}`);
+    return;
+  }
+  expect(Object.is(a, b), `${path}: ${String(a)} vs ${String(b)}`).toBe(true);
+}
+
+/** A deterministic pseudo-random gradient for step `t`, leaf `j`, element `i`. */
+function g(t: number, j: number, i: number): number {
+  return Math.sin(1.7 * t + 0.31 * j + 2.3 * i) * (1 + ((t * 7 + i) % 5)) * 0.3;
+}
+
+function makeParams(f32: boolean) {
+  const A = f32 ? Float32Array : Float64Array;
+  return {
+    layers: [
+      { w: A.from([0.5, -1.25, 2, 0.125]), b: A.from([0.1]) },
+      { w: A.from([1, 2, 3]), b: null },
+    ],
+    'odd key': A.from([3, -3]),
+    scalar: 0.75,
+  };
+}
+
+function gradsFor(params: unknown, t: number): unknown {
+  let j = 0;
+  const visit = (x: unknown): unknown => {
+    if (x === null) return null;
+    if (typeof x === 'number') return g(t, j++, 0) + 0.1 * x;
+    if (ArrayBuffer.isView(x)) {
+      const leaf = x as Float64Array;
+      const jj = j++;
+      return leaf.map((v, i) => g(t, jj, i) + 0.1 * v);
+    }
+    if (Array.isArray(x)) return x.map(visit);
+    return Object.fromEntries(
+      Object.keys(x as object)
+        .sort()
+        .map((k) => [k, visit((x as any)[k])]),
+    );
+  };
+  return visit(params);
+}
+
+/** Runs `steps` functional steps from (params, state), gradients depending on params. */
+function run(
+  tx: GradientTransformationExtraArgs,
+  params: unknown,
+  state: unknown,
+  from: number,
+  steps: number,
+): [unknown, unknown] {
+  for (let t = from; t < from + steps; t++) {
+    const [u, s] = tx.update(gradsFor(params, t), state, params);
+    params = applyUpdates(params, u);
+    state = s;
+  }
+  return [params, state];
+}
+
+const transformations: [string, () => GradientTransformationExtraArgs][] = [
+  ['radam', () => radam(0.01)],
+  ['radam nesterov, b2 0.99', () => radam(0.02, { b1: 0.8, b2: 0.99, nesterov: true })],
+  ['radam with a schedule', () => radam((c) => 0.05 / (1 + c))],
+  [
+    'chain(scaleByRadam, scaleBySchedule, scale)',
+    () =>
+      chain(
+        scaleByRadam({ eps: 0, epsRoot: 1e-12 }),
+        scaleBySchedule((c) => 0.9 ** c),
+        scale(-0.01),
+      ),
+  ],
+  ['nested chains', () => chain(chain(scaleByRadam()), chain(scaleByLearningRate(0.03)))],
+];
+
+describe('version', () => {
+  it('VERSION equals package.json version, and checkpoints record it', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+    expect(VERSION).toBe(pkg.version);
+    expect(checkpointMetadata(serializeState({ count: 0 }))['optax_ts.version']).toBe(VERSION);
+  });
+  it('the package exports ./node, and the core checkpoint modules import nothing from Node', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+    expect(pkg.exports['./node']).toEqual({
+      types: './dist/node/index.d.ts',
+      import: './dist/node/index.js',
+    });
+    for (const file of ['src/checkpoint.ts', 'src/version.ts'])
+      expect(readFileSync(file, 'utf8')).not.toMatch(/from ['"](node:|fs|path|crypto)/);
+  });
+});
+
+describe('safetensors layout', () => {
+  const tx = radam(1e-3);
+  const params = makeParams(true);
+  const [, state] = run(tx, params, tx.init(params), 0, 3);
+  const bytes = serializeState(state, { metadata: { run: 'demo', step: '3' } });
+
+  it('header: u64 LE length, 8-byte aligned data, tensors named by tree path', () => {
+    const view = new DataView(bytes.buffer);
+    const n = view.getUint32(0, true);
+    expect(view.getUint32(4, true)).toBe(0);
+    expect((8 + n) % 8).toBe(0);
+    const h = header(bytes);
+    expect(Object.keys(h).sort()).toEqual(
+      [
+        '__metadata__',
+        'state[0].count',
+        'state[0].mu.layers[0].b',
+        'state[0].mu.layers[0].w',
+        'state[0].mu.layers[1].w',
+        'state[0].mu["odd key"]',
+        'state[0].mu.scalar',
+        'state[0].nu.layers[0].b',
+        'state[0].nu.layers[0].w',
+        'state[0].nu.layers[1].w',
+        'state[0].nu["odd key"]',
+        'state[0].nu.scalar',
+      ].sort(),
+    );
+    expect(h['state[0].count']).toMatchObject({ dtype: 'I64', shape: [] });
+    expect(h['state[0].mu.layers[0].w']).toMatchObject({ dtype: 'F32', shape: [4] });
+    expect(h['state[0].mu.scalar']).toMatchObject({ dtype: 'F64', shape: [] });
+    // Offsets tile the data section, each tensor aligned to its element size.
+    const entries = Object.entries(h)
+      .filter(([k]) => k !== '__metadata__')
+      .map(([, e]) => e as { dtype: string; data_offsets: [number, number] })
+      .sort((a, b) => a.data_offsets[0] - b.data_offsets[0]);
+    let at = 0;
+    for (const e of entries) {
+      expect(e.data_offsets[0]).toBe(at);
+      expect(e.data_offsets[0] % (e.dtype === 'F32' ? 4 : 8)).toBe(0);
+      at = e.data_offsets[1];
+    }
+    expect(8 + n + at).toBe(bytes.length);
+  });
+
+  it('metadata: the caller keys plus version, format, treedef and CRC-32', () => {
+    const m = checkpointMetadata(bytes);
+    expect(m.run).toBe('demo');
+    expect(m.step).toBe('3');
+    expect(m['optax_ts.format']).toBe('1');
+    expect(JSON.parse(m['optax_ts.treedef']!)).toEqual([
+      {
+        count: 0,
+        mu: {
+          layers: [
+            { b: 0, w: 0 },
+            { b: null, w: 0 },
+          ],
+          'odd key': 0,
+          scalar: 0,
+        },
+        nu: {
+          layers: [
+            { b: 0, w: 0 },
+            { b: null, w: 0 },
+          ],
+          'odd key': 0,
+          scalar: 0,
+        },
+      },
+      {},
+    ]);
+    expect(m['optax_ts.crc32']).toMatch(/^[0-9a-f]{8}$/);
+  });
+
+  it('scalars: safe integers as I64, other numbers as F64, booleans as BOOL, all exact', () => {
+    const s = {
+      count: 7,
+      big: 2 ** 53 - 1,
+      huge: 2 ** 60,
+      neg: -3,
+      lr: 0.1,
+      negZero: -0,
+      nan: Number.NaN,
+      inf: -Infinity,
+      flag: true,
+      off: false,
+      ints: Int32Array.of(-1, 2),
+      bytes: Uint8Array.of(255),
+    };
+    const b = serializeState(s);
+    const h = header(b);
+    const dt = (k: string) => h[`state.${k}`].dtype;
+    expect([dt('count'), dt('big'), dt('neg'), dt('huge'), dt('lr'), dt('negZero')]).toEqual([
+      'I64',
+      'I64',
+      'I64',
+      'F64',
+      'F64',
+      'F64',
+    ]);
+    expect([dt('flag'), dt('ints'), dt('bytes')]).toEqual(['BOOL', 'I32', 'U8']);
+    const template = {
+      ...s,
+      count: 0,
+      big: 0,
+      huge: 0,
+      neg: 0,
+      lr: 0,
+      negZero: 0,
+      nan: 0,
+      inf: 0,
+      flag: false,
+      off: true,
+      ints: new Int32Array(2),
+      bytes: new Uint8Array(1),
+    };
+    expectBitEqual(deserializeState(b, template), s);
+  });
+
+  it('a state that is a single leaf is the tensor "state"', () => {
+    const b = serializeState(Float64Array.of(1, 2));
+    expect(Object.keys(header(b))).toContain('state');
+    expectBitEqual(deserializeState(b, new Float64Array(2)), Float64Array.of(1, 2));
+  });
+
+  it('refuses unsupported leaves, cycles and bad metadata, naming them', () => {
+    expect(() => serializeState({ a: [1, 'x'] })).toThrow(
+      new CheckpointError(
+        'serializeState: state.a[1] is string "x"; a state leaf must be a number, a boolean, a Float32Array, a Float64Array or an integer typed array (or null)',
+      ),
+    );
+    expect(() => serializeState({ a: undefined })).toThrow(/state\.a is undefined/);
+    expect(() => serializeState({ m: new Map() })).toThrow(/state\.m is Map/);
+    const cyclic: any = { a: {} };
+    cyclic.a.self = cyclic;
+    expect(() => serializeState(cyclic)).toThrow(
+      /state\.a\.self is a container that contains itself/,
+    );
+    expect(() => serializeState({}, { metadata: { n: 3 as any } })).toThrow(
+      'serializeState: metadata["n"] must be a string (safetensors metadata is a map of strings), got number 3',
+    );
+    expect(() => serializeState({}, { metadata: { 'optax_ts.version': 'x' } })).toThrow(
+      /metadata key "optax_ts.version" is reserved/,
+    );
+    expect(() => serializeState({}, { meta: {} } as any)).toThrow(
+      'serializeState: unknown option "meta"; expected metadata',
+    );
+  });
+});
+
+describe('round trips and resuming', () => {
+  for (const f32 of [true, false]) {
+    for (const [name, make] of transformations) {
+      it(`${name}, ${f32 ? 'float32' : 'float64'}: resuming is bit-identical to never stopping`, () => {
+        const tx = make();
+        const p0 = makeParams(f32);
+        const [pEnd, sEnd] = run(tx, p0, tx.init(p0), 0, 20);
+
+        const [pMid, sMid] = run(tx, p0, tx.init(p0), 0, 8);
+        const bytes = serializeState(sMid);
+        // A fresh process would rebuild the template from fresh params and a fresh transformation.
+        const tx2 = make();
+        const restored = deserializeState(bytes, tx2.init(makeParams(f32)));
+        expectBitEqual(restored, sMid);
+        const [pResumed, sResumed] = run(tx2, pMid, restored, 8, 12);
+        expectBitEqual(pResumed, pEnd);
+        expectBitEqual(sResumed, sEnd);
+      });
+    }
+  }
+
+  it('the result shares no memory with the bytes or the template, and neither is modified', () => {
+    const tx = radam(0.1);
+    const params = makeParams(false);
+    const [, state] = run(tx, params, tx.init(params), 0, 2);
+    const bytes = serializeState(state);
+    const copy = bytes.slice();
+    const template = tx.init(params);
+    const before = serializeState(template);
+    const restored = deserializeState(bytes, template) as any;
+    expect(Buffer.from(bytes).equals(Buffer.from(copy))).toBe(true);
+    expect(Buffer.from(serializeState(template)).equals(Buffer.from(before))).toBe(true);
+    bytes.fill(0);
+    expectBitEqual(restored, state);
+    restored[0].mu['odd key'][0] = 123;
+    expect((template as any)[0].mu['odd key'][0]).toBe(0);
+  });
+
+  it('reads from an unaligned view and from an ArrayBuffer', () => {
+    const state = { x: Float64Array.of(1.5, -2), c: 3 };
+    const bytes = serializeState(state);
+    const shifted = new Uint8Array(bytes.length + 3);
+    shifted.set(bytes, 3);
+    const template = { x: new Float64Array(2), c: 0 };
+    expectBitEqual(deserializeState(shifted.subarray(3), template), state);
+    expectBitEqual(deserializeState(bytes.slice().buffer, template), state);
+  });
+});
+
+describe('truncated, corrupted and mismatched checkpoints', () => {
+  const tx = radam(0.01);
+  const params = makeParams(true);
+  const [, state] = run(tx, params, tx.init(params), 0, 4);
+  const bytes = serializeState(state);
+  const template = () => tx.init(makeParams(true));
+
+  it('every truncation throws a CheckpointError', () => {
+    for (let k = 0; k < bytes.length; k++)
+      expect(() => deserializeState(bytes.subarray(0, k), template())).toThrow(CheckpointError);
+  });
+
+  it('names the problem: too short, bad header length, truncated data', () => {
+    expect(() => deserializeState(bytes.subarray(0, 5), template())).toThrow(
+      'deserializeState: the checkpoint is 5 bytes; a safetensors file starts with an 8-byte header length (truncated file?)',
+    );
+    expect(() => deserializeState(bytes.subarray(0, 100), template())).toThrow(
+      /^deserializeState: bad header length \d+: only 92 bytes follow it \(truncated file, or not a safetensors checkpoint\)$/,
+    );
+    const huge = bytes.slice();
+    new DataView(huge.buffer).setUint32(4, 1, true);
+    expect(() => deserializeState(huge, template())).toThrow(
+      /bad header length 42949\d{5}: only \d+ bytes follow it/,
+    );
+    expect(() => deserializeState(bytes.subarray(0, bytes.length - 4), template())).toThrow(
+      /data_offsets \[\d+, \d+\] are out of range: the data section has \d+ bytes \(truncated file\?\)/,
+    );
+    expect(() => deserializeState(build({}, undefined, '{"a": [1, 2}'), template())).toThrow(
+      /^deserializeState: bad header: not valid JSON/,
+    );
+    expect(() => deserializeState(build([1, 2]), template())).toThrow(
+      'deserializeState: bad header: expected a JSON object of tensors, got an array',
+    );
+    const zero = new Uint8Array(8);
+    expect(() => deserializeState(zero, template())).toThrow(
+      'deserializeState: bad header length 0; expected at least 2 (the JSON header "{}")',
+    );
+  });
+
+  it('every single-bit flip in the data section is caught by the CRC-32', () => {
+    const start = 8 + new DataView(bytes.buffer).getUint32(0, true);
+    for (let i = start; i < bytes.length; i++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const bad = bytes.slice();
+        bad[i]! ^= 1 << bit;
+        expect(() => deserializeState(bad, template())).toThrow(
+          /the checkpoint is corrupted: the CRC-32 of its \d+ data bytes is [0-9a-f]{8}, the header records [0-9a-f]{8}/,
+        );
+      }
+    }
+  });
+
+  it('bad offsets: out of range, overlapping, holes, trailing bytes, wrong byte counts', () => {
+    const d = new Uint8Array(16);
+    const f =
+      (entries: Record<string, unknown>, data = d) =>
+      () =>
+        deserializeState(build(entries, data), {});
+    expect(f({ a: { dtype: 'F64', shape: [3], data_offsets: [0, 24] } })).toThrow(
+      'deserializeState: bad header entry "a": data_offsets [0, 24] are out of range: the data section has 16 bytes (truncated file?)',
+    );
+    expect(
+      f({
+        a: { dtype: 'F64', shape: [2], data_offsets: [0, 16] },
+        b: { dtype: 'F64', shape: [1], data_offsets: [8, 16] },
+      }),
+    ).toThrow('deserializeState: bad header: tensors "a" [0, 16] and "b" [8, 16] overlap');
+    expect(f({ a: { dtype: 'F64', shape: [1], data_offsets: [8, 16] } })).toThrow(
+      'deserializeState: bad header: bytes [0, 8) of the data section belong to no tensor (before "a")',
+    );
+    expect(f({ a: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } })).toThrow(
+      'deserializeState: the data section has 16 bytes but the tensors cover 8: 8 trailing bytes (corrupted or concatenated file?)',
+    );
+    expect(f({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 16] } })).toThrow(
+      'deserializeState: bad header entry "a": data_offsets [0, 16] span 16 bytes; F32 of shape [3] needs 12',
+    );
+    expect(f({ a: { dtype: 'F32', shape: [4], data_offsets: [16, 0] } })).toThrow(
+      'deserializeState: bad header entry "a": data_offsets must be [begin, end] with 0 <= begin <= end, got [16,0]',
+    );
+    expect(f({ a: { dtype: 'Q7', shape: [4], data_offsets: [0, 16] } })).toThrow(
+      /bad header entry "a": unknown dtype "Q7"; expected one of BOOL, U8/,
+    );
+    expect(f({ a: { dtype: 'F32', shape: [-4], data_offsets: [0, 16] } })).toThrow(
+      'deserializeState: bad header entry "a": shape must be a list of non-negative integers, got [-4]',
+    );
+    expect(f({ a: 3 })).toThrow(
+      'deserializeState: bad header entry "a": expected { dtype, shape, data_offsets }, got number 3',
+    );
+    expect(f({ __metadata__: { k: 1 } }, new Uint8Array(0))).toThrow(
+      'deserializeState: bad header: __metadata__["k"] must be a string, got number 1',
+    );
+  });
+
+  it('a newer checkpoint format and a malformed checksum are refused', () => {
+    const state1 = { c: 1 };
+    const h = header(serializeState(state1));
+    const data = new Uint8Array(8);
+    data[0] = 1;
+    const withMeta = (meta: Record<string, string>) =>
+      build({ ...h, __metadata__: { ...h.__metadata__, ...meta } }, data);
+    expect(() => deserializeState(withMeta({ 'optax_ts.format': '2' }), { c: 0 })).toThrow(
+      `deserializeState: checkpoint format "2" (written by optax-ts ${VERSION}) is not supported; this is optax-ts ${VERSION}, which reads format 1`,
+    );
+    expect(() => deserializeState(withMeta({ 'optax_ts.crc32': 'zz' }), { c: 0 })).toThrow(
+      'deserializeState: bad header: optax_ts.crc32 must be 8 lowercase hex digits, got "zz"',
+    );
+    expect(deserializeState(withMeta({}), { c: 0 })).toEqual({ c: 1 });
+  });
+
+  it('a checkpoint of float64 state read with a float32 template names the path and both dtypes', () => {
+    const s64 = tx.init(makeParams(false));
+    expect(() => deserializeState(serializeState(s64), template())).toThrow(
+      new CheckpointError(
+        'deserializeState: state[0].mu.layers[0].b: expected F32 with 1 elements, the checkpoint has dtype F64 (shape [1])',
+      ),
+    );
+  });
+
+  it('wrong lengths, structures, missing and extra tensors name the first mismatching path', () => {
+    const other = makeParams(true);
+    other.layers[1]!.w = new Float32Array(5);
+    expect(() => deserializeState(bytes, tx.init(other))).toThrow(
+      'deserializeState: state[0].mu.layers[1].w: expected F32 with 5 elements, the checkpoint has shape [3] (3 elements)',
+    );
+    const extraKey = { ...makeParams(true), extra: new Float32Array(1) };
+    expect(() => deserializeState(bytes, tx.init(extraKey))).toThrow(
+      'deserializeState: state[0].mu: the template has keys [extra, layers, odd key, scalar], the checkpoint has [layers, odd key, scalar]: no "extra"',
+    );
+    const nullB = makeParams(true) as any;
+    nullB.layers[0].b = null;
+    expect(() => deserializeState(bytes, tx.init(nullB))).toThrow(
+      'deserializeState: state[0].mu.layers[0].b: the template has null, the checkpoint has a leaf',
+    );
+    expect(() => deserializeState(bytes, scaleByRadam().init(makeParams(true)))).toThrow(
+      'deserializeState: state: the template has an object with keys [count, mu, nu], the checkpoint has a list of length 2',
+    );
+    // Without the treedef (a file written by another tool) the tensor names decide.
+    const h = header(bytes);
+    const start = 8 + new DataView(bytes.buffer).getUint32(0, true);
+    const data = bytes.subarray(start);
+    const { 'optax_ts.treedef': _, ...meta } = h.__metadata__;
+    const noTreedef = build({ ...h, __metadata__: meta }, data);
+    expectBitEqual(deserializeState(noTreedef, template()), state);
+    expect(() => deserializeState(noTreedef, tx.init(extraKey))).toThrow(
+      'deserializeState: state[0].mu.extra: missing from the checkpoint (expected F32 with 1 elements)',
+    );
+    expect(() => deserializeState(noTreedef, tx.init(nullB))).toThrow(
+      'deserializeState: the checkpoint has 2 tensors that the template does not: "state[0].mu.layers[0].b", "state[0].nu.layers[0].b"',
+    );
+    expect(() => deserializeState(serializeState({ c: 1.5 }), { c: false })).toThrow(
+      'deserializeState: state.c: expected a boolean (a 0-d BOOL tensor), the checkpoint has dtype F64 (shape [])',
+    );
+    expect(() => deserializeState(bytes, { bad: 'template' })).toThrow(
+      /state: the template has an object with keys \[bad\], the checkpoint has a list of length 2/,
+    );
+    expect(() => deserializeState(noTreedef, [{ count: 'x' }, {}])).toThrow(
+      `deserializeState: the template's leaf state[0].count is string "x"; expected a number, a boolean, a typed array or null (pass tx.init(params))`,
+    );
+    expect(() => deserializeState('bytes' as any, {})).toThrow(
+      'deserializeState: bytes must be a Uint8Array (or an ArrayBuffer), got string "bytes"',
+    );
+  });
+
+  it('I64 values beyond 2^53 and BOOL bytes other than 0/1 are refused', () => {
+    const big = new Uint8Array(8);
+    new DataView(big.buffer).setBigInt64(0, 2n ** 60n, true);
+    expect(() =>
+      deserializeState(
+        build({ 'state.c': { dtype: 'I64', shape: [], data_offsets: [0, 8] } }, big),
+        {
+          c: 0,
+        },
+      ),
+    ).toThrow(
+      'deserializeState: state.c: the I64 value 1152921504606846976 is outside the range a number holds exactly (|x| <= 2^53 - 1)',
+    );
+    expect(() =>
+      deserializeState(
+        build({ 'state.f': { dtype: 'BOOL', shape: [], data_offsets: [0, 1] } }, Uint8Array.of(2)),
+        { f: true },
+      ),
+    ).toThrow('deserializeState: state.f: a BOOL must be the byte 0 or 1, found 2');
+  });
+});
+
+const tmp = mkdtempSync(join(tmpdir(), 'optax-ts-ckpt-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('Python reads the file', () => {
+  const hasPython =
+    existsSync(PYTHON) &&
+    (() => {
+      try {
+        execFileSync(PYTHON, ['-c', 'import numpy'], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+  it.skipIf(!hasPython)(
+    `scripts/read_checkpoint.py (NumPy, ${PYTHON}) reads every tensor exactly and checks the CRC-32${
+      hasPython ? '' : ' [SKIPPED: /usr/bin/python3 with numpy not found]'
+    }`,
+    () => {
+      const tx = radam(0.01, { nesterov: true });
+      const params = makeParams(true);
+      const [, state] = run(tx, params, tx.init(params), 0, 6);
+      const s = state as any;
+      s[0].mu['odd key'][1] = Number.NaN;
+      const extra = { opt: state, flag: true, lr: 0.1, ints: Int32Array.of(-7, 9) };
+      const file = join(tmp, 'py.safetensors');
+      writeFileSync(file, serializeState(extra, { metadata: { note: 'from ts' } }));
+      const out = JSON.parse(
+        execFileSync(PYTHON, ['scripts/read_checkpoint.py', '--json', file], { encoding: 'utf8' }),
+      );
+      expect(out.crc32_ok).toBe(true);
+      expect(out.metadata.note).toBe('from ts');
+      expect(out.metadata['optax_ts.version']).toBe(VERSION);
+      const t = out.tensors;
+      expect(t['state.opt[0].count']).toEqual({ dtype: 'I64', shape: [], values: 6 });
+      expect(t['state.flag']).toEqual({ dtype: 'BOOL', shape: [], values: true });
+      expect(t['state.lr']).toEqual({ dtype: 'F64', shape: [], values: 0.1 });
+      expect(t['state.ints']).toEqual({ dtype: 'I32', shape: [2], values: [-7, 9] });
+      expect(t['state.opt[0].mu["odd key"]'].values).toEqual([s[0].mu['odd key'][0], 'NaN']);
+      const w = s[0].nu.layers[0].w as Float32Array;
+      expect(t['state.opt[0].nu.layers[0].w']).toEqual({
+        dtype: 'F32',
+        shape: [4],
+        values: Array.from(w),
+      });
+      // A flipped data byte fails the Python-side CRC check too.
+      const bad = readFileSync(file);
+      bad[bad.length - 1]! ^= 0x10;
+      writeFileSync(file, bad);
+      expect(() =>
+        execFileSync(PYTHON, ['scripts/read_checkpoint.py', file], { stdio: 'pipe' }),
+      ).toThrow();
+    },
+  );
+});
+
+describe('optax-ts/node: saveState and loadState', () => {
+  const tx = radam(0.01);
+  const params = makeParams(false);
+  const [, state] = run(tx, params, tx.init(params), 0, 5);
+
+  it('saves atomically, overwrites, leaves no temporary files, and loads bit for bit', async () => {
+    const file = join(tmp, 'opt.safetensors');
+    await saveState(file, tx.init(params));
+    await saveState(file, state, { metadata: { step: '5' } });
+    expect(readdirSync(tmp).filter((f) => f.includes('opt.safetensors'))).toEqual([
+      'opt.safetensors',
+    ]);
+    expectBitEqual(await loadState(file, tx.init(makeParams(false))), state);
+    expect(checkpointMetadata(readFileSync(file)).step).toBe('5');
+  });
+
+  it('a failing save leaves the previous file intact and no temporary file', async () => {
+    const file = join(tmp, 'keep.safetensors');
+    await saveState(file, state);
+    const before = readFileSync(file);
+    await expect(saveState(file, { bad: 'leaf' })).rejects.toThrow(/state\.bad is string/);
+    await expect(saveState(join(tmp, 'no-such-dir', 'x.safetensors'), state)).rejects.toThrow(
+      /ENOENT/,
+    );
+    expect(readFileSync(file).equals(before)).toBe(true);
+    expect(readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('loadState names the file in a CheckpointError', async () => {
+    const file = join(tmp, 'short.safetensors');
+    const full = serializeState(state);
+    writeFileSync(file, full.subarray(0, full.length - 1));
+    const err = await loadState(file, tx.init(params)).catch((e) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(err.message).toMatch(
+      new RegExp(`^${file.replace(/[.\\]/g, '\\$&')}: deserializeState: `),
+    );
+  });
+});
