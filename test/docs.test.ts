@@ -4,7 +4,8 @@
  * (and the exports of the module it documents) in scope, and a few conventional names defined:
  * `params`, `grads`, `updates`, `state`, `loss`, `tx`.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { transformSync } from 'esbuild';
@@ -191,14 +192,15 @@ describe('README examples', () => {
   });
   blocks.forEach((code, i) => {
     it(`README block ${i + 1}`, async () => {
-      // README blocks are complete programs: imports of 'optax-ts' point at the sources.
-      const src = pathToFileURL(join(process.cwd(), 'src')).href;
+      // README blocks are complete programs; imports of 'optax-ts' point at the sources.
+      const src = join(process.cwd(), 'src');
       const rewritten = code
-        .replace(/from 'optax-ts'/g, `from '${src}/index.ts'`)
-        .replace(/from 'optax-ts\/(\w+)'/g, `from '${src}/$1/index.ts'`);
-      const js = transformSync(rewritten, { loader: 'ts', format: 'esm' }).code;
-      const url = `data:text/javascript;base64,${Buffer.from(js).toString('base64')}`;
-      await import(url);
+        .replace(/from 'optax-ts'/g, `from '${src}/index.js'`)
+        .replace(/from 'optax-ts\/(\w+)'/g, `from '${src}/$1/index.js'`);
+      const dir = mkdtempSync(join(tmpdir(), 'optax-ts-readme-'));
+      const file = join(dir, `block${i + 1}.ts`);
+      writeFileSync(file, rewritten);
+      await import(file);
     });
   });
 });
