@@ -88,7 +88,7 @@ function runFunctional(tx: GradientTransformationExtraArgs, cs: Case): Float64Ar
 function runInPlace(tx: GradientTransformationExtraArgs, cs: Case): Float64Array[] {
   const a = Float64Array.from(cs.a);
   const c = Float64Array.from(cs.c);
-  const params = { p: Float64Array.from(cs.p0) };
+  const params: { p: Float64Array } = { p: Float64Array.from(cs.p0) };
   const opt = new Optimizer(tx, params);
   expect(opt.runsInPlace).toBe(true);
   const out: Float64Array[] = [];
@@ -230,7 +230,7 @@ describe('Lookahead against the NumPy reference', () => {
           expect(maxAbsDiff(fast[s - 1]!, slow[s - 1]!)).toBeLessThanOrEqual(1e-14);
       });
       // in place, with grads given as { fast, slow }: bit-identical to the functional loop
-      const live = lookaheadParams(Float64Array.from(cs.p0));
+      const live = lookaheadParams<Float64Array>(Float64Array.from(cs.p0));
       const opt = new Optimizer(tx, live);
       expect(opt.runsInPlace).toBe(true);
       for (let s = 0; s < cs.steps; s++) {
