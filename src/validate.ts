@@ -87,3 +87,18 @@ export function evaluate(fn: string, name: string, value: ScalarOrSchedule, coun
     );
   return v;
 }
+
+/** The largest int32, the bound of a step count (kept here so that this module imports nothing). */
+const COUNT_MAX = 2_147_483_647;
+
+/**
+ * Throws unless `value` is a step count: an integer in [0, 2^31 - 1] (counts saturate there, as
+ * optax's int32 counts do). `what` names it in the message, e.g. `scaleByRadam.update: state.count`.
+ */
+export function checkCount(what: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > COUNT_MAX)
+    throw new RangeError(
+      `${what} must be an integer step count in [0, ${COUNT_MAX}], got ${show(value)}`,
+    );
+  return value;
+}

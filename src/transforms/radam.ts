@@ -2,12 +2,13 @@
 
 import type { GradientTransformationExtraArgs } from '../base.js';
 import { safeIncrement } from '../base.js';
-import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
 import { withFusionTag } from '../kernels/tag.js';
+import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeMap, treeZerosLike } from '../tree.js';
 import {
   checkBoolean,
+  checkCount,
   checkDecay,
   checkFinite,
   checkNonNegative,
@@ -190,23 +191,25 @@ function radamLeaf(
 
 const NO_BUFFERS: LeafBuffers = {};
 
-/** Throws unless `state` looks like a state made by a RAdam/Adam `init`. */
+/**
+ * Throws unless `state` looks like a state made by a RAdam/Adam `init`: `{ count, mu, nu }` with
+ * `count` an integer in [0, 2^31 - 1].
+ */
 export function checkAdamState(fn: string, state: unknown): asserts state is ScaleByAdamState {
   const s = state as ScaleByAdamState;
-  if (
-    !isContainer(s) ||
-    Array.isArray(s) ||
-    typeof s.count !== 'number' ||
-    !Number.isInteger(s.count) ||
-    s.count < 0 ||
-    !('mu' in s) ||
-    !('nu' in s)
-  )
+  if (!isContainer(s) || Array.isArray(s) || !('count' in s) || !('mu' in s) || !('nu' in s))
     throw new TypeError(
       `${fn}.update: state must be { count, mu, nu } as made by ${fn}.init, got ${
-        isContainer(s) ? `an object with keys [${Object.keys(s).join(', ')}]` : typeof s
+        Array.isArray(s)
+          ? `a list of length ${s.length}`
+          : isContainer(s)
+            ? `an object with keys [${Object.keys(s).join(', ')}]`
+            : s === null
+              ? 'null'
+              : typeof s
       }`,
     );
+  checkCount(`${fn}.update: state.count`, s.count);
 }
 
 /**
