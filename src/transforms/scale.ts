@@ -7,14 +7,39 @@ import type {
 } from '../base.js';
 import { safeIncrement } from '../base.js';
 import { leafOps, typedArrayOps } from '../leaf.js';
-import { mapLeaves } from '../tree.js';
+import { isContainer, mapLeaves } from '../tree.js';
 import {
   checkBoolean,
+  checkCount,
   checkFinite,
   checkOptionKeys,
   checkScalarOrSchedule,
   evaluate,
 } from '../validate.js';
+
+/** What a state is, for an error message. */
+function describeState(state: unknown): string {
+  if (Array.isArray(state)) return `a list of length ${state.length}`;
+  if (isContainer(state)) return `an object with keys [${Object.keys(state).join(', ')}]`;
+  return state === null ? 'null' : typeof state;
+}
+
+/** Throws unless `state` is `{}`, the state of a transformation that keeps none. */
+function checkEmptyState(fn: string, state: unknown): void {
+  if (!isContainer(state) || Array.isArray(state) || Object.keys(state).length > 0)
+    throw new TypeError(
+      `${fn}.update: state must be {} as made by ${fn}.init, got ${describeState(state)}`,
+    );
+}
+
+/** Throws unless `state` is `{ count }` with an int32 step count. */
+function checkScheduleState(fn: string, state: unknown): asserts state is ScaleByScheduleState {
+  if (!isContainer(state) || Array.isArray(state) || !('count' in state))
+    throw new TypeError(
+      `${fn}.update: state must be { count } as made by ${fn}.init, got ${describeState(state)}`,
+    );
+  checkCount(`${fn}.update: state.count`, state.count);
+}
 
 /** Multiplies every leaf of a tree by `s`. */
 function scaleTree(updates: unknown, s: number): unknown {
@@ -34,7 +59,10 @@ export function scale(stepSize: number): GradientTransformationExtraArgs<EmptySt
   checkFinite('scale', 'stepSize', stepSize);
   return {
     init: () => ({}),
-    update: (updates, state) => [scaleTree(updates, stepSize), state],
+    update(updates, state) {
+      checkEmptyState('scale', state);
+      return [scaleTree(updates, stepSize), state];
+    },
     bindInPlace: () => ({
       prepare() {},
       run(input, output) {
@@ -72,6 +100,7 @@ export function scaleBySchedule(
   return {
     init: () => ({ count: 0 }),
     update(updates, state) {
+      checkScheduleState(name, state);
       const s = evaluate(name, 'step size', stepSizeFn, state.count);
       return [scaleTree(updates, s), { count: safeIncrement(state.count) }];
     },
