@@ -30,7 +30,14 @@
 import { isContainer, joinPath } from './tree.js';
 import { VERSION } from './version.js';
 
-/** Thrown when a checkpoint cannot be written or read; the message says what is wrong and where. */
+/**
+ * Thrown when a checkpoint cannot be written or read; the message says what is wrong and where.
+ *
+ * @example
+ * ```ts
+ * deserializeState(new Uint8Array(3), {}); // CheckpointError: the checkpoint is 3 bytes
+ * ```
+ */
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
@@ -232,7 +239,8 @@ function collect(node: unknown, path: string, out: OutTensor[], seen: Set<unknow
  * const tx = radam(1e-3);
  * const state = tx.init({ w: new Float32Array(3) });
  * const bytes = serializeState(state, { metadata: { step: '0' } });
- * const again = deserializeState(bytes, tx.init({ w: new Float32Array(3) })); // equal to state
+ * const again = deserializeState(bytes, tx.init({ w: new Float32Array(3) }));
+ * again; // [{ count: 0, mu: { w: Float32Array [0, 0, 0] }, nu: { w: Float32Array [0, 0, 0] } }, {}]
  * ```
  */
 export function serializeState(state: unknown, options: SerializeOptions = {}): Uint8Array {
@@ -653,7 +661,10 @@ function rebuild(
  * let state = tx.init(params);
  * [, state] = tx.update({ w: new Float64Array([0.1, 0.2]) }, state, params);
  * const restored = deserializeState(serializeState(state), tx.init(params));
- * // restored[0].count === 1, restored[0].mu.w equals state[0].mu.w bit for bit
+ * restored[0].count; // 1
+ * restored[0].mu.w; // Float64Array [0.01, 0.02]
+ * const f32 = tx.init({ w: new Float32Array(2) });
+ * deserializeState(serializeState(state), f32); // CheckpointError: state[0].mu.w: expected F32
  * ```
  */
 export function deserializeState<S>(bytes: Uint8Array | ArrayBuffer, template: S): S {
@@ -695,7 +706,7 @@ export function deserializeState<S>(bytes: Uint8Array | ArrayBuffer, template: S
  * ```ts
  * const bytes = serializeState(state, { metadata: { epoch: '3' } });
  * checkpointMetadata(bytes).epoch; // '3'
- * checkpointMetadata(bytes)['optax_ts.version']; // VERSION
+ * checkpointMetadata(bytes)['optax_ts.version'] === VERSION; // true
  * ```
  */
 export function checkpointMetadata(bytes: Uint8Array | ArrayBuffer): Record<string, string> {
