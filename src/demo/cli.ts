@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+/**
+ * Entry point of `optax-ts-demo` and `npm start`: runs {@link main} with the process arguments.
+ *
+ * @module
+ */
+import { main } from './main.js';
+
+process.exitCode = await main(process.argv.slice(2));
