@@ -363,7 +363,7 @@ const catalogue: Record<string, Case[]> = {
   'a state from another transformation': [
     {
       name: 'radam given the state of scaleByRadam alone',
-      run: () => tx.update(grads(), scaleByRadam().init(params()), params()),
+      run: () => tx.update(grads(), scaleByRadam().init(params()) as never, params()),
       type: TypeError,
       message:
         "chain.update: state must be the list of 2 member states made by this chain's init, got object",
@@ -419,14 +419,15 @@ const catalogue: Record<string, Case[]> = {
     },
     {
       name: 'multiSteps given a radam state',
-      run: () => multiSteps(radam(0.1), { everyK: 2 }).update(grads(), tx.init(params()), params()),
+      run: () =>
+        multiSteps(radam(0.1), { everyK: 2 }).update(grads(), tx.init(params()) as never, params()),
       type: TypeError,
       message:
         'multiSteps.update: state must be { miniStep, gradientStep, innerOptState, accGrads } as made by multiSteps.init',
     },
     {
       name: 'applyIfFinite given a radam state',
-      run: () => applyIfFinite(radam(0.1), 3).update(grads(), tx.init(params()), params()),
+      run: () => applyIfFinite(radam(0.1), 3).update(grads(), tx.init(params()) as never, params()),
       type: TypeError,
       message:
         'applyIfFinite.update: state must be { notfiniteCount, lastFinite, totalNotfinite, innerState } as made by applyIfFinite.init',
@@ -472,7 +473,7 @@ describe('step counts at the int32 limit saturate, as optax does', () => {
     const [s0, s1] = t.init(p) as [any, any];
     let state: unknown = [{ ...s0, count: INT32_MAX }, s1];
     for (let k = 0; k < 3; k++) {
-      const [u, next] = t.update(g, state, p);
+      const [u, next] = t.update(g, state as never, p);
       const mu = s0.mu.w as Float64Array;
       expect((next as any)[0].count).toBe(INT32_MAX);
       if (k === 0) {
@@ -561,7 +562,7 @@ describe('a step that throws leaves the in-place Optimizer untouched', () => {
           return {
             init: inner.init,
             update: (u: unknown, s: unknown, p: unknown) => {
-              const out = inner.update(u, s, p);
+              const out = inner.update(u, s as never, p);
               if ((s as any)[0].count >= 3) throw new RangeError('custom: refused at step 4');
               return out;
             },
