@@ -1,0 +1,686 @@
+/**
+ * Gradient transformations as `tf.train.Optimizer`s: {@link TransformationOptimizer} wraps any
+ * transformation, {@link RAdamOptimizer} is `radam` ready for `model.compile`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type RadamOptions, radam } from '../alias.js';
+import type {
+  ExtraArgs,
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  InPlaceStep,
+  ScalarOrSchedule,
+} from '../base.js';
+import { applyUpdates } from '../base.js';
+import { typedArrayOps } from '../leaf.js';
+import { radamHyperparams, type ScaleByRadamOptions } from '../transforms/radam.js';
+import { isContainer, treeLeafPaths, treeLeaves } from '../tree.js';
+import { registerTfjsOps } from './ops.js';
+
+/** A named tensor, as TF.js optimizers' weights (`tf.NamedTensor`, not re-exported by tfjs-core). */
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+/** Name of the weight that lists the variables the state covers, in order. */
+const VARIABLES_WEIGHT = 'optax/variables';
+/** Prefix of the weights holding the state's leaves; the rest of the name is the leaf's path. */
+const STATE_PREFIX = 'optax/state';
+const INT32_MIN = -2_147_483_648;
+const INT32_MAX = 2_147_483_647;
+
+/** Enough of tfjs-backend-cpu's data store to read and write float32 data in place. */
+interface CpuBackendLike {
+  data: { has(id: object): boolean; get(id: object): { values?: unknown } | undefined };
+  refCount(id: object): number;
+}
+
+/** The cpu backend's float32 storage of `t`, when `t` lives there as a `Float32Array`. */
+function cpuValues(backend: CpuBackendLike, t: tf.Tensor): Float32Array | undefined {
+  if (t.dtype !== 'float32' || !backend.data.has(t.dataId)) return undefined;
+  const values = backend.data.get(t.dataId)?.values;
+  return values instanceof Float32Array && values.length === t.size ? values : undefined;
+}
+
+/** The current backend when it is tfjs-backend-cpu with the data store this module relies on. */
+function cpuBackend(): CpuBackendLike | undefined {
+  if (tf.getBackend() !== 'cpu') return undefined;
+  const b = tf.backend() as unknown as Partial<CpuBackendLike>;
+  return typeof b.data?.has === 'function' &&
+    typeof b.data.get === 'function' &&
+    typeof b.refCount === 'function'
+    ? (b as CpuBackendLike)
+    : undefined;
+}
+
+function isTensor(x: unknown): x is tf.Tensor {
+  return x instanceof tf.Tensor;
+}
+
+/** Replaces every leaf of `tree` in place by `fn(leaf, index)` (leaves in `treeLeaves` order). */
+function replaceLeaves(tree: unknown, fn: (leaf: unknown, index: number) => unknown): void {
+  let index = 0;
+  const visit = (node: Record<string | number, unknown>, key: string | number): void => {
+    const child = node[key];
+    if (child === null) return;
+    if (Array.isArray(child)) for (let i = 0; i < child.length; i++) visit(child as never, i);
+    else if (isContainer(child))
+      for (const k of Object.keys(child).sort()) visit(child as Record<string, unknown>, k);
+    else node[key] = fn(child, index++);
+  };
+  visit({ root: tree }, 'root');
+}
+
+/**
+ * Marks every tensor leaf of `tree` as kept, so that a `tf.tidy` the optimizer is called in (as
+ * tfjs-layers' `fit` does) does not free the optimizer's state.
+ */
+function keepTree(tree: unknown): void {
+  for (const x of treeLeaves<unknown>(tree)) if (isTensor(x)) tf.keep(x);
+}
+
+/**
+ * Disposes every tensor leaf of `old` that is not also a leaf of one of `current` (the functional
+ * API's bookkeeping: a new state may share leaves with the old one, and updates with the state).
+ *
+ * @example
+ * ```ts
+ * const [updates, next] = tx.update(grads, state, params);
+ * const newParams = applyUpdates(params, updates);
+ * disposeReplaced(state, next); // the old state's tensors that `next` does not reuse
+ * disposeReplaced(updates, next);
+ * disposeReplaced(params, newParams);
+ * ```
+ */
+export function disposeReplaced(old: unknown, ...current: unknown[]): void {
+  const keep = new Set<unknown>(current.flatMap((t) => treeLeaves<unknown>(t)));
+  for (const x of new Set(treeLeaves<unknown>(old))) if (isTensor(x) && !keep.has(x)) x.dispose();
+}
+
+/** Weights read back by `setWeights`, applied at the next `applyGradients`. */
+interface PendingWeights {
+  keys: string[];
+  leaves: Map<string, { values: ArrayLike<number>; size: number }>;
+}
+
+/** Options of {@link TransformationOptimizer}. */
+export interface TransformationOptimizerOptions {
+  /**
+   * On tfjs-backend-cpu, run the transformation's fused in-place kernel on the variables' data
+   * (when every member supports it) instead of tensor ops. Default `true`.
+   */
+  cpuInPlace?: boolean;
+}
+
+/**
+ * A `tf.train.Optimizer` that applies any optax-ts gradient transformation: use it with
+ * `model.compile({ optimizer })`, `optimizer.minimize(f)` or `applyGradients`.
+ *
+ * The gradients of one call form one tree `{ [variableName]: gradient }` (so transformations that
+ * look at all leaves at once, such as global-norm clipping, see every variable), and the state is
+ * the transformation's state for that tree, keyed by variable name. Every later call must pass the
+ * same variables (in any order); use one optimizer per group of variables otherwise.
+ *
+ * - **CPU backend:** when `tf.getBackend()` is `'cpu'` and the transformation runs in place, each
+ *   step reads the gradients' and variables' `Float32Array` storage directly and runs the core's
+ *   fused kernel (the in-place `Optimizer`'s), so results are bit-identical to the core's
+ *   `Float32Array` path. The state then lives in JavaScript typed arrays. A variable whose data
+ *   no other tensor shares (the backend's reference count is 1) is updated in its storage; one
+ *   that shares it gets a new tensor through `assign`. This relies on tfjs-backend-cpu keeping
+ *   float32 data as a `Float32Array`, as it does in TF.js 4; an array obtained earlier from
+ *   `variable.dataSync()` on that backend is that storage and sees the update.
+ * - **Other backends** (wasm, webgl, webgpu): tensor ops inside `tf.tidy`, float32 rounding after
+ *   each op (agreeing with the core path to float32 precision, not bit for bit).
+ *
+ * `getWeights` returns `iter` (TF.js's step count), `optax/variables` (the variable names, a
+ * string tensor) and one `optax/state…` tensor per state leaf; the tensors belong to the
+ * optimizer and stay valid until the next `getWeights`, `setWeights` or `dispose`. `setWeights`
+ * restores them at the next `applyGradients`: variables are matched by name, or, when the names
+ * differ (tfjs-layers adds `_1` to the names of a model loaded in the same process), by position,
+ * with every leaf's size checked. `getConfig` needs a subclass that knows how to rebuild its
+ * transformation, such as {@link RAdamOptimizer}.
+ *
+ * @example
+ * ```ts
+ * import { adam, chain, clipByGlobalNorm } from 'optax-ts';
+ * import { TransformationOptimizer } from 'optax-ts/tfjs';
+ * const optimizer = new TransformationOptimizer(chain(clipByGlobalNorm(1), adam(1e-3)));
+ * model.compile({ optimizer, loss: 'meanSquaredError' });
+ * ```
+ */
+export class TransformationOptimizer extends tf.Optimizer {
+  /** The name `tf.serialization` knows this class by. */
+  static className = 'TransformationOptimizer';
+
+  /** The wrapped transformation. */
+  readonly transformation: GradientTransformationExtraArgs;
+  private readonly cpuInPlace: boolean;
+  /** State key (the variable's name when the state was made) by current variable name. */
+  private keyOf = new Map<string, string>();
+  /** Current variable name by state key. */
+  private nameOf = new Map<string, string>();
+  /** State keys in the order variables first came; `sorted` in `treeLeaves` order. */
+  private order: string[] = [];
+  private sorted: string[] = [];
+  private state: unknown;
+  /** `'array'`: typed-array state for the cpu kernel; `'tensor'`: tensor state. */
+  private mode: 'array' | 'tensor' | undefined;
+  private inPlace: InPlaceStep | undefined;
+  private updateBuffers: Float32Array[] = [];
+  private pending: PendingWeights | undefined;
+  private snapshot: tf.Tensor[] = [];
+
+  constructor(
+    transformation: GradientTransformation | GradientTransformationExtraArgs,
+    options: TransformationOptimizerOptions = {},
+  ) {
+    super();
+    if (
+      !transformation ||
+      typeof transformation.init !== 'function' ||
+      typeof transformation.update !== 'function'
+    )
+      throw new TypeError(
+        `TransformationOptimizer: transformation must be a gradient transformation with init and update, got ${
+          transformation === null ? 'null' : typeof transformation
+        }`,
+      );
+    const extra = Object.keys(options).filter((k) => k !== 'cpuInPlace');
+    if (extra.length > 0)
+      throw new TypeError(
+        `TransformationOptimizer: unknown option ${extra.map((k) => JSON.stringify(k)).join(', ')}; expected cpuInPlace`,
+      );
+    if (options.cpuInPlace !== undefined && typeof options.cpuInPlace !== 'boolean')
+      throw new TypeError(
+        `TransformationOptimizer: cpuInPlace must be a boolean, got ${String(options.cpuInPlace)}`,
+      );
+    registerTfjsOps();
+    this.transformation = transformation as GradientTransformationExtraArgs;
+    this.cpuInPlace = options.cpuInPlace ?? true;
+  }
+
+  /** Whether the last step ran the fused kernel on the cpu backend's typed arrays. */
+  get ranInPlace(): boolean {
+    return this.mode === 'array';
+  }
+
+  /**
+   * Updates the variables named in `variableGradients` (a map or a list of `{ name, tensor }`, as
+   * TF.js passes them) by one step of the transformation. The gradients stay the caller's.
+   * `extraArgs` reach transformations that take them. Throws, with nothing changed, on an unknown
+   * variable, a gradient of the wrong shape, or a set of variables unlike the first call's.
+   */
+  applyGradients(
+    variableGradients: tf.NamedTensorMap | NamedTensor[],
+    extraArgs?: ExtraArgs,
+  ): void {
+    const grads = this.collect(variableGradients);
+    const names = [...grads.keys()];
+    if (this.pending) this.restore(names);
+    else if (this.order.length === 0) this.adopt(names.map((n) => [n, n]));
+    else this.checkSameVariables(names);
+
+    const variables = this.sorted.map((k) => tf.engine().registeredVariables[this.nameOf.get(k)!]!);
+    const gradients = this.sorted.map((k) => grads.get(this.nameOf.get(k)!)!);
+    const backend = this.cpuInPlace && this.transformation.bindInPlace ? cpuBackend() : undefined;
+    let gradData: Float32Array[] | undefined;
+    let paramData: Float32Array[] | undefined;
+    if (backend) {
+      gradData = [];
+      paramData = [];
+      for (let i = 0; i < variables.length; i++) {
+        const g = cpuValues(backend, gradients[i]!);
+        const p = cpuValues(backend, variables[i]!);
+        if (!g || !p) {
+          gradData = undefined;
+          break;
+        }
+        gradData.push(g);
+        paramData.push(p);
+      }
+    }
+    if (backend && gradData && paramData)
+      this.stepInPlace(backend, variables, gradData, paramData, extraArgs);
+    else this.stepTensors(variables, gradients, extraArgs);
+    this.incrementIterations();
+  }
+
+  /** Checks the gradients and returns them by variable name. */
+  private collect(variableGradients: tf.NamedTensorMap | NamedTensor[]): Map<string, tf.Tensor> {
+    const fn = 'TransformationOptimizer.applyGradients';
+    const entries: [string, unknown][] = Array.isArray(variableGradients)
+      ? variableGradients.map((e) => [e?.name, e?.tensor])
+      : Object.entries(variableGradients ?? {});
+    if (entries.length === 0) throw new TypeError(`${fn}: no gradients given`);
+    const grads = new Map<string, tf.Tensor>();
+    for (const [name, g] of entries) {
+      const v = tf.engine().registeredVariables[name];
+      if (v === undefined)
+        throw new TypeError(`${fn}: no variable named ${JSON.stringify(name)} is registered`);
+      if (!isTensor(g) || g.isDisposed)
+        throw new TypeError(
+          `${fn}: the gradient of ${JSON.stringify(name)} must be a live tf.Tensor, got ${
+            isTensor(g) ? 'a disposed tensor' : g === null ? 'null' : typeof g
+          } (a variable without a gradient cannot be left out of a transformation's tree)`,
+        );
+      if (g.shape.length !== v.shape.length || g.shape.some((d, i) => d !== v.shape[i]))
+        throw new TypeError(
+          `${fn}: the gradient of ${JSON.stringify(name)} has shape [${g.shape}], the variable has [${v.shape}]`,
+        );
+      if (grads.has(name)) throw new TypeError(`${fn}: two gradients for ${JSON.stringify(name)}`);
+      grads.set(name, g);
+    }
+    return grads;
+  }
+
+  private adopt(pairs: readonly (readonly [name: string, key: string])[]): void {
+    this.keyOf = new Map(pairs.map(([n, k]) => [n, k]));
+    this.nameOf = new Map(pairs.map(([n, k]) => [k, n]));
+    this.order = pairs.map(([, k]) => k);
+    this.sorted = [...this.order].sort();
+  }
+
+  private checkSameVariables(names: readonly string[]): void {
+    const missing = [...this.keyOf.keys()].filter((n) => !names.includes(n));
+    const extra = names.filter((n) => !this.keyOf.has(n));
+    if (missing.length > 0 || extra.length > 0)
+      throw new TypeError(
+        `TransformationOptimizer.applyGradients: the state covers the variables of the first call [${[
+          ...this.keyOf.keys(),
+        ].join(', ')}]; this call ${[
+          missing.length > 0 ? `lacks [${missing.join(', ')}]` : '',
+          extra.length > 0 ? `adds [${extra.join(', ')}]` : '',
+        ]
+          .filter(Boolean)
+          .join(' and ')} (use one optimizer per group of variables)`,
+      );
+  }
+
+  /** The params tree `{ [key]: variable }` (tensor mode) or copies of their data (array mode). */
+  private paramsTree(mode: 'array' | 'tensor'): Record<string, unknown> {
+    const tree: Record<string, unknown> = {};
+    for (const k of this.sorted) {
+      const v = tf.engine().registeredVariables[this.nameOf.get(k)!]!;
+      tree[k] = mode === 'tensor' ? v : Float32Array.from(v.dataSync() as ArrayLike<number>);
+    }
+    return tree;
+  }
+
+  /** Makes sure the state exists in `mode`, initialising or converting it. */
+  private ensureState(mode: 'array' | 'tensor'): void {
+    if (this.mode === mode) return;
+    if (this.state === undefined) {
+      this.state =
+        mode === 'tensor'
+          ? tf.tidy(() => this.transformation.init(this.paramsTree('tensor')) as tf.TensorContainer)
+          : this.transformation.init(this.paramsTree('array'));
+    } else if (mode === 'array') {
+      replaceLeaves(this.state, (x) => {
+        if (!isTensor(x)) return x;
+        const a = Float32Array.from(x.dataSync() as ArrayLike<number>);
+        x.dispose();
+        return a;
+      });
+    } else {
+      const old = treeLeaves<unknown>(this.state);
+      this.state = this.template((leaf, _path, i) => {
+        const x = old[i];
+        if (!isTensor(leaf)) return x;
+        return tf.tensor(x as Float32Array, leaf.shape, leaf.dtype);
+      });
+    }
+    keepTree(this.state);
+    this.mode = mode;
+    this.bind();
+  }
+
+  /**
+   * A fresh tensor-mode state from `init`, with each leaf replaced by `fill(leaf, path, index)`
+   * (the template's tensors are disposed). Throws if the leaves do not fit.
+   */
+  private template(fill: (leaf: unknown, path: string, index: number) => unknown): unknown {
+    const tmpl = tf.tidy(
+      () => this.transformation.init(this.paramsTree('tensor')) as tf.TensorContainer,
+    );
+    const paths = treeLeafPaths(tmpl);
+    try {
+      replaceLeaves(tmpl, (leaf, i) => {
+        const out = fill(leaf, paths[i]!, i);
+        if (isTensor(leaf)) leaf.dispose();
+        return out;
+      });
+    } catch (err) {
+      for (const x of treeLeaves<unknown>(tmpl)) if (isTensor(x)) x.dispose();
+      throw err;
+    }
+    return tmpl;
+  }
+
+  private bind(): void {
+    this.inPlace = undefined;
+    this.updateBuffers = [];
+    if (this.mode === 'array' && this.transformation.bindInPlace) {
+      this.inPlace = this.transformation.bindInPlace(this.state);
+      this.updateBuffers = this.sorted.map(
+        (k) => new Float32Array(tf.engine().registeredVariables[this.nameOf.get(k)!]!.size),
+      );
+    }
+  }
+
+  private stepInPlace(
+    backend: CpuBackendLike,
+    variables: tf.Variable[],
+    gradData: Float32Array[],
+    paramData: Float32Array[],
+    extraArgs: ExtraArgs | undefined,
+  ): void {
+    this.ensureState('array');
+    const step = this.inPlace!;
+    const updates = this.updateBuffers;
+    step.prepare(extraArgs);
+    step.run(gradData, updates, paramData);
+    for (let i = 0; i < variables.length; i++) {
+      const v = variables[i]!;
+      if (backend.refCount(v.dataId) === 1)
+        typedArrayOps.add(paramData[i]!, updates[i]!, paramData[i]);
+      else {
+        const next = typedArrayOps.add(paramData[i]!, updates[i]!) as Float32Array;
+        tf.tidy(() => v.assign(tf.tensor(next, v.shape, 'float32')));
+      }
+    }
+  }
+
+  private stepTensors(
+    variables: tf.Variable[],
+    gradients: tf.Tensor[],
+    extraArgs: ExtraArgs | undefined,
+  ): void {
+    this.ensureState('tensor');
+    const old = this.state;
+    const params: Record<string, tf.Tensor> = {};
+    const grads: Record<string, tf.Tensor> = {};
+    this.sorted.forEach((k, i) => {
+      params[k] = variables[i]!;
+      grads[k] = gradients[i]!;
+    });
+    const next = tf.tidy(() => {
+      const [updates, state] = this.transformation.update(grads, old, params, extraArgs);
+      const newParams = applyUpdates(params, updates) as Record<string, tf.Tensor>;
+      this.sorted.forEach((k, i) => {
+        variables[i]!.assign(newParams[k]!);
+      });
+      return state as tf.TensorContainer;
+    });
+    // The old state's tensors that the new state does not reuse; never the caller's gradients.
+    disposeReplaced(old, next, grads, params);
+    keepTree(next);
+    this.state = next;
+  }
+
+  /** Applies pending `setWeights` data for the variables `names` of this call. */
+  private restore(names: readonly string[]): void {
+    const p = this.pending!;
+    const fn = 'TransformationOptimizer.setWeights';
+    if (p.keys.length === 0) {
+      this.pending = undefined;
+      this.adopt(names.map((n) => [n, n]));
+      return;
+    }
+    if (p.keys.length !== names.length)
+      throw new TypeError(
+        `${fn}: the saved state covers ${p.keys.length} variables [${p.keys.join(', ')}], applyGradients got ${names.length} [${names.join(', ')}]`,
+      );
+    const byName = names.every((n) => p.keys.includes(n));
+    const order = byName
+      ? p.keys.map((k) => [k, k] as const)
+      : p.keys.map((k, i) => [names[i]!, k] as const);
+    const previous = [this.keyOf, this.nameOf, this.order, this.sorted] as const;
+    this.adopt(order);
+    const used = new Set<string>();
+    try {
+      const state = this.template((leaf, path) => {
+        const name = STATE_PREFIX + path;
+        const saved = p.leaves.get(name);
+        if (saved === undefined)
+          throw new TypeError(
+            `${fn}: no weight ${JSON.stringify(name)} for the transformation's state leaf ${path}; were the weights saved from an optimizer with the same transformation?`,
+          );
+        used.add(name);
+        if (!isTensor(leaf)) {
+          if (saved.size !== 1)
+            throw new TypeError(
+              `${fn}: weight ${JSON.stringify(name)} has ${saved.size} elements, expected a scalar`,
+            );
+          return Number(saved.values[0]);
+        }
+        if (saved.size !== leaf.size)
+          throw new TypeError(
+            `${fn}: weight ${JSON.stringify(name)} has ${saved.size} elements, the state leaf for the current variables has ${leaf.size} (shape [${leaf.shape}])`,
+          );
+        return tf.tensor(Float32Array.from(saved.values), leaf.shape, leaf.dtype);
+      });
+      const unused = [...p.leaves.keys()].filter((k) => !used.has(k));
+      if (unused.length > 0) {
+        for (const x of treeLeaves<unknown>(state)) if (isTensor(x)) x.dispose();
+        throw new TypeError(
+          `${fn}: weights ${unused.map((k) => JSON.stringify(k)).join(', ')} do not belong to this transformation's state`,
+        );
+      }
+      this.disposeState();
+      keepTree(state);
+      this.state = state;
+      this.mode = 'tensor';
+      this.bind();
+      this.pending = undefined;
+    } catch (err) {
+      [this.keyOf, this.nameOf, this.order, this.sorted] = previous;
+      throw err;
+    }
+  }
+
+  private disposeState(): void {
+    if (this.state !== undefined)
+      for (const x of treeLeaves<unknown>(this.state)) if (isTensor(x)) x.dispose();
+    this.state = undefined;
+    this.mode = undefined;
+    this.inPlace = undefined;
+    this.updateBuffers = [];
+  }
+
+  private disposeSnapshot(): void {
+    for (const t of this.snapshot) t.dispose();
+    this.snapshot = [];
+  }
+
+  /**
+   * The state as TF.js optimizer weights: `iter`, `optax/variables` (string tensor of the
+   * variable names) and one tensor per state leaf, named `optax/state` + its path. The tensors
+   * belong to the optimizer (valid until the next `getWeights`, `setWeights` or `dispose`).
+   */
+  override async getWeights(): Promise<NamedTensor[]> {
+    this.disposeSnapshot();
+    const out: NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(this.iterations, 'int32') }];
+    const p = this.pending;
+    const keys = p ? p.keys : this.order;
+    out.push({ name: VARIABLES_WEIGHT, tensor: tf.tensor(keys, [keys.length], 'string') });
+    if (p) {
+      for (const [name, saved] of p.leaves)
+        out.push({ name, tensor: tf.tensor(Float32Array.from(saved.values), [saved.size]) });
+    } else if (this.state !== undefined) {
+      const paths = treeLeafPaths(this.state);
+      treeLeaves<unknown>(this.state).forEach((x, i) => {
+        const name = STATE_PREFIX + paths[i];
+        let tensor: tf.Tensor;
+        if (isTensor(x)) tensor = tf.clone(x);
+        else if (typeof x === 'number')
+          tensor =
+            Number.isInteger(x) && x >= INT32_MIN && x <= INT32_MAX
+              ? tf.scalar(x, 'int32')
+              : tf.scalar(x, 'float32');
+        else if (x instanceof Float32Array || x instanceof Float64Array)
+          tensor = tf.tensor(Float32Array.from(x), [x.length]);
+        else
+          throw new TypeError(
+            `TransformationOptimizer.getWeights: state leaf ${paths[i]} is not a number, typed array or tensor`,
+          );
+        out.push({ name, tensor });
+      });
+    }
+    this.snapshot = out.map((w) => tf.keep(w.tensor));
+    return out;
+  }
+
+  /**
+   * Restores weights made by {@link TransformationOptimizer.getWeights} (possibly by another
+   * instance, in another process). The iteration count is set now; the state replaces the current
+   * one at the next `applyGradients`, once the variables are known. The given tensors stay the
+   * caller's (they are read, not kept).
+   */
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const fn = 'TransformationOptimizer.setWeights';
+    if (!Array.isArray(weightValues))
+      throw new TypeError(`${fn}: expected the list of { name, tensor } made by getWeights`);
+    let iterations = 0;
+    let keys: string[] | undefined;
+    const leaves: PendingWeights['leaves'] = new Map();
+    for (const w of weightValues) {
+      if (!w || typeof w.name !== 'string' || !isTensor(w.tensor))
+        throw new TypeError(`${fn}: each weight must be { name, tensor }`);
+      if (w.name === 'iter') iterations = Number((await w.tensor.data())[0]);
+      else if (w.name === VARIABLES_WEIGHT) {
+        if (w.tensor.dtype !== 'string')
+          throw new TypeError(`${fn}: ${VARIABLES_WEIGHT} must be a string tensor`);
+        keys = (await w.tensor.data()) as unknown as string[];
+        keys = [...keys];
+      } else if (w.name.startsWith(STATE_PREFIX)) {
+        const values = await w.tensor.data();
+        leaves.set(w.name, {
+          values: Float32Array.from(values as ArrayLike<number>),
+          size: w.tensor.size,
+        });
+      } else
+        throw new TypeError(
+          `${fn}: unexpected weight ${JSON.stringify(w.name)}; expected iter, ${VARIABLES_WEIGHT} and ${STATE_PREFIX}… weights made by getWeights`,
+        );
+    }
+    if (keys === undefined)
+      throw new TypeError(
+        `${fn}: no ${JSON.stringify(VARIABLES_WEIGHT)} weight; expected the list made by TransformationOptimizer.getWeights`,
+      );
+    if (!Number.isInteger(iterations) || iterations < 0)
+      throw new TypeError(`${fn}: iter must be a non-negative integer, got ${iterations}`);
+    this.disposeSnapshot();
+    this.pending = { keys, leaves };
+    this.iterations_ = iterations;
+  }
+
+  /** Frees the state's tensors and the weights handed out by `getWeights`. */
+  override dispose(): void {
+    this.disposeState();
+    this.disposeSnapshot();
+    this.pending = undefined;
+    this.adopt([]);
+    super.dispose();
+  }
+
+  /**
+   * An arbitrary transformation cannot be described by a config; subclasses that can rebuild
+   * theirs (like {@link RAdamOptimizer}) override this and `fromConfig`.
+   */
+  override getConfig(): tf.serialization.ConfigDict {
+    throw new TypeError(
+      'TransformationOptimizer.getConfig: a wrapped transformation has no serializable config; save with a subclass that defines getConfig and static fromConfig and is registered with tf.serialization.registerClass (RAdamOptimizer is), or save without includeOptimizer',
+    );
+  }
+
+  /** Always throws: see {@link TransformationOptimizer.getConfig}. */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    _cls: tf.serialization.SerializableConstructor<T>,
+    _config: tf.serialization.ConfigDict,
+  ): T {
+    throw new TypeError(
+      'TransformationOptimizer.fromConfig: cannot rebuild an arbitrary transformation from a config; use a registered subclass such as RAdamOptimizer',
+    );
+  }
+}
+
+/** Options of {@link RAdamOptimizer}: `radam`'s (optax's defaults), and `cpuInPlace`. */
+export interface RAdamOptimizerOptions extends RadamOptions {
+  /** See {@link TransformationOptimizerOptions.cpuInPlace}. Default `true`. */
+  cpuInPlace?: boolean;
+}
+
+/** The config keys of {@link RAdamOptimizer}, besides `learningRate`. */
+const RADAM_CONFIG_KEYS = ['b1', 'b2', 'eps', 'epsRoot', 'threshold', 'nesterov', 'weightDecay'];
+
+/**
+ * Rectified Adam, exactly `optax.radam` (with optional decoupled `weightDecay`, as `radam`), as a
+ * `tf.train.Optimizer`. Its config (`learningRate`, `b1`, `b2`, `eps`, `epsRoot`, `threshold`,
+ * `nesterov`, and `weightDecay` when given) is serializable and the class is registered with
+ * `tf.serialization`, so `model.save(handler, { includeOptimizer: true })` and
+ * `tf.loadLayersModel` restore the optimizer and, through `getWeights`/`setWeights`, its state.
+ * A schedule (for the learning rate or the decay) or a `weightDecayMask` works but cannot be
+ * saved in a config. The mask, if any, sees the tree `{ [variableName]: variable }`.
+ *
+ * @example
+ * ```ts
+ * model.compile({ optimizer: new RAdamOptimizer(1e-3), loss: 'meanSquaredError' });
+ * await model.fit(xs, ys, { epochs: 10 });
+ * ```
+ */
+export class RAdamOptimizer extends TransformationOptimizer {
+  static override className = 'RAdamOptimizer';
+  /** The learning rate (a number, or a schedule of the step count). */
+  readonly learningRate: ScalarOrSchedule;
+  private readonly options: RadamOptions;
+  private readonly hyperparams: Required<ScaleByRadamOptions>;
+
+  constructor(learningRate: ScalarOrSchedule, options: RAdamOptimizerOptions = {}) {
+    const { cpuInPlace, ...radamOptions } = options ?? {};
+    super(radam(learningRate, radamOptions), cpuInPlace === undefined ? {} : { cpuInPlace });
+    this.learningRate = learningRate;
+    this.options = radamOptions;
+    const { weightDecay: _w, weightDecayMask: _m, ...own } = radamOptions;
+    this.hyperparams = radamHyperparams('RAdamOptimizer', own);
+  }
+
+  /** `{ learningRate, b1, b2, eps, epsRoot, threshold, nesterov }`, plus `weightDecay` if given. */
+  override getConfig(): tf.serialization.ConfigDict {
+    const fn = 'RAdamOptimizer.getConfig';
+    const { weightDecay, weightDecayMask } = this.options;
+    if (typeof this.learningRate !== 'number')
+      throw new TypeError(
+        `${fn}: the learning rate is a schedule (a function), which a config cannot hold; save without includeOptimizer or use a number`,
+      );
+    if (weightDecay !== undefined && typeof weightDecay !== 'number')
+      throw new TypeError(`${fn}: weightDecay is a schedule, which a config cannot hold`);
+    if (weightDecayMask !== undefined)
+      throw new TypeError(`${fn}: weightDecayMask cannot be saved in a config`);
+    return {
+      learningRate: this.learningRate,
+      ...this.hyperparams,
+      ...(weightDecay === undefined ? {} : { weightDecay }),
+    };
+  }
+
+  /**
+   * Rebuilds an optimizer from {@link RAdamOptimizer.getConfig}'s config (other keys, such as the
+   * `customObjects` tfjs-layers adds, are ignored).
+   */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    const { learningRate } = config;
+    if (typeof learningRate !== 'number')
+      throw new TypeError(
+        `RAdamOptimizer.fromConfig: learningRate must be a number, got ${JSON.stringify(learningRate)}`,
+      );
+    const options: Record<string, unknown> = {};
+    for (const k of RADAM_CONFIG_KEYS) if (config[k] !== undefined) options[k] = config[k];
+    return new cls(learningRate, options);
+  }
+}
+
+tf.serialization.registerClass(RAdamOptimizer);
