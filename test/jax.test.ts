@@ -1,14 +1,29 @@
-import { init, jit, numpy as np } from '@jax-js/jax';
+import { init, tree as jaxTree, jit, numpy as np } from '@jax-js/jax';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  adam,
+  adamw,
+  addDecayedWeights,
+  applyIfFinite,
   applyUpdates,
   chain,
+  clip,
+  clipByGlobalNorm,
   disposeTree,
   type GradientTransformation,
   identity,
+  injectHyperparams,
+  lookahead,
+  lookaheadParams,
+  masked,
+  multiSteps,
   radam,
+  scale,
+  scaleByAdam,
   scaleByRadam,
+  sgd,
   TreeStructureError,
+  trace,
   treeLeaves,
 } from '../src/index.js';
 import { isJaxArray, jaxArrayOps, tidy, tidyTransformation } from '../src/jax/index.js';
@@ -34,8 +49,9 @@ function startParams(kind: Kind) {
 }
 
 /** Gradients for one step; `b[2]` is always 0, so its moments stay 0 (the 0/0 case). */
-function gradients(kind: Kind, next: () => number) {
+function gradients(kind: Kind, next: () => number, nan = false) {
   const w = Array.from({ length: 6 }, () => next());
+  if (nan) w[1] = Number.NaN;
   const b = [next(), next() * 10, 0];
   const typed = kind === 'float32' ? Float32Array : Float64Array;
   const jx = kind === 'float32' ? f32 : f64;
@@ -48,11 +64,29 @@ function gradients(kind: Kind, next: () => number) {
  * leaves, relative to max(1, |core value|), over all steps checked.
  */
 function compareWithCore(makeTx: () => GradientTransformation, kind: Kind, steps: number): number {
-  const coreTx = makeTx();
-  const jaxTx = tidyTransformation(makeTx());
+  return compareCase({ make: makeTx }, kind, steps);
+}
+
+/** A transformation to compare, with what its use needs beyond the plain loop. */
+interface Case {
+  make: () => GradientTransformation;
+  /** Lookahead: the params are `{ fast, slow }`. */
+  pair?: boolean;
+  /** Steps whose gradient has a NaN (for applyIfFinite). */
+  nanAt?: number[];
+}
+
+function compareCase(c: Case, kind: Kind, steps: number): number {
+  const coreTx = c.make();
+  const jaxTx = tidyTransformation(c.make());
   const start = startParams(kind);
-  let p = start.core as unknown;
+  let p = (c.pair ? lookaheadParams(start.core) : start.core) as unknown;
   let pj = start.jax as unknown;
+  if (c.pair) {
+    const plain = pj;
+    pj = lookaheadParams(plain);
+    disposeTree(plain);
+  }
   let s = coreTx.init(p);
   let sj = jaxTx.init(pj);
   const next = lcg(7);
@@ -63,7 +97,7 @@ function compareWithCore(makeTx: () => GradientTransformation, kind: Kind, steps
     expect(lb.length).toBe(la.length);
     la.forEach((x, i) => {
       const y = lb[i];
-      if (typeof x === 'number') {
+      if (typeof x === 'number' || typeof x === 'boolean') {
         expect(y).toBe(x);
         return;
       }
@@ -79,7 +113,7 @@ function compareWithCore(makeTx: () => GradientTransformation, kind: Kind, steps
     });
   };
   for (let t = 0; t < steps; t++) {
-    const g = gradients(kind, next);
+    const g = gradients(kind, next, c.nanAt?.includes(t) ?? false);
     const [u, s2] = coreTx.update(g.core, s, p);
     const [uj, sj2] = jaxTx.update(g.jax, sj, pj);
     const p2 = applyUpdates(p, u);
@@ -87,10 +121,11 @@ function compareWithCore(makeTx: () => GradientTransformation, kind: Kind, steps
     diff(u, uj);
     diff(s2, sj2);
     diff(p2, pj2);
-    disposeTree([g.jax, uj, sj, pj]);
+    // jax-js's tree.dispose skips non-array leaves (the core's disposeTree rejects booleans).
+    jaxTree.dispose([g.jax, uj, sj, pj]);
     [s, p, sj, pj] = [s2, p2, sj2, pj2];
   }
-  disposeTree([sj, pj]);
+  jaxTree.dispose([sj, pj]);
   if (process.env.OPTAX_TS_REPORT) console.log(`max relative difference: ${worst}`);
   return worst;
 }
@@ -109,6 +144,42 @@ const RADAM_CASES: [string, () => GradientTransformation][] = [
   ['scaleByRadam alone', () => scaleByRadam({ b2: 0.95 })],
 ];
 
+const COMPANION_CASES: [string, Case][] = [
+  ['adam', { make: () => adam(0.01) }],
+  ['adam nesterov, epsRoot', { make: () => adam(0.01, { nesterov: true, epsRoot: 1e-8 }) }],
+  ['adamw', { make: () => adamw(0.01, { weightDecay: 0.05 }) }],
+  ['sgd', { make: () => sgd(0.05) }],
+  ['sgd nesterov momentum', { make: () => sgd(0.05, { momentum: 0.9, nesterov: true }) }],
+  ['trace', { make: () => trace(0.8) }],
+  [
+    'radam with masked weight decay',
+    { make: () => radam(0.01, { weightDecay: 0.1, weightDecayMask: { b: false, w: true } }) },
+  ],
+  ['addDecayedWeights alone', { make: () => addDecayedWeights(0.1) }],
+  ['clip then radam', { make: () => chain(clip(0.5), radam(0.01)) }],
+  ['clipByGlobalNorm then radam', { make: () => chain(clipByGlobalNorm(1), radam(0.01)) }],
+  ['masked radam', { make: () => masked(radam(0.01), { b: false, w: true }) }],
+  [
+    'applyIfFinite(radam) with NaN gradients',
+    { make: () => applyIfFinite(radam(0.01), 2), nanAt: [3, 7, 8] },
+  ],
+  ['multiSteps(radam, 3)', { make: () => multiSteps(radam(0.01), { everyK: 3 }) }],
+  [
+    'lookahead(radam)',
+    { make: () => lookahead(radam(0.01), { syncPeriod: 4, slowStepSize: 0.5 }), pair: true },
+  ],
+  [
+    'injectHyperparams(radam)',
+    {
+      make: () =>
+        injectHyperparams((h: { learningRate: number }) => radam(h.learningRate))({
+          learningRate: (count: number) => 0.01 / (1 + count),
+        }),
+    },
+  ],
+  ['scaleByAdam then scale', { make: () => chain(scaleByAdam({ b1: 0.8 }), scale(-0.01)) }],
+];
+
 describe('jax-js arrays give the core results', () => {
   for (const [name, makeTx] of RADAM_CASES) {
     it(`${name}: float64, 25 steps, within 1e-14`, () => {
@@ -117,6 +188,13 @@ describe('jax-js arrays give the core results', () => {
     it(`${name}: float32, 25 steps, within 2e-6`, () => {
       // jax-js rounds to float32 after each operation, the core once per operation of LeafOps.
       expect(compareWithCore(makeTx, 'float32', 25)).toBeLessThanOrEqual(2e-6);
+    });
+  }
+
+  for (const [name, c] of COMPANION_CASES) {
+    it(`${name}: float64 and float32, 20 steps`, () => {
+      expect(compareCase(c, 'float64', 20)).toBeLessThanOrEqual(1e-14);
+      expect(compareCase(c, 'float32', 20)).toBeLessThanOrEqual(2e-6);
     });
   }
 
@@ -135,6 +213,39 @@ describe('jax-js arrays give the core results', () => {
     disposeTree([state, x]);
   });
 });
+
+/** Records every array that jaxArrayOps returns, until `restore()`. */
+function recordMade(): { made: np.Array[]; restore(): void } {
+  const methods = [
+    'zerosLike',
+    'moment',
+    'scale',
+    'divide',
+    'linearCombination',
+    'adamRatio',
+    'add',
+    'clip',
+    'castLike',
+  ] as const;
+  const made: np.Array[] = [];
+  const ops = jaxArrayOps as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const originals = methods.map((m) => ops[m]!);
+  methods.forEach((m, i) => {
+    ops[m] = (...args: unknown[]) => {
+      const out = originals[i]!.apply(jaxArrayOps, args) as np.Array;
+      made.push(out);
+      return out;
+    };
+  });
+  return {
+    made,
+    restore() {
+      methods.forEach((m, i) => {
+        ops[m] = originals[i]!;
+      });
+    },
+  };
+}
 
 describe('ownership', () => {
   it('update and applyUpdates leave the caller arrays alive, with unchanged reference counts', () => {
@@ -209,28 +320,41 @@ describe('ownership', () => {
     x.dispose();
   });
 
+  it('every companion through tidyTransformation frees all it makes (12 steps each)', () => {
+    const { made, restore } = recordMade();
+    try {
+      for (const [name, c] of COMPANION_CASES) {
+        made.length = 0;
+        const solver = tidyTransformation(c.make());
+        const plain = { b: f32([1, -2, 0.25]), w: f32([0.5, -1.25, 2, 0.75, -0.3, 1.1], W_SHAPE) };
+        let params: unknown = plain;
+        if (c.pair) {
+          params = lookaheadParams(plain);
+          jaxTree.dispose(plain);
+        }
+        let state = solver.init(params);
+        const next = lcg(11);
+        for (let t = 0; t < 12; t++) {
+          const g = gradients('float32', next, c.nanAt?.includes(t) ?? false).jax;
+          const [updates, newState] = solver.update(g, state, params);
+          const newParams = applyUpdates(params, updates);
+          jaxTree.dispose([g, updates, state, params]);
+          [state, params] = [newState, newParams];
+        }
+        const live = new Set(jaxTree.leaves([params, state]).filter(isJaxArray));
+        const wrong = made.filter((x) => x.refCount !== (live.has(x) ? 1 : 0));
+        expect(wrong.length, name).toBe(0);
+        for (const x of live) expect(x.refCount, name).toBe(1);
+        jaxTree.dispose([params, state]);
+        expect(plain.w.refCount, name).toBe(0);
+      }
+    } finally {
+      restore();
+    }
+  });
+
   it('1,000 steps (300 without tidyTransformation) leak no buffers and no arrays', async () => {
-    const methods = [
-      'zerosLike',
-      'moment',
-      'scale',
-      'divide',
-      'linearCombination',
-      'adamRatio',
-      'add',
-      'clip',
-      'castLike',
-    ] as const;
-    const made: np.Array[] = [];
-    const ops = jaxArrayOps as unknown as Record<string, (...args: unknown[]) => unknown>;
-    const originals = methods.map((m) => ops[m]!);
-    methods.forEach((m, i) => {
-      ops[m] = (...args: unknown[]) => {
-        const out = originals[i]!.apply(jaxArrayOps, args) as np.Array;
-        made.push(out);
-        return out;
-      };
-    });
+    const { made, restore } = recordMade();
     const buffers = await countLiveBuffers();
     try {
       for (const [solver, core, steps] of [
@@ -279,9 +403,7 @@ describe('ownership', () => {
       }
     } finally {
       buffers.restore();
-      methods.forEach((m, i) => {
-        ops[m] = originals[i]!;
-      });
+      restore();
     }
   });
 });
