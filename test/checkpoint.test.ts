@@ -15,9 +15,14 @@ import {
   serializeState,
 } from '../src/checkpoint.js';
 import {
+  applyIfFinite,
   applyUpdates,
   chain,
   type GradientTransformationExtraArgs,
+  injectHyperparams,
+  lookahead,
+  lookaheadParams,
+  multiSteps,
   radam,
   scale,
   scaleByLearningRate,
@@ -114,36 +119,87 @@ function gradsFor(params: unknown, t: number): unknown {
   return visit(params);
 }
 
+interface ResumeCase {
+  name: string;
+  make: () => GradientTransformationExtraArgs;
+  /** The params the transformation works on, from plain params (lookahead: `{ fast, slow }`). */
+  wrap?: (p: unknown) => unknown;
+  /** The gradients at step `t` (default: {@link gradsFor} the params). */
+  grads?: (params: unknown, t: number) => unknown;
+  /** What the state at the checkpoint (after 8 steps) must show. */
+  atCheckpoint?: (state: any) => void;
+}
+
 /** Runs `steps` functional steps from (params, state), gradients depending on params. */
 function run(
-  tx: GradientTransformationExtraArgs,
+  c: ResumeCase | GradientTransformationExtraArgs,
   params: unknown,
   state: unknown,
   from: number,
   steps: number,
+  tx: GradientTransformationExtraArgs = 'make' in c ? c.make() : c,
 ): [unknown, unknown] {
+  const gradsOf = ('make' in c && c.grads) || gradsFor;
   for (let t = from; t < from + steps; t++) {
-    const [u, s] = tx.update(gradsFor(params, t), state, params);
+    const [u, s] = tx.update(gradsOf(params, t), state, params);
     params = applyUpdates(params, u);
     state = s;
   }
   return [params, state];
 }
 
-const transformations: [string, () => GradientTransformationExtraArgs][] = [
-  ['radam', () => radam(0.01)],
-  ['radam nesterov, b2 0.99', () => radam(0.02, { b1: 0.8, b2: 0.99, nesterov: true })],
-  ['radam with a schedule', () => radam((c) => 0.05 / (1 + c))],
-  [
-    'chain(scaleByRadam, scaleBySchedule, scale)',
-    () =>
+/** Gradients with a NaN at steps 3 and 11 (to exercise applyIfFinite's counters). */
+function gradsWithNaN(params: unknown, t: number): unknown {
+  const gr = gradsFor(params, t) as any;
+  if (t === 3 || t === 11) gr.layers[0].w[1] = Number.NaN;
+  return gr;
+}
+
+const resumeCases: ResumeCase[] = [
+  { name: 'radam', make: () => radam(0.01) },
+  {
+    name: 'radam nesterov, b2 0.99',
+    make: () => radam(0.02, { b1: 0.8, b2: 0.99, nesterov: true }),
+  },
+  { name: 'radam with a schedule', make: () => radam((c) => 0.05 / (1 + c)) },
+  {
+    name: 'chain(scaleByRadam, scaleBySchedule, scale)',
+    make: () =>
       chain(
         scaleByRadam({ eps: 0, epsRoot: 1e-12 }),
         scaleBySchedule((c) => 0.9 ** c),
         scale(-0.01),
       ),
-  ],
-  ['nested chains', () => chain(chain(scaleByRadam()), chain(scaleByLearningRate(0.03)))],
+  },
+  {
+    name: 'nested chains',
+    make: () => chain(chain(scaleByRadam()), chain(scaleByLearningRate(0.03))),
+  },
+  {
+    name: 'injectHyperparams(radam) with a scheduled and a constant hyperparameter',
+    make: () =>
+      injectHyperparams((h: { lr: number; b1: number }) => radam(h.lr, { b1: h.b1 }))({
+        lr: (c: number) => 0.05 * 0.95 ** c,
+        b1: 0.85,
+      }),
+  },
+  {
+    name: 'lookahead(radam)',
+    make: () => lookahead(radam(0.02), { syncPeriod: 3, slowStepSize: 0.5 }),
+    wrap: (p) => lookaheadParams(p),
+    grads: (params, t) => gradsFor((params as any).fast, t),
+  },
+  {
+    name: 'multiSteps(radam), everyK 3 (the checkpoint falls mid-accumulation)',
+    make: () => multiSteps(radam(0.02), { everyK: 3 }),
+    atCheckpoint: (s) => expect([s.miniStep, s.gradientStep]).toEqual([2, 2]),
+  },
+  {
+    name: 'applyIfFinite(radam) with NaN gradients before and after the checkpoint',
+    make: () => applyIfFinite(radam(0.02), 2),
+    grads: gradsWithNaN,
+    atCheckpoint: (s) => expect([s.totalNotfinite, s.lastFinite]).toEqual([1, true]),
+  },
 ];
 
 describe('version', () => {
@@ -316,19 +372,21 @@ describe('safetensors layout', () => {
 
 describe('round trips and resuming', () => {
   for (const f32 of [true, false]) {
-    for (const [name, make] of transformations) {
-      it(`${name}, ${f32 ? 'float32' : 'float64'}: resuming is bit-identical to never stopping`, () => {
-        const tx = make();
-        const p0 = makeParams(f32);
-        const [pEnd, sEnd] = run(tx, p0, tx.init(p0), 0, 20);
+    for (const c of resumeCases) {
+      it(`${c.name}, ${f32 ? 'float32' : 'float64'}: resuming is bit-identical to never stopping`, () => {
+        const wrap = c.wrap ?? ((p: unknown) => p);
+        const tx = c.make();
+        const p0 = wrap(makeParams(f32));
+        const [pEnd, sEnd] = run(c, p0, tx.init(p0), 0, 20, tx);
 
-        const [pMid, sMid] = run(tx, p0, tx.init(p0), 0, 8);
+        const [pMid, sMid] = run(c, p0, tx.init(p0), 0, 8, tx);
+        c.atCheckpoint?.(sMid);
         const bytes = serializeState(sMid);
-        // A fresh process would rebuild the template from fresh params and a fresh transformation.
-        const tx2 = make();
-        const restored = deserializeState(bytes, tx2.init(makeParams(f32)));
+        // A fresh process rebuilds the template from fresh params and a fresh transformation.
+        const tx2 = c.make();
+        const restored = deserializeState(bytes, tx2.init(wrap(makeParams(f32))));
         expectBitEqual(restored, sMid);
-        const [pResumed, sResumed] = run(tx2, pMid, restored, 8, 12);
+        const [pResumed, sResumed] = run(c, pMid, restored, 8, 12, tx2);
         expectBitEqual(pResumed, pEnd);
         expectBitEqual(sResumed, sEnd);
       });
