@@ -89,7 +89,7 @@ export type AdamOptions = ScaleByAdamOptions;
  * @example
  * ```ts
  * const solver = adam(1e-3);
- * const [u] = solver.update({ w: 2 }, solver.init({ w: 0 })); // { w: -0.001 } (to ~1e-11)
+ * const [u] = solver.update({ w: 2 }, solver.init({ w: 0 })); // { w: -0.000999999995 }
  * ```
  */
 export function adam(

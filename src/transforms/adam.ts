@@ -122,7 +122,7 @@ const NO_BUFFERS: LeafBuffers = {};
  * @example
  * ```ts
  * const tx = chain(scaleByAdam({ b1: 0.9 }), scaleByLearningRate(1e-3));
- * const [u] = scaleByAdam().update({ w: 2 }, scaleByAdam().init({ w: 0 })); // { w: 1 } (to ~1e-8)
+ * const [u] = scaleByAdam().update({ w: 2 }, scaleByAdam().init({ w: 0 })); // { w: 0.999999995 }
  * ```
  */
 export function scaleByAdam(

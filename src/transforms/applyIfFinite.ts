@@ -58,8 +58,11 @@ function tooMany(fn: string, count: number, max: number): Error {
  * ```ts
  * const tx = applyIfFinite(radam(1e-3), 3);
  * let state = tx.init(params);
- * [updates, state] = tx.update({ w: new Float32Array([NaN]) }, state, params);
- * // updates are zeros, state.innerState is unchanged, state.notfiniteCount === 1
+ * const before = state.innerState;
+ * [updates, state] = tx.update({ w: new Float32Array([NaN, 1, 1]) }, state, params);
+ * updates; // { w: Float32Array [0, 0, 0] }
+ * state.innerState === before; // true
+ * state.notfiniteCount; // 1
  * ```
  */
 export function applyIfFinite<S>(
