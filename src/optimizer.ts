@@ -1,12 +1,14 @@
 /**
- * The in-place optimizer: it keeps the caller's parameter buffers and its own state, and each
- * `step(grads)` updates both in place, allocating nothing for typed-array trees.
+ * The in-place optimizer: it keeps the parameter buffers (the caller's, or its own arena) and its
+ * own state, and each `step(grads)` updates both in place, allocating nothing for typed-array trees.
  */
 import type { ExtraArgs, GradientTransformationExtraArgs, InPlaceStep } from './base.js';
 import { applyUpdates } from './base.js';
+import { Arena } from './kernels/arena.js';
+import { FusedRadamStep, fusedPlan } from './kernels/fused.js';
 import { typedArrayOps } from './leaf.js';
 import type { ArrayLeaf } from './tree.js';
-import { assertSameStructure, isContainer, joinPath } from './tree.js';
+import { assertSameStructure, isContainer, joinPath, treeMap } from './tree.js';
 
 /** A compiled tree structure, to check and flatten gradients without allocating. */
 type Node =
@@ -77,45 +79,125 @@ function flattenInto(node: Node, tree: unknown, out: ArrayLeaf[]): boolean {
   }
 }
 
+/** Options of {@link Optimizer}. */
+export interface OptimizerOptions {
+  /**
+   * Own the buffers: copy the params into one contiguous block (WebAssembly memory when the SIMD
+   * kernels load, else an `ArrayBuffer`), and expose them, the gradients and the state as views
+   * into it (`optimizer.params`, `optimizer.grads`, `optimizer.state`). The caller's own params
+   * buffers are then left alone. This is the fastest path: for `radam` (with or without decayed
+   * weights) every leaf of one dtype is stepped by one SIMD kernel call. Default `false`.
+   */
+  arena?: boolean;
+  /**
+   * `'auto'` (default): the WebAssembly SIMD kernels in an arena where they load, else the
+   * JavaScript ones. `'js'`: always the JavaScript kernels. `'generic'`: no fused kernel, the
+   * members' `bindInPlace` steps (for comparison; same results).
+   */
+  kernel?: 'auto' | 'js' | 'generic';
+}
+
+/** Rebuilds `tree` with its leaves (in `treeLeaves` order) replaced by `leaves`. */
+function withLeaves(tree: unknown, leaves: readonly ArrayLeaf[]): any {
+  let i = 0;
+  return treeMap(() => leaves[i++], tree);
+}
+
 /**
- * Runs a gradient transformation in place. The optimizer keeps the `params` tree you give it (the
- * very same buffers, updated by every step) and owns the state (`optimizer.state`, also updated in
- * place). Results are bit-identical to the functional loop
- * `[u, state] = tx.update(grads, state, params); params = applyUpdates(params, u)`.
+ * Runs a gradient transformation in place. The optimizer updates the params buffers with every
+ * step and owns the state (`optimizer.state`, also updated in place). Results are bit-identical to
+ * the functional loop `[u, state] = tx.update(grads, state, params); params = applyUpdates(params, u)`.
  *
- * Leaves must be `Float32Array` or `Float64Array` (or `null`). When every transformation in `tx`
- * can run in place (all of the library's elementwise ones can), a step allocates nothing; otherwise
- * the optimizer runs the functional update and copies the result into the params buffers.
- * Gradients are checked against the params' structure before anything changes, and so are the
- * per-step scalars (a schedule returning NaN throws with the state untouched).
+ * Leaves must be `Float32Array` or `Float64Array` (or `null`). Three ways a step runs, fastest
+ * first (see {@link Optimizer.kernel}):
+ * - `radam(lr)` (`chain(scaleByRadam, scaleByLearningRate)`, constant or scheduled learning rate,
+ *   optionally with `addDecayedWeights` between them) is fused: one pass per leaf reads g, m, v, p
+ *   and writes m, v, p, with the per-step scalars computed once. With `{ arena: true }` the pass is
+ *   a WebAssembly SIMD kernel (float64 lanes, rounded where the JavaScript path rounds, so the bits
+ *   are the same) over the optimizer's own buffers.
+ * - Other chains whose members can all run in place use their `bindInPlace` steps.
+ * - Otherwise the optimizer runs the functional update and copies the result into the params.
+ *
+ * No step allocates except the last kind. Gradients are checked against the params' structure
+ * before anything changes, and so are the per-step scalars (a schedule returning NaN throws with
+ * the state untouched).
  *
  * @example
  * ```ts
  * const params = { w: new Float32Array([1, 2, 3]) };
  * const opt = new Optimizer(radam(0.003), params);
  * opt.step({ w: params.w.map((x) => 2 * x) }); // params.w is now [0.994, 1.988, 2.982]
+ *
+ * const fast = new Optimizer(radam(0.003), { w: new Float32Array(1e6) }, { arena: true });
+ * fast.grads.w.fill(1); // write gradients into the arena...
+ * fast.step(); // ...and step; fast.params.w holds the new values
  * ```
  */
 export class Optimizer<T = unknown> {
-  /** The parameters, the caller's own buffers, updated in place by {@link step}. */
+  /**
+   * The parameters, updated in place by {@link step}: the caller's own buffers, or with
+   * `{ arena: true }` views into the optimizer's arena (holding copies of the caller's values).
+   */
   readonly params: T;
   private currentState: unknown;
   private readonly structure: Node;
   private readonly paramLeaves: ArrayLeaf[] = [];
   private readonly gradLeaves: ArrayLeaf[];
-  private readonly updateLeaves: ArrayLeaf[];
+  private readonly updateLeaves: ArrayLeaf[] = [];
   private readonly inPlace: InPlaceStep | undefined;
+  private readonly fused: FusedRadamStep | undefined;
+  private readonly arena: Arena | undefined;
+  private readonly arenaGrads: T | undefined;
 
   constructor(
     readonly transformation: GradientTransformationExtraArgs,
     params: T,
+    options: OptimizerOptions = {},
   ) {
-    this.params = params;
-    this.structure = compile(params, '', this.paramLeaves);
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`Optimizer: options must be an object, got ${String(options)}`);
+    for (const key of Object.keys(options))
+      if (key !== 'arena' && key !== 'kernel')
+        throw new TypeError(
+          `Optimizer: unknown option ${JSON.stringify(key)}; expected arena, kernel`,
+        );
+    const kernel = options.kernel ?? 'auto';
+    if (kernel !== 'auto' && kernel !== 'js' && kernel !== 'generic')
+      throw new TypeError(
+        `Optimizer: kernel must be 'auto', 'js' or 'generic', got ${JSON.stringify(kernel)}`,
+      );
+    if (options.arena !== undefined && typeof options.arena !== 'boolean')
+      throw new TypeError(`Optimizer: arena must be a boolean, got ${String(options.arena)}`);
+    const callerLeaves: ArrayLeaf[] = [];
+    this.structure = compile(params, '', callerLeaves);
+    let state = transformation.init(params);
+    const plan = kernel === 'generic' ? undefined : fusedPlan(transformation, state);
+    if (options.arena) {
+      const arena = new Arena(callerLeaves, plan !== undefined, kernel === 'auto');
+      this.arena = arena;
+      this.params = withLeaves(params, arena.params);
+      this.arenaGrads = withLeaves(params, arena.grads);
+      this.paramLeaves.push(...arena.params);
+      if (plan) {
+        // The moments live in the arena too; the state's other fields are unchanged.
+        plan.radamState.mu = withLeaves(params, arena.mu);
+        plan.radamState.nu = withLeaves(params, arena.nu);
+      } else state = transformation.init(this.params);
+    } else {
+      this.params = params;
+      this.paramLeaves.push(...callerLeaves);
+    }
+    this.currentState = state;
     this.gradLeaves = this.paramLeaves.slice();
-    this.updateLeaves = this.paramLeaves.map((p) => typedArrayOps.zerosLike(p));
-    this.currentState = transformation.init(params);
-    this.inPlace = transformation.bindInPlace?.(this.currentState);
+    if (plan) {
+      const mu = this.arena ? this.arena.mu : treeLeavesOf(plan.radamState.mu, this.structure);
+      const nu = this.arena ? this.arena.nu : treeLeavesOf(plan.radamState.nu, this.structure);
+      this.fused = new FusedRadamStep(plan, mu, nu);
+    } else {
+      this.inPlace = transformation.bindInPlace?.(state);
+      if (this.inPlace)
+        for (const p of this.paramLeaves) this.updateLeaves.push(typedArrayOps.zerosLike(p));
+    }
   }
 
   /** The transformation's state, updated in place by each step (read it, don't write it). */
@@ -123,26 +205,71 @@ export class Optimizer<T = unknown> {
     return this.currentState;
   }
 
-  /** Whether steps run in place with no allocation (every member of the chain supports it). */
+  /**
+   * With `{ arena: true }`, the gradient buffers (views into the arena, zeros at first): write the
+   * gradients here and call `step()` with no argument to skip copying them. `undefined` otherwise.
+   */
+  get grads(): T {
+    return this.arenaGrads as T;
+  }
+
+  /** Whether steps run in place with no allocation (a fused kernel, or every member supports it). */
   get runsInPlace(): boolean {
-    return this.inPlace !== undefined;
+    return this.fused !== undefined || this.inPlace !== undefined;
+  }
+
+  /**
+   * How a step runs: `'wasm'` (fused WebAssembly SIMD kernel over the arena), `'js'` (fused
+   * JavaScript kernel), `'generic'` (the members' in-place steps) or `'functional'`.
+   */
+  get kernel(): 'wasm' | 'js' | 'generic' | 'functional' {
+    if (this.fused) return this.arena?.kernel ?? 'js';
+    return this.inPlace ? 'generic' : 'functional';
   }
 
   /**
    * Applies one step: computes the updates from `grads` (a tree like `params`) and adds them to
    * the params in place. Throws, with nothing changed, on a gradient tree that does not match.
+   * With `{ arena: true }`, `grads` may be omitted (the values in {@link grads} are used), and
+   * gradient leaves that are not the arena's own buffers are copied into them.
    */
-  step(grads: T, extraArgs?: ExtraArgs): void {
-    if (!flattenInto(this.structure, grads, this.gradLeaves)) {
+  step(grads?: T, extraArgs?: ExtraArgs): void {
+    const arena = this.arena;
+    if (grads === undefined) {
+      if (arena === undefined)
+        throw new TypeError(
+          'Optimizer.step: grads is required (only an optimizer made with { arena: true } reads its own grads buffers)',
+        );
+    } else if (!flattenInto(this.structure, grads, this.gradLeaves)) {
       assertSameStructure([grads, this.params], ['grads', 'params']);
       throw new TypeError(
         'Optimizer.step: each grads leaf must have the type of its param (Float32Array or Float64Array)',
       );
     }
+    const fused = this.fused;
     const step = this.inPlace;
+    // Per-step scalars first: a bad schedule value throws before anything changes.
+    if (fused) fused.prepare();
+    else if (step) step.prepare(extraArgs);
+    if (arena) {
+      const own = arena.grads;
+      const given = this.gradLeaves;
+      if (grads !== undefined)
+        for (let i = 0; i < own.length; i++) if (given[i] !== own[i]) own[i]!.set(given[i]!);
+      if (fused) {
+        fused.runArena(arena);
+        return;
+      }
+    }
+    const gradLeaves = arena ? arena.grads : this.gradLeaves;
+    if (fused) {
+      fused.runLeaves(gradLeaves, this.paramLeaves);
+      return;
+    }
     if (step === undefined) {
       const tx = this.transformation;
-      const [updates, state] = tx.update(grads, this.currentState, this.params, extraArgs);
+      const g = arena ? this.arenaGrads : grads;
+      const [updates, state] = tx.update(g, this.currentState, this.params, extraArgs);
       const next = applyUpdates(this.params, updates);
       const nextLeaves: ArrayLeaf[] = [];
       flattenInto(this.structure, next, nextLeaves);
@@ -150,10 +277,17 @@ export class Optimizer<T = unknown> {
       this.currentState = state;
       return;
     }
-    step.prepare(extraArgs);
     const updates = this.updateLeaves;
-    step.run(this.gradLeaves, updates, this.paramLeaves);
+    step.run(gradLeaves, updates, this.paramLeaves);
     const params = this.paramLeaves;
     for (let i = 0; i < params.length; i++) typedArrayOps.add(params[i]!, updates[i]!, params[i]);
   }
+}
+
+/** The leaves of a state tree shaped like the params (checked against the compiled structure). */
+function treeLeavesOf(tree: unknown, structure: Node): ArrayLeaf[] {
+  const out: ArrayLeaf[] = [];
+  if (!flattenInto(structure, tree, out))
+    throw new TypeError('Optimizer: the RAdam state does not have the structure of the params');
+  return out;
 }

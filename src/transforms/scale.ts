@@ -6,6 +6,7 @@ import type {
   Schedule,
 } from '../base.js';
 import { safeIncrement } from '../base.js';
+import { withFusionTag } from '../kernels/tag.js';
 import { leafOps, typedArrayOps } from '../leaf.js';
 import { isContainer, mapLeaves } from '../tree.js';
 import {
@@ -57,7 +58,7 @@ function scaleTree(updates: unknown, s: number): unknown {
  */
 export function scale(stepSize: number): GradientTransformationExtraArgs<EmptyState> {
   checkFinite('scale', 'stepSize', stepSize);
-  return {
+  const tx: GradientTransformationExtraArgs<EmptyState> = {
     init: () => ({}),
     update(updates, state) {
       checkEmptyState('scale', state);
@@ -70,6 +71,7 @@ export function scale(stepSize: number): GradientTransformationExtraArgs<EmptySt
       },
     }),
   };
+  return withFusionTag(tx, { kind: 'scale', stepSize });
 }
 
 /** The state of {@link scaleBySchedule}: how many updates have been made. */
@@ -97,7 +99,7 @@ export function scaleBySchedule(
     throw new TypeError(
       `${name}: stepSizeFn must be a function (count) => number, got ${typeof stepSizeFn}`,
     );
-  return {
+  const tx: GradientTransformationExtraArgs<ScaleByScheduleState> = {
     init: () => ({ count: 0 }),
     update(updates, state) {
       checkScheduleState(name, state);
@@ -117,6 +119,7 @@ export function scaleBySchedule(
       };
     },
   };
+  return withFusionTag(tx, { kind: 'scaleBySchedule', stepSizeFn, name });
 }
 
 /** Options of {@link scaleByLearningRate}. */

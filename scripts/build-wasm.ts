@@ -1,0 +1,271 @@
+/**
+ * Builds the WebAssembly SIMD kernels of the fused RAdam step and writes them, base64-encoded, to
+ * `src/kernels/radam-wasm.generated.ts`. Run with `npm run build:wasm` (`tsx scripts/build-wasm.ts`).
+ *
+ * This file is the kernels' source: a few lines of binary encoding (LEB128, sections) and, below,
+ * the kernel bodies written instruction by instruction. Every kernel computes in float64 lanes
+ * (`f64x2`) and rounds to float32 (`f32x4.demote_f64x2_zero`) exactly where the typed-array
+ * `LeafOps` round (once per operation, when a result is stored), so its results are the same bits
+ * as the functional path's. No rounding mode, fused multiply-add or reassociation is involved:
+ * WebAssembly's float operations are IEEE 754 round-to-nearest, as JavaScript's are.
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+type Bytes = number[];
+
+const uleb = (value: number): Bytes => {
+  const out: Bytes = [];
+  let n = value >>> 0;
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+};
+const sleb = (value: number): Bytes => {
+  const out: Bytes = [];
+  let n = value | 0;
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+};
+const name = (s: string): Bytes => {
+  const b = [...new TextEncoder().encode(s)];
+  return [...uleb(b.length), ...b];
+};
+const vec = (items: Bytes[]): Bytes => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: Bytes): Bytes => [id, ...uleb(body.length), ...body];
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+
+// Core instructions.
+const get = (i: number): Bytes => [0x20, ...uleb(i)];
+const set = (i: number): Bytes => [0x21, ...uleb(i)];
+const i32const = (n: number): Bytes => [0x41, ...sleb(n)];
+const I32_ADD = [0x6a];
+const I32_SHL = [0x74];
+const I32_GE_U = [0x4f];
+const BLOCK = [0x02, 0x40];
+const LOOP = [0x03, 0x40];
+const IF = [0x04, 0x40];
+const ELSE = [0x05];
+const END = [0x0b];
+const br = (depth: number): Bytes => [0x0c, ...uleb(depth)];
+const brIf = (depth: number): Bytes => [0x0d, ...uleb(depth)];
+
+// SIMD instructions (prefix 0xfd, LEB128 opcode).
+const simd = (op: number, ...imm: number[]): Bytes => [0xfd, ...uleb(op), ...imm];
+const memarg = (align: number, offset: number): Bytes => [...uleb(align), ...uleb(offset)];
+const v128Load = (offset: number): Bytes => [...simd(0x00), ...memarg(4, offset)];
+const v128Store = (offset: number): Bytes => [...simd(0x0b), ...memarg(4, offset)];
+const load64Zero = (offset: number): Bytes => [...simd(0x5d), ...memarg(3, offset)];
+const store64Lane0 = (offset: number): Bytes => [...simd(0x5b), ...memarg(3, offset), 0];
+const load64Splat = (offset: number): Bytes => [...simd(0x0a), ...memarg(3, offset)];
+const F64X2_EQ = simd(0x47);
+const BITSELECT = simd(0x52);
+const F64X2_SQRT = simd(0xef);
+const F64X2_ADD = simd(0xf0);
+const F64X2_MUL = simd(0xf2);
+const F64X2_DIV = simd(0xf3);
+const DEMOTE = simd(0x5e);
+const PROMOTE = simd(0x5f);
+
+/**
+ * The kernel's parameters, in order: byte offsets of g, m, v, p, the element count (a multiple of
+ * 4), whether to rectify, and the byte offset of the float64 scalars ({@link SCALARS}, in order).
+ * The scalars are passed through memory so that a call from JavaScript boxes no numbers.
+ */
+export const KERNEL_PARAMS = [
+  ['g', I32],
+  ['m', I32],
+  ['v', I32],
+  ['p', I32],
+  ['n', I32],
+  ['rectify', I32],
+  ['scalars', I32],
+] as const;
+
+/** The float64 scalars at `scalars`, 8 bytes each, in this order. */
+export const SCALARS = [
+  'a1',
+  'b1',
+  'a2',
+  'b2',
+  'bc1',
+  'bc1Next',
+  'bc2',
+  'r',
+  'epsRoot',
+  'eps',
+  'wd',
+  's',
+] as const;
+
+const P = Object.fromEntries(KERNEL_PARAMS.map(([n], i) => [n, i])) as Record<
+  (typeof KERNEL_PARAMS)[number][0],
+  number
+>;
+
+interface Variant {
+  f32: boolean;
+  nesterov: boolean;
+  decay: boolean;
+}
+
+/**
+ * One kernel: `n` elements (a multiple of 4) at byte offsets g, m, v, p. Locals after the
+ * parameters: `end` (i32), a splat v128 per float scalar, a zero vector and temporaries.
+ */
+function kernelBody(k: Variant): Bytes {
+  let next = KERNEL_PARAMS.length;
+  const END_PTR = next++;
+  const splat: Record<string, number> = {};
+  for (const s of SCALARS) splat[s] = next++;
+  const ZERO = next++;
+  const G = next++;
+  const M = next++;
+  const V = next++;
+  const P0 = next++;
+  const MH = next++;
+  const U = next++;
+  const T1 = next++;
+  const T2 = next++;
+  const vLocals = next - (END_PTR + 1);
+  const locals = vec([
+    [1, I32],
+    [vLocals, V128],
+  ]);
+
+  // Rounds the f64x2 on the stack to float32 and back (what storing into a Float32Array does).
+  const round: Bytes = k.f32 ? [...DEMOTE, ...PROMOTE] : [];
+  const sz = k.f32 ? 4 : 8;
+  const load = (ptr: number, off: number): Bytes =>
+    k.f32 ? [...get(ptr), ...load64Zero(off), ...PROMOTE] : [...get(ptr), ...v128Load(off)];
+  // Stores local `x` (already rounded) to ptr+off.
+  const store = (ptr: number, off: number, x: number): Bytes =>
+    k.f32
+      ? [...get(ptr), ...get(x), ...DEMOTE, ...store64Lane0(off)]
+      : [...get(ptr), ...get(x), ...v128Store(off)];
+
+  const half = (off: number, rectify: boolean): Bytes => {
+    const b: Bytes = [];
+    b.push(...load(P.g, off), ...set(G));
+    b.push(...load(P.p, off), ...set(P0));
+    // m = (1-b1)*g + b1*m
+    b.push(...get(splat.a1!), ...get(G), ...F64X2_MUL, ...get(splat.b1!), ...load(P.m, off));
+    b.push(...F64X2_MUL, ...F64X2_ADD, ...round, ...set(M), ...store(P.m, off, M));
+    // v = (1-b2)*(g*g) + b2*v
+    b.push(...get(splat.a2!), ...get(G), ...get(G), ...F64X2_MUL, ...F64X2_MUL);
+    b.push(...get(splat.b2!), ...load(P.v, off), ...F64X2_MUL, ...F64X2_ADD, ...round, ...set(V));
+    b.push(...store(P.v, off, V));
+    if (k.nesterov) {
+      // gHat = g / bc1; mNext = m / bc1Next; mHat = b1*mNext + (1-b1)*gHat
+      b.push(...get(G), ...get(splat.bc1!), ...F64X2_DIV, ...round, ...set(T1));
+      b.push(...get(M), ...get(splat.bc1Next!), ...F64X2_DIV, ...round, ...set(T2));
+      b.push(...get(splat.b1!), ...get(T2), ...F64X2_MUL, ...get(splat.a1!), ...get(T1));
+      b.push(...F64X2_MUL, ...F64X2_ADD, ...round, ...set(MH));
+    } else {
+      b.push(...get(M), ...get(splat.bc1!), ...F64X2_DIV, ...round, ...set(MH));
+    }
+    if (rectify) {
+      // u = mHat == 0 ? mHat : (r*mHat) / (sqrt(v/bc2 + epsRoot) + eps)
+      b.push(...get(MH));
+      b.push(...get(splat.r!), ...get(MH), ...F64X2_MUL);
+      b.push(...get(V), ...get(splat.bc2!), ...F64X2_DIV, ...get(splat.epsRoot!), ...F64X2_ADD);
+      b.push(...F64X2_SQRT, ...get(splat.eps!), ...F64X2_ADD, ...F64X2_DIV);
+      b.push(...get(MH), ...get(ZERO), ...F64X2_EQ, ...BITSELECT, ...round, ...set(U));
+    } else {
+      b.push(...get(MH), ...set(U));
+    }
+    if (k.decay) {
+      // u = u + wd*p
+      b.push(...get(U), ...get(splat.wd!), ...get(P0), ...F64X2_MUL, ...F64X2_ADD, ...round);
+      b.push(...set(U));
+    }
+    // u = u * s; p = p + u
+    b.push(...get(P0), ...get(U), ...get(splat.s!), ...F64X2_MUL, ...round, ...F64X2_ADD);
+    b.push(...round, ...set(P0), ...store(P.p, off, P0));
+    return b;
+  };
+
+  // Four elements per iteration: two f64x2 halves.
+  const step = 4 * sz;
+  const offs = k.f32 ? [0, 8] : [0, 16];
+  const loop = (rectify: boolean): Bytes => {
+    const b: Bytes = [...BLOCK, ...LOOP];
+    b.push(...get(P.g), ...get(END_PTR), ...I32_GE_U, ...brIf(1));
+    for (const off of offs) b.push(...half(off, rectify));
+    for (const ptr of [P.g, P.m, P.v, P.p])
+      b.push(...get(ptr), ...i32const(step), ...I32_ADD, ...set(ptr));
+    b.push(...br(0), ...END, ...END);
+    return b;
+  };
+
+  const body: Bytes = [];
+  SCALARS.forEach((s, j) => {
+    body.push(...get(P.scalars), ...load64Splat(8 * j), ...set(splat[s]!));
+  });
+  body.push(...get(P.g), ...get(P.n), ...i32const(k.f32 ? 2 : 3), ...I32_SHL, ...I32_ADD);
+  body.push(...set(END_PTR));
+  body.push(...get(P.rectify), ...IF, ...loop(true), ...ELSE, ...loop(false), ...END);
+  void ZERO; // the zero vector is a fresh v128 local: all bits zero
+  return [...locals, ...body];
+}
+
+/** The variants, exported as `radam_<f32|f64>[_nesterov][_decay]`. */
+export function variants(): Variant[] {
+  const out: Variant[] = [];
+  for (const f32 of [true, false])
+    for (const nesterov of [false, true])
+      for (const decay of [false, true]) out.push({ f32, nesterov, decay });
+  return out;
+}
+
+export function exportName(k: Variant): string {
+  return `radam_${k.f32 ? 'f32' : 'f64'}${k.nesterov ? '_nesterov' : ''}${k.decay ? '_decay' : ''}`;
+}
+
+export function buildModule(): Uint8Array {
+  const ks = variants();
+  const funcType = [0x60, ...vec(KERNEL_PARAMS.map(([, t]) => [t])), ...vec([])];
+  const bytes: Bytes = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  bytes.push(...section(1, vec([funcType])));
+  // (import "env" "memory" (memory 1))
+  bytes.push(...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x01]])));
+  bytes.push(...section(3, vec(ks.map(() => [0]))));
+  bytes.push(...section(7, vec(ks.map((k, i) => [...name(exportName(k)), 0x00, ...uleb(i)]))));
+  const bodies = ks.map((k) => {
+    const b = [...kernelBody(k), ...END];
+    return [...uleb(b.length), ...b];
+  });
+  bytes.push(...section(10, vec(bodies)));
+  return Uint8Array.from(bytes);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const wasm = buildModule();
+  const out = join(
+    dirname(fileURLToPath(import.meta.url)),
+    '..',
+    'src',
+    'kernels',
+    'radam-wasm.generated.ts',
+  );
+  const b64 = Buffer.from(wasm).toString('base64');
+  writeFileSync(
+    out,
+    `// Generated by scripts/build-wasm.ts (npm run build:wasm); do not edit.\n/** The fused RAdam WebAssembly SIMD kernels, ${wasm.length} bytes, base64. */\nexport const RADAM_WASM_BASE64 =\n  '${b64}';\n`,
+  );
+  console.log(`wrote ${out} (${wasm.length} bytes)`);
+}

@@ -1,0 +1,154 @@
+/**
+ * An arena: one contiguous block holding the params, gradients and (for a fused RAdam step) both
+ * moments of every leaf, handed out as `Float32Array`/`Float64Array` views. Leaves of one dtype sit
+ * back to back, each padded to a multiple of 4 elements with zeros (which the kernels map to zeros),
+ * so one kernel call steps every leaf of that dtype. The block is WebAssembly memory when the SIMD
+ * kernels load, otherwise an `ArrayBuffer` stepped by the JavaScript kernels. The memory never
+ * grows, so views stay valid for the arena's lifetime.
+ */
+import type { ArrayLeaf } from '../tree.js';
+import { type KernelScalars, radamStepF32, radamStepF64 } from './radam-js.js';
+import {
+  instantiateKernels,
+  KERNEL_SCALARS,
+  kernelName,
+  type WasmKernel,
+  type WasmKernels,
+} from './wasm.js';
+
+/** Where one dtype's leaves live: byte offsets of the four regions and the padded length. */
+interface Group {
+  f32: boolean;
+  /** Padded element count of each region. */
+  n: number;
+  g: number;
+  m: number;
+  v: number;
+  p: number;
+  /** Views of whole regions (for the JavaScript kernels). */
+  all: { g: ArrayLeaf; m: ArrayLeaf; v: ArrayLeaf; p: ArrayLeaf };
+  /** The wasm kernels for this dtype, indexed by `2 * nesterov + decay`. */
+  fns: WasmKernel[];
+}
+
+const pad4 = (n: number) => (n + 3) & ~3;
+const SCALARS_BYTES = 128;
+
+export class Arena {
+  /** Per leaf (in `treeLeaves` order), views into the arena. */
+  readonly params: ArrayLeaf[] = [];
+  readonly grads: ArrayLeaf[] = [];
+  readonly mu: ArrayLeaf[] = [];
+  readonly nu: ArrayLeaf[] = [];
+  /** `'wasm'` when the SIMD kernels run on this arena, else `'js'`. */
+  readonly kernel: 'wasm' | 'js';
+  /** Total bytes of the block. */
+  readonly bytes: number;
+  private readonly groups: Group[] = [];
+  private readonly kernels: WasmKernels | undefined;
+  /** The kernels' scalars, at byte 0. */
+  private readonly scalars: Float64Array;
+
+  /**
+   * Lays out `leaves` (copying their values into the params views). With `moments`, also
+   * allocates zeroed first- and second-moment regions. `wasm: false` forces an `ArrayBuffer`.
+   */
+  constructor(leaves: readonly ArrayLeaf[], moments: boolean, wasm: boolean) {
+    const layout: { f32: boolean; index: number[]; offset: number[]; n: number }[] = [];
+    for (const f32 of [false, true]) {
+      const index: number[] = [];
+      const offset: number[] = [];
+      let n = 0;
+      leaves.forEach((leaf, i) => {
+        if (leaf instanceof Float32Array !== f32) return;
+        index.push(i);
+        offset.push(n);
+        n += pad4(leaf.length);
+      });
+      if (index.length > 0) layout.push({ f32, index, offset, n });
+    }
+    const regions = moments ? 4 : 2;
+    // The kernels' float64 scalars come first.
+    let bytes = SCALARS_BYTES;
+    for (const l of layout) bytes += regions * l.n * (l.f32 ? 4 : 8);
+    this.bytes = bytes;
+    const inst = wasm ? instantiateKernels(bytes) : undefined;
+    this.kernels = inst?.kernels;
+    this.kernel = inst ? 'wasm' : 'js';
+    const buffer: ArrayBuffer = inst ? inst.memory.buffer : new ArrayBuffer(Math.max(bytes, 8));
+    this.scalars = new Float64Array(buffer, 0, KERNEL_SCALARS.length);
+    let at = SCALARS_BYTES;
+    for (const l of layout) {
+      const size = l.f32 ? 4 : 8;
+      const Ctor = l.f32 ? Float32Array : Float64Array;
+      const region = () => {
+        const start = at;
+        at += l.n * size;
+        return start;
+      };
+      const g = region();
+      const p = region();
+      const m = moments ? region() : -1;
+      const v = moments ? region() : -1;
+      const view = (base: number, len: number) =>
+        base < 0 ? new Ctor(0) : new Ctor(buffer, base, len);
+      this.groups.push({
+        f32: l.f32,
+        n: l.n,
+        g,
+        m,
+        v,
+        p,
+        all: { g: view(g, l.n), m: view(m, l.n), v: view(v, l.n), p: view(p, l.n) },
+        fns: this.kernels
+          ? [0, 1, 2, 3].map((j) => this.kernels![kernelName(l.f32, j >= 2, (j & 1) === 1)]!)
+          : [],
+      });
+      l.index.forEach((leafIndex, j) => {
+        const len = leaves[leafIndex]!.length;
+        const off = l.offset[j]! * size;
+        this.grads[leafIndex] = new Ctor(buffer, g + off, len);
+        const pv = new Ctor(buffer, p + off, len);
+        pv.set(leaves[leafIndex]!);
+        this.params[leafIndex] = pv;
+        if (moments) {
+          this.mu[leafIndex] = new Ctor(buffer, m + off, len);
+          this.nu[leafIndex] = new Ctor(buffer, v + off, len);
+        }
+      });
+    }
+  }
+
+  /** One fused RAdam step over every leaf (one kernel call per dtype). */
+  radamStep(k: KernelScalars): void {
+    const kernels = this.kernels;
+    if (kernels !== undefined) {
+      const sc = this.scalars;
+      sc[0] = k.a1;
+      sc[1] = k.b1;
+      sc[2] = k.a2;
+      sc[3] = k.b2;
+      sc[4] = k.bc1;
+      sc[5] = k.bc1Next;
+      sc[6] = k.bc2;
+      sc[7] = k.r;
+      sc[8] = k.epsRoot;
+      sc[9] = k.eps;
+      sc[10] = k.wd;
+      sc[11] = k.s;
+    }
+    const fn = (k.nesterov ? 2 : 0) + (k.decay ? 1 : 0);
+    const rectify = k.rectify ? 1 : 0;
+    for (const grp of this.groups) {
+      if (kernels !== undefined) {
+        grp.fns[fn]!(grp.g, grp.m, grp.v, grp.p, grp.n, rectify, 0);
+      } else if (grp.f32) {
+        const a = grp.all as { g: Float32Array; m: Float32Array; v: Float32Array; p: Float32Array };
+        radamStepF32(a.g, a.m, a.v, a.p, 0, grp.n, k);
+      } else {
+        const a = grp.all as { g: Float64Array; m: Float64Array; v: Float64Array; p: Float64Array };
+        radamStepF64(a.g, a.m, a.v, a.p, 0, grp.n, k);
+      }
+    }
+  }
+}
