@@ -15,6 +15,7 @@ import {
   lookaheadParams,
   masked,
   multiSteps,
+  Optimizer,
   radam,
   scale,
   scaleByAdam,
@@ -272,6 +273,19 @@ describe('lookahead', () => {
     expect((state.fastState as [{ trace: { w: Float64Array } }])[0].trace.w[0]).toBe(1);
     [, state] = tx.update({ w: f64(1) }, state, params);
     expect((state.fastState as [{ trace: { w: Float64Array } }])[0].trace.w[0]).toBe(0);
+  });
+  it('the Optimizer falls back to the functional update for a fast optimizer without bindInPlace', () => {
+    const inner = sgd(0.5);
+    const plain = { init: inner.init, update: inner.update };
+    const tx = lookahead(plain, { syncPeriod: 2, slowStepSize: 0.5 });
+    const live = lookaheadParams({ w: f64(10) });
+    const opt = new Optimizer(tx, live);
+    expect(opt.runsInPlace).toBe(false);
+    opt.step({ fast: { w: f64(2) }, slow: { w: f64(2) } });
+    expect([live.fast.w[0], live.slow.w[0]]).toEqual([9, 10]);
+    opt.step({ fast: { w: f64(2) }, slow: { w: f64(2) } });
+    // last fast = 8, slow = 10 + 0.5 * (8 - 10) = 9
+    expect([live.fast.w[0], live.slow.w[0]]).toEqual([9, 9]);
   });
   it('checks its arguments', () => {
     expect(() => lookahead(sgd(1), { syncPeriod: 0, slowStepSize: 0.5 })).toThrow(

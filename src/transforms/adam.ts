@@ -25,6 +25,7 @@ export interface ScaleByAdamOptions {
 /** The resolved hyperparameters of {@link scaleByAdam}. */
 export type AdamHyperparams = Required<ScaleByAdamOptions>;
 
+/** The option names {@link scaleByAdam} accepts. */
 export const ADAM_OPTIONS = ['b1', 'b2', 'eps', 'epsRoot', 'nesterov'] as const;
 
 /** Validates and fills in Adam's options; `fn` names the caller in error messages. */
