@@ -440,6 +440,19 @@ describe('jit', () => {
 });
 
 describe('errors', () => {
+  it('a transformation that reads values cannot be traced, and says so', () => {
+    const tx = chain(clipByGlobalNorm(1), scaleByRadam());
+    const step = jit((g: np.Array, mu: np.Array, nu: np.Array) => {
+      const [u] = tx.update(g, [{}, { count: 0, mu, nu }]);
+      return u as np.Array;
+    });
+    const [g, mu, nu] = [f32([1, 2]), f32([0, 0]), f32([0, 0])];
+    expect(() => step(g, mu, nu)).toThrow(
+      'jaxArrayOps.sumOfSquares: needs the values of the array, but got a traced float32[2]',
+    );
+    step.dispose();
+  });
+
   it('names the path and the leaves when trees differ', () => {
     const solver = radam(0.1);
     const params = { w: f32([1, 2, 3]) };

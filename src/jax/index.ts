@@ -17,10 +17,27 @@
  * - `applyUpdates(params, updates)`: both stay yours; the new params are yours.
  *
  * Call transformations through {@link tidyTransformation} (or wrap calls in {@link tidy}): it
- * disposes the intermediate arrays a `chain` makes between its members, and gives every leaf of the
- * result its own reference, even one that is also an input leaf (an `identity` member, a `null`
- * update) or that appears twice (a state that stores its updates). Then every leaf of every
- * returned tree is disposed exactly once, with `disposeTree` or jax-js's `tree.dispose`.
+ * frees every intermediate array, and gives every leaf of the result its own reference, even one
+ * that is also an input leaf or that appears twice. Then every leaf of every returned tree is
+ * disposed exactly once, with jax-js's `tree.dispose` (or `disposeTree`, for trees of arrays and
+ * numbers only). Called directly, `radam`, `adam`, `sgd` and `chain`s of them free what they make,
+ * but some transformations return leaves shared with their inputs or with each other (`trace`
+ * stores its updates in its state; `masked`, `applyIfFinite` and `multiSteps` pass leaves through),
+ * so disposing "the old state" then frees part of the new one; `lookahead` called directly leaves
+ * temporaries behind.
+ *
+ * ## jit
+ *
+ * `update` runs inside jax-js's `jit` when the step count is a static argument
+ * (`jit(fn, { staticArgnums })`): the per-step scalars (bias corrections, RAdam's `r_t`, schedule
+ * values) are JavaScript numbers computed in float64 from the count, so they enter the trace as
+ * constants, and jax-js traces and compiles the update again for every new count (its cache keeps
+ * one program per count until the jitted function's `dispose()`). That works and gives the eager
+ * results, but costs more per step than eager updates in our measurements, so the step loop is best
+ * left eager (jax-js arrays are lazy and fuse elementwise work anyway). `sumOfSquares` and
+ * `allFinite` read values back, so `clipByGlobalNorm` and `applyIfFinite` cannot run inside `jit`.
+ *
+ * In Node, start jax-js's WebAssembly backend first: `await init('wasm')`.
  *
  * @packageDocumentation
  */
@@ -88,6 +105,14 @@ function checkPair(op: string, names: [string, string], x: JaxArray, y: JaxArray
   if (!sameShape(x.shape, y.shape))
     throw new TypeError(
       `jaxArrayOps.${op}: ${names[0]} has shape [${x.shape.join(', ')}], ${names[1]} has shape [${y.shape.join(', ')}]; they must be equal`,
+    );
+}
+
+/** Throws unless `x` holds values (not a tracer inside `jit`, `grad` or `vmap`). */
+function checkConcrete(op: string, x: JaxArray): void {
+  if (!(x instanceof JaxArray))
+    throw new TypeError(
+      `jaxArrayOps.${op}: needs the values of the array, but got a traced ${x.dtype}[${x.shape.join(', ')}] (inside jit, grad or vmap); transformations that read values (clipByGlobalNorm, applyIfFinite) cannot be traced`,
     );
 }
 
@@ -169,6 +194,7 @@ export const jaxArrayOps: LeafOps<JaxArray> = {
   },
   sumOfSquares(x) {
     checkFloat('sumOfSquares', 'x', x);
+    checkConcrete('sumOfSquares', x);
     const data = x.ref.dataSync();
     let s = 0;
     for (let i = 0; i < data.length; i++) {
@@ -179,6 +205,7 @@ export const jaxArrayOps: LeafOps<JaxArray> = {
   },
   allFinite(x) {
     checkFloat('allFinite', 'x', x);
+    checkConcrete('allFinite', x);
     return Boolean(np.all(np.isfinite(x.ref)).item());
   },
   castLike(x, like) {
