@@ -100,23 +100,40 @@ function lookaheadLeaf(
   if (fastOut === undefined) disposeLeaf(d);
 }
 
-/** Copies `src` into `dst` (same shape): typed arrays by `set`, numbers and booleans by value. */
-function copyStateInto(dst: any, src: any): void {
-  if (dst === null || typeof dst !== 'object') return;
-  if (Array.isArray(dst)) {
-    for (let i = 0; i < dst.length; i++) {
-      const v = src[i];
-      if (v === null || typeof v !== 'object') dst[i] = v;
-      else if (ArrayBuffer.isView(v)) (dst[i] as ArrayLeaf).set(v as ArrayLeaf);
-      else copyStateInto(dst[i], v);
-    }
-    return;
+/**
+ * A precompiled copy of `src` into `dst` (two states of the same shape): the typed-array pairs and
+ * the (object, key, value) scalar slots, found once, so that each reset allocates nothing.
+ */
+class StateCopier {
+  private readonly arrays: [ArrayLeaf, ArrayLeaf][] = [];
+  private readonly owners: Record<string | number, unknown>[] = [];
+  private readonly keys: (string | number)[] = [];
+  private readonly values: unknown[] = [];
+
+  constructor(dst: unknown, src: unknown) {
+    this.collect(dst, src);
   }
-  for (const k in dst) {
-    const v = src[k];
-    if (v === null || typeof v !== 'object') dst[k] = v;
-    else if (ArrayBuffer.isView(v)) (dst[k] as ArrayLeaf).set(v as ArrayLeaf);
-    else copyStateInto(dst[k], v);
+
+  private collect(dst: any, src: any): void {
+    if (dst === null || typeof dst !== 'object') return;
+    const keys: (string | number)[] = Array.isArray(dst) ? dst.map((_, i) => i) : Object.keys(dst);
+    for (const k of keys) {
+      const v = src?.[k];
+      if (ArrayBuffer.isView(v)) this.arrays.push([dst[k] as ArrayLeaf, v as ArrayLeaf]);
+      else if (v === null || typeof v !== 'object') {
+        this.owners.push(dst);
+        this.keys.push(k);
+        this.values.push(v);
+      } else this.collect(dst[k], v);
+    }
+  }
+
+  run(): void {
+    for (let i = 0; i < this.arrays.length; i++) {
+      const pair = this.arrays[i]!;
+      pair[0].set(pair[1]);
+    }
+    for (let i = 0; i < this.owners.length; i++) this.owners[i]![this.keys[i]!] = this.values[i];
   }
 }
 
@@ -248,6 +265,7 @@ function bindLookahead<S>(
   const fastParams: ArrayLeaf[] = new Array(n);
   let tmp: ArrayLeaf[] | undefined;
   const res = { fast: null, slow: null };
+  const resetter = reset ? new StateCopier(state.fastState, info.initial) : undefined;
   return {
     prepare(extraArgs: ExtraArgs | undefined) {
       step.prepare(extraArgs);
@@ -278,7 +296,7 @@ function bindLookahead<S>(
           tmp[i],
           res,
         );
-      if (sync && reset) copyStateInto(state.fastState, info.initial);
+      if (sync && resetter !== undefined) resetter.run();
       state.stepsSinceSync = (state.stepsSinceSync + 1) % k;
     },
   };
