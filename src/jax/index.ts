@@ -110,9 +110,11 @@ function checkPair(op: string, names: [string, string], x: JaxArray, y: JaxArray
 
 /** Throws unless `x` holds values (not a tracer inside `jit`, `grad` or `vmap`). */
 function checkConcrete(op: string, x: JaxArray): void {
+  // Inside jit, grad or vmap the leaf is a tracer: the same interface, another class.
+  const traced: { dtype: string; shape: number[] } = x;
   if (!(x instanceof JaxArray))
     throw new TypeError(
-      `jaxArrayOps.${op}: needs the values of the array, but got a traced ${x.dtype}[${x.shape.join(', ')}] (inside jit, grad or vmap); transformations that read values (clipByGlobalNorm, applyIfFinite) cannot be traced`,
+      `jaxArrayOps.${op}: needs the values of the array, but got a traced ${traced.dtype}[${traced.shape.join(', ')}] (inside jit, grad or vmap); transformations that read values (clipByGlobalNorm, applyIfFinite) cannot be traced`,
     );
 }
 
