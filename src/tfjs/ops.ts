@@ -7,6 +7,11 @@
  * typed-array operations round once per operation), so results agree with the `Float32Array` path
  * to within a few float32 ulps, not bit for bit. Tensors of another dtype are cast to float32;
  * results are float32 except {@link tfjsOps}`.add` and `castLike`, which keep the param's dtype.
+ *
+ * `adamRatio` skips the zero-momentum select (slow on tfjs-backend-wasm) when `eps` or `epsRoot`
+ * is positive, since the denominator is then positive and a zero momentum already gives a zero
+ * step; the one difference from the typed-array path is an element whose second moment is
+ * already NaN and whose momentum is exactly 0, which gives NaN here and 0 there.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type LeafOps, registerLeafOps } from '../leaf.js';
@@ -56,12 +61,26 @@ export const tfjsOps: LeafOps<tf.Tensor> = {
   adamRatio: (mHat, v, r, bc2, epsRoot, eps) =>
     tf.tidy(() => {
       const m = f32(mHat);
-      const denom = tf.add(tf.sqrt(tf.add(tf.div(f32(v), bc2), epsRoot)), eps);
-      const ratio = tf.div(tf.mul(m, r), denom);
-      // Where the momentum is zero the step is zero (0/0 would be NaN), as the typed-array path.
+      if (eps > 0 && epsRoot === 0) {
+        // r m / (sqrt(v / bc2) + eps) = (r sqrt(bc2)) m / (sqrt(v) + eps sqrt(bc2)): four ops.
+        // The denominator is positive, so a zero momentum gives a zero step.
+        const s = Math.sqrt(bc2);
+        return tf.mul(tf.div(m, tf.add(tf.sqrt(f32(v)), eps * s)), r * s);
+      }
+      const root = tf.sqrt(
+        epsRoot === 0 ? tf.div(f32(v), bc2) : tf.add(tf.div(f32(v), bc2), epsRoot),
+      );
+      const ratio = tf.div(tf.mul(m, r), eps === 0 ? root : tf.add(root, eps));
+      if (eps > 0 || epsRoot > 0) return ratio;
+      // With no epsilon the denominator can be 0: where the momentum is zero the step is zero
+      // (0/0 would be NaN), as the typed-array path.
       return tf.where(tf.equal(m, 0), m, ratio);
     }),
-  add: (p, u) => tf.tidy(() => tf.cast(tf.add(f32(p), f32(u)), p.dtype)),
+  add: (p, u) =>
+    tf.tidy(() => {
+      const sum = tf.add(f32(p), f32(u));
+      return p.dtype === 'float32' ? sum : tf.cast(sum, p.dtype);
+    }),
   clip: (x, lo, hi) =>
     tf.tidy(() => {
       const xf = f32(x);
