@@ -130,7 +130,7 @@ describe('radam against torch.optim.RAdam golden trajectories', () => {
   it('in-place Optimizer follows the same trajectories', () => {
     for (const cs of fixture.cases) {
       const p = Float64Array.from(cs.p0);
-      const opt = new Optimizer(radam(cs.lr, { b1: cs.b1, b2: cs.b2, eps: 0 }), p);
+      const opt = new Optimizer<Float64Array>(radam(cs.lr, { b1: cs.b1, b2: cs.b2, eps: 0 }), p);
       let k = 0;
       for (let step = 1; step <= cs.steps; step++) {
         opt.step(gradient(cs, p));
