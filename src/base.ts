@@ -4,7 +4,7 @@
  */
 import { disposeLeaf, leafOps } from './leaf.js';
 import type { ArrayLeaf } from './tree.js';
-import { mapLeaves } from './tree.js';
+import { mapLeaves, treeLeaves } from './tree.js';
 
 export type { ScalarOrSchedule, Schedule } from './schedule-types.js';
 
@@ -123,16 +123,10 @@ export function applyUpdates<T>(params: T, updates: unknown): T {
  *
  * @example
  * ```ts
- * disposeTree({ w: new Float32Array(2), b: 1 }); // nothing to free here
+ * disposeTree({ w: new Float32Array(2), b: 1, ok: true }); // nothing to free here
  * ```
  */
 export function disposeTree(tree: unknown): void {
-  mapLeaves(
-    ([x]) => {
-      disposeLeaf(x);
-      return null;
-    },
-    [tree],
-    ['tree'],
-  );
+  // Any leaf: states also hold numbers and booleans, which need nothing.
+  for (const leaf of treeLeaves<unknown>(tree)) disposeLeaf(leaf);
 }

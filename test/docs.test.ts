@@ -4,8 +4,14 @@
  * (and the exports of the module it documents) in scope, and a few conventional names defined:
  * `params`, `grads`, `updates`, `state`, `loss`, `tx`.
  */
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { transformSync } from 'esbuild';
@@ -197,7 +203,9 @@ describe('README examples', () => {
       const rewritten = code
         .replace(/from 'optax-ts'/g, `from '${src}/index.js'`)
         .replace(/from 'optax-ts\/(\w+)'/g, `from '${src}/$1/index.js'`);
-      const dir = mkdtempSync(join(tmpdir(), 'optax-ts-readme-'));
+      // Under node_modules, so that bare imports resolve to the same copies the sources use.
+      mkdirSync(join('node_modules', '.cache'), { recursive: true });
+      const dir = mkdtempSync(join(process.cwd(), 'node_modules', '.cache', 'readme-'));
       const file = join(dir, `block${i + 1}.ts`);
       writeFileSync(file, rewritten);
       await import(file);
