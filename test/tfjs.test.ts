@@ -3,9 +3,12 @@
  * TransformationOptimizer / RAdamOptimizer with applyGradients, minimize, compile/fit, weights and
  * model save/load, and leaks.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { benchTfjs } from '../bench/tfjs.js';
 import {
   adam,
   applyUpdates,
@@ -100,6 +103,13 @@ describe.each(BACKENDS)('optax-ts/tfjs on %s', (backend) => {
     const v = tf.tensor([0, 4]);
     const r = tfjsOps.adamRatio(m, v, 1, 1, 0, 0); // 0/0 gives 0, 2/sqrt(4) gives 1
     expect(Array.from(r.dataSync())).toEqual([0, 1]);
+    // With eps (and with epsRoot) the zero momentum still gives exactly 0.
+    const rEps = tfjsOps.adamRatio(m, v, 0.5, 0.25, 0, 1e-8).dataSync();
+    expect(rEps[0]).toBe(0);
+    expect(rEps[1]).toBeCloseTo((0.5 * 2) / (Math.sqrt(4 / 0.25) + 1e-8), 6);
+    const rRoot = tfjsOps.adamRatio(m, v, 1, 1, 1e-4, 0).dataSync();
+    expect(rRoot[0]).toBe(0);
+    expect(rRoot[1]).toBeCloseTo(2 / Math.sqrt(4 + 1e-4), 6);
     const c = tfjsOps.clip(tf.tensor([-5, Number.NaN, 0.5, 9]), -1, 1);
     const cv = Array.from(c.dataSync());
     expect(cv[0]).toBe(-1);
@@ -108,6 +118,10 @@ describe.each(BACKENDS)('optax-ts/tfjs on %s', (backend) => {
     expect(tfjsOps.sumOfSquares(tf.tensor([3, 4]))).toBe(25);
     expect(tfjsOps.allFinite(tf.tensor([1, Number.POSITIVE_INFINITY]))).toBe(false);
     tf.dispose([x, y, m, v, r, c]);
+    // The registerTfjsOps example: transformations accept tensor leaves.
+    const state = radam(1e-3).init({ w: tf.zeros([2, 2]) }) as [{ mu: { w: tf.Tensor } }];
+    expect(state[0].mu.w.shape).toEqual([2, 2]);
+    disposeReplaced(state);
   });
 
   it('radam on tensor trees matches the Float32Array path to float32 precision', () => {
@@ -422,5 +436,81 @@ describe.each(BACKENDS)('optax-ts/tfjs on %s', (backend) => {
     for (const o of [opt, bad, other]) o.dispose();
     tf.dispose([g1, g2, g3]);
     for (const x of [v, u, w]) x.dispose();
+  });
+});
+
+describe('optax-ts/tfjs across backends and configs', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+  afterAll(() => {
+    tf.disposeVariables();
+  });
+
+  it('RAdamOptimizer config round-trips through fromConfig, with weightDecay and nesterov', () => {
+    const a = new RAdamOptimizer(3e-3, { b1: 0.8, nesterov: true, weightDecay: 1e-4 });
+    const config = a.getConfig();
+    expect(config).toEqual({
+      learningRate: 3e-3,
+      b1: 0.8,
+      b2: 0.999,
+      eps: 1e-8,
+      epsRoot: 0,
+      threshold: 5,
+      nesterov: true,
+      weightDecay: 1e-4,
+    });
+    const b = RAdamOptimizer.fromConfig(RAdamOptimizer, { ...config, customObjects: {} });
+    expect(b).toBeInstanceOf(RAdamOptimizer);
+    expect(b.getConfig()).toEqual(config);
+    expect(b.getClassName()).toBe('RAdamOptimizer');
+    expect(() => RAdamOptimizer.fromConfig(RAdamOptimizer, { b1: 0.9 })).toThrow(/learningRate/);
+    expect(() =>
+      TransformationOptimizer.fromConfig(TransformationOptimizer, { learningRate: 1 }),
+    ).toThrow(/arbitrary transformation/);
+    expect(() =>
+      new RAdamOptimizer(1e-3, { weightDecay: 1e-4, weightDecayMask: () => ({}) }).getConfig(),
+    ).toThrow(/weightDecayMask/);
+  });
+
+  it('keeps its state when the backend changes mid-training (cpu typed arrays <-> wasm tensors)', async () => {
+    const w0 = randomArray(20, 7);
+    const w = tf.variable(tf.tensor2d(w0, [4, 5]), true, 'switch_w');
+    const opt = new RAdamOptimizer(0.02);
+    const params: Record<string, Float32Array> = { [w.name]: w0.slice() };
+    const core = new Optimizer(radam(0.02), params);
+    const order = ['cpu', 'cpu', 'cpu', 'wasm', 'wasm', 'wasm', 'cpu', 'cpu', 'wasm', 'cpu'];
+    for (let step = 0; step < order.length; step++) {
+      await useBackend(order[step]!);
+      const g = randomArray(20, 300 + step);
+      const gT = tf.tensor2d(g, [4, 5]);
+      opt.applyGradients({ [w.name]: gT });
+      core.step({ [w.name]: g });
+      gT.dispose();
+      // On cpu the fused kernel runs once the data is in the cpu backend's store: the first cpu
+      // step after wasm steps uses tensor ops (which move the data) instead.
+      expect(opt.ranInPlace).toBe(order[step] === 'cpu' && order[step - 1] !== 'wasm');
+    }
+    expect(maxRelDiff(w.dataSync(), params[w.name]!, 1e-3)).toBeLessThan(TENSOR_TOL);
+    expect(opt.iterations).toBe(order.length);
+    opt.dispose();
+    w.dispose();
+  });
+
+  it('the core (outside the adapters and the demo) does not import TF.js', () => {
+    const files = readdirSync('src', { recursive: true, encoding: 'utf8' }).filter(
+      (f) => f.endsWith('.ts') && !/^(tfjs|jax|demo|node)[/\\]/.test(f),
+    );
+    expect(files.length).toBeGreaterThan(5);
+    for (const f of files)
+      expect(readFileSync(join('src', f), 'utf8'), f).not.toMatch(/from '@tensorflow\//);
+  });
+
+  it('benchTfjs times both optimizers (tiny size)', async () => {
+    const r = await benchTfjs({ backend: 'cpu', params: 2000, steps: 5, warmup: 1 });
+    expect(r.radamInPlace).toBe(true);
+    expect(r.radamMs).toBeGreaterThan(0);
+    expect(r.tfAdamMs).toBeGreaterThan(0);
+    expect(r.speedup).toBeCloseTo(r.tfAdamMs / r.radamMs, 10);
   });
 });
