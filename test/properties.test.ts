@@ -272,14 +272,14 @@ const bits = (tree: unknown) => Buffer.from(serializeState(tree));
 const RUNS = 60;
 
 describe('properties of every transformation', () => {
-  it('in-place Optimizer (auto, js and generic kernels) and functional loop agree bit for bit', () => {
+  it('in-place Optimizer (auto, js, generic kernels; arena) and functional loop agree bit for bit', () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         const { params, grads } = setup(c);
         const tx = c.tx.make();
         let p = params();
         let state = tx.init(p);
-        const opts = [{}, { kernel: 'js' as const }, { kernel: 'generic' as const }];
+        const opts = [{}, { kernel: 'js' as const }, { kernel: 'generic' as const }, { arena: true }];
         const opt = opts.map((o) => new Optimizer(c.tx.make(), params(), o));
         for (let t = 0; t < c.steps; t++) {
           const [u, s] = tx.update(grads(t), state, p);
