@@ -572,19 +572,22 @@ describe('a step that throws leaves the in-place Optimizer untouched', () => {
       ],
     ];
 
+  const kernels = [{}, { kernel: 'js' as const }, { kernel: 'generic' as const }, { arena: true }];
   for (const [name, make, bad] of failing) {
-    it(name, () => {
-      const p = params();
-      const opt = new Optimizer(make(), p);
-      for (let k = 0; k < 3; k++) opt.step(grads());
-      const paramsBefore = snapshot(opt.params);
-      const stateBefore = snapshot(opt.state);
-      const leavesBefore = [p.w, p.b];
-      expect(() => bad(opt)).toThrow();
-      expect(snapshot(opt.params).equals(paramsBefore)).toBe(true);
-      expect(snapshot(opt.state).equals(stateBefore)).toBe(true);
-      expect([opt.params.w, opt.params.b]).toEqual(leavesBefore);
-    });
+    for (const options of kernels) {
+      it(`${name} (options ${JSON.stringify(options)})`, () => {
+        const opt = new Optimizer(make(), params(), options);
+        for (let k = 0; k < 3; k++) opt.step(grads());
+        const paramsBefore = snapshot(opt.params);
+        const stateBefore = snapshot(opt.state);
+        const leavesBefore = [opt.params.w, opt.params.b];
+        expect(() => bad(opt)).toThrow();
+        expect(snapshot(opt.params).equals(paramsBefore)).toBe(true);
+        expect(snapshot(opt.state).equals(stateBefore)).toBe(true);
+        expect(opt.params.w).toBe(leavesBefore[0]);
+        expect(opt.params.b).toBe(leavesBefore[1]);
+      });
+    }
   }
 
   it('after a refused step the optimizer continues exactly as if it had not been attempted', () => {
