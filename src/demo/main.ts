@@ -173,7 +173,7 @@ function bar(fraction: number, width = 24): string {
 
 function runLabel(run: number, runs: number, optimizer: RunResult['optimizer'], lr: number) {
   const w = String(runs).length;
-  return `[${String(run).padStart(w)}/${runs}] ${OPTIMIZER_LABELS[optimizer].padEnd(20)} lr ${formatLr(lr).padEnd(6)}`;
+  return `[${String(run).padStart(w)}/${runs}] ${OPTIMIZER_LABELS[optimizer].padEnd(23)} lr ${formatLr(lr).padEnd(6)}`;
 }
 
 /**

@@ -11,8 +11,8 @@ export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
 /** Human-readable names for tables and legends. */
 export const OPTIMIZER_LABELS: Readonly<Record<OptimizerName, string>> = {
   radam: 'RAdam',
-  adam: 'Adam, no warmup',
-  'adam-warmup': 'Adam + linear warmup',
+  adam: 'Adam without warmup',
+  'adam-warmup': 'Adam with linear warmup',
 };
 
 /**

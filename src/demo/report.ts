@@ -145,6 +145,13 @@ export function observations(result: ExperimentResult): string[] {
   const lrs = config.lrs.slice().sort((a, b) => b - a);
   const find = (o: OptimizerName, lr: number): RunResult | undefined =>
     result.runs.find((r) => r.optimizer === o && r.lr === lr);
+  const accs = result.runs.map((r) => r.testAccuracy).sort((x, y) => x - y);
+  const typical = accs[Math.floor(accs.length / 2)] ?? 0.5;
+  // Sampling standard error of one accuracy on the held-out set (binomial), floored so that a
+  // perfect score does not claim zero noise.
+  const se = Math.sqrt(Math.max(typical * (1 - typical), 0.01) / config.testSize);
+  const noise = (a: number, b: number): string =>
+    Math.abs(a - b) < 2 * se ? ', within noise' : '';
   const others = config.optimizers.filter((o) => o !== 'radam');
   if (config.optimizers.includes('radam') && others.length > 0) {
     const wins: string[] = [];
@@ -154,16 +161,14 @@ export function observations(result: ExperimentResult): string[] {
       if (mine === undefined) continue;
       const rivals = others.map((o) => find(o, lr)).filter((r) => r !== undefined);
       const top = rivals.reduce((a, b) => (b.testAccuracy > a.testAccuracy ? b : a));
-      if (mine.testAccuracy >= top.testAccuracy) wins.push(formatLr(lr));
-      else
-        losses.push(
-          `${formatLr(lr)} (${OPTIMIZER_LABELS[top.optimizer]} ${pct(top.testAccuracy)} vs RAdam ${pct(mine.testAccuracy)})`,
-        );
+      const versus = `RAdam ${pct(mine.testAccuracy)} vs ${OPTIMIZER_LABELS[top.optimizer]} ${pct(top.testAccuracy)}${noise(mine.testAccuracy, top.testAccuracy)}`;
+      if (mine.testAccuracy >= top.testAccuracy) wins.push(`${formatLr(lr)} (${versus})`);
+      else losses.push(`${formatLr(lr)} (${versus})`);
     }
     out.push(
       `RAdam had the best (or tied best) held-out accuracy at ${wins.length} of ${lrs.length} learning rates` +
-        (wins.length > 0 ? ` (${wins.join(', ')})` : '') +
-        (losses.length > 0 ? `; it did not at ${losses.join(', ')}.` : '.'),
+        (wins.length > 0 ? `: ${wins.join('; ')}.` : '.') +
+        (losses.length > 0 ? ` It did not at ${losses.join('; ')}.` : ''),
     );
   }
   if (lrs.length > 1) {
@@ -220,9 +225,6 @@ export function observations(result: ExperimentResult): string[] {
         : `All ${result.totalSteps} of RAdam's steps were plain momentum steps (with b2 = 0.999 rectification starts at step ${first}), so this run says nothing about its rectified phase.`,
     );
   }
-  const accs = result.runs.map((r) => r.testAccuracy).sort((x, y) => x - y);
-  const typical = accs[Math.floor(accs.length / 2)] ?? 0.5;
-  const se = Math.sqrt(Math.max(typical * (1 - typical), 0.01) / config.testSize);
   out.push(
     `This is one seed, one small model and ${plural(result.totalSteps, 'step')}. With ${config.testSize} held-out digits an accuracy near ${pct(typical)} has a sampling standard error of about ${(100 * se).toFixed(1)} points, so differences below about ${(200 * se).toFixed(1)} points are not evidence either way; run other seeds (--seed) before drawing conclusions.`,
   );
@@ -251,7 +253,7 @@ function colorEncoding(result: ExperimentResult) {
       domain: present.map((o) => OPTIMIZER_LABELS[o]),
       range: present.map((o) => COLORS[o]),
     },
-    legend: { orient: 'top' as const, labelFontSize: 13, titleFontSize: 13, labelLimit: 400 },
+    legend: { orient: 'top' as const, labelFontSize: 13, titleFontSize: 13, labelLimit: 220 },
   };
 }
 
@@ -294,7 +296,14 @@ export function lossCurvesSpec(result: ExperimentResult): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: LOSS_TITLE,
-      subtitle: `mean mini-batch cross-entropy over bins of steps; ${plural(epochs, 'epoch')} of ${trainSize} digits, batch ${batchSize}${warmup ? `; dashed line: end of the ${result.warmupSteps}-step warmup` : ''}`,
+      subtitle: [
+        `mean mini-batch cross-entropy over bins of steps; ${plural(epochs, 'epoch')} of ${trainSize} digits, batch ${batchSize}`,
+        ...(warmup
+          ? [
+              `dashed line: end of the linear warmup of Adam with linear warmup (step ${result.warmupSteps})`,
+            ]
+          : []),
+      ],
       fontSize: 18,
       subtitleFontSize: 13,
     },
@@ -336,13 +345,17 @@ export function accuracySpec(result: ExperimentResult): TopLevelSpec {
       field: 'lr',
       type: 'quantitative' as const,
       title: 'learning rate (log scale)',
-      scale: { type: 'log' as const, padding: 16 },
+      scale: {
+        type: 'log' as const,
+        domain: [Math.min(...result.config.lrs) / 1.4, Math.max(...result.config.lrs) * 1.4],
+        nice: false,
+      },
       axis: { values: result.config.lrs, format: '~g' },
     },
     y: {
       field: 'accuracy',
       type: 'quantitative' as const,
-      title: `held-out accuracy (%, ${result.config.testSize} digits)`,
+      title: 'held-out accuracy (%)',
       scale: { zero: false },
     },
     color: colorEncoding(result),
@@ -351,7 +364,10 @@ export function accuracySpec(result: ExperimentResult): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: ACCURACY_TITLE,
-      subtitle: `after ${plural(result.config.epochs, 'epoch')}; every run starts from the same weights and sees the same batches`,
+      subtitle: [
+        `accuracy on ${result.config.testSize} held-out digits (higher is better) after ${plural(result.config.epochs, 'epoch')};`,
+        'every run starts from the same weights and sees the same batches',
+      ],
       fontSize: 18,
       subtitleFontSize: 13,
     },
@@ -402,6 +418,24 @@ export function commandLine(result: ExperimentResult): string {
   ].join(' ');
 }
 
+/** "a", "a and b", "a, b and c". */
+function listing(items: string[]): string {
+  return items.length <= 1
+    ? (items[0] ?? '')
+    : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
+function describeOptimizer(o: OptimizerName, warmupSteps: number): string {
+  switch (o) {
+    case 'radam':
+      return "`radam(lr)`, with optax's defaults (b1 0.9, b2 0.999, eps 1e-8, threshold 5).";
+    case 'adam':
+      return "`adam(lr)`, with optax's defaults (b1 0.9, b2 0.999, eps 1e-8).";
+    case 'adam-warmup':
+      return `\`adam(warmupConstantSchedule({ initValue: 0, peakValue: lr, warmupSteps: ${warmupSteps} }))\`: the learning rate rises linearly from 0 to lr over the first ${warmupSteps} steps, then stays at lr.`;
+  }
+}
+
 /**
  * The text of `report.md`: what was run, the table, the plots and the observations.
  *
@@ -412,7 +446,7 @@ export function commandLine(result: ExperimentResult): string {
  */
 export function reportMarkdown(result: ExperimentResult): string {
   const c = result.config;
-  const labels = c.optimizers.map((o) => OPTIMIZER_LABELS[o]).join(', ');
+  const labels = listing(c.optimizers.map((o) => OPTIMIZER_LABELS[o]));
   return `# RAdam vs Adam on handwritten digits
 
 This report was written by the optax-ts demo. It trains a small neural network on handwritten
@@ -427,13 +461,12 @@ records the training loss and the accuracy on digits held out from training.
   from TF.js (${c.backend} backend), parameter updates from optax-ts.
 - **Training:** ${plural(c.epochs, 'epoch')} of ${result.stepsPerEpoch} steps (batch ${c.batchSize}), ${result.totalSteps} steps in all.
   Every run starts from the same initial weights and sees the same batches in the same order.
-- **Optimizers:** \`radam(lr)\` (RAdam, optax defaults b1 0.9, b2 0.999, threshold 5);
-  \`adam(lr)\` (Adam, no warmup); \`adam(warmupConstantSchedule({ initValue: 0, peakValue: lr,
-  warmupSteps: ${result.warmupSteps} }))\` (Adam whose learning rate rises linearly from 0 to lr over the
-  first ${result.warmupSteps} steps, then stays at lr). No learning-rate decay.
+- **Optimizers** (no learning-rate decay):
+${c.optimizers.map((o) => `  - ${OPTIMIZER_LABELS[o]}: ${describeOptimizer(o, result.warmupSteps)}`).join('\n')}
 - **Scores:** final train loss is the mean loss over the whole training set after the last step;
   held-out loss and accuracy are over the ${c.testSize} held-out digits.
 - **Command:** \`${commandLine(result)}\` (${result.seconds.toFixed(0)} s).
+  The raw numbers, every loss curve included, are in [results.json](results.json).
 
 ## Results
 
@@ -456,8 +489,8 @@ ${observations(result)
 }
 
 /**
- * Writes `report.md` and the two SVG plots into `outDir` (created if needed) and returns their
- * paths.
+ * Writes `report.md`, the two SVG plots and the raw numbers (`results.json`: the configuration,
+ * every loss curve and score) into `outDir` (created if needed) and returns their paths.
  *
  * @example
  * ```ts
@@ -467,10 +500,11 @@ ${observations(result)
 export async function writeReport(
   result: ExperimentResult,
   outDir: string,
-): Promise<{ report: string; lossPlot: string; accuracyPlot: string }> {
+): Promise<{ report: string; results: string; lossPlot: string; accuracyPlot: string }> {
   await mkdir(outDir, { recursive: true });
   const files = {
     report: join(outDir, 'report.md'),
+    results: join(outDir, 'results.json'),
     lossPlot: join(outDir, LOSS_PLOT),
     accuracyPlot: join(outDir, ACCURACY_PLOT),
   };
@@ -480,6 +514,7 @@ export async function writeReport(
   ]);
   await writeFile(files.lossPlot, lossSvg);
   await writeFile(files.accuracyPlot, accSvg);
+  await writeFile(files.results, `${JSON.stringify(result, null, 1)}\n`);
   await writeFile(files.report, reportMarkdown(result));
   return files;
 }
