@@ -142,6 +142,13 @@ const catalogue: Record<string, Case[]> = {
         'grads.w: unsupported leaf Int32Array; expected number, Float32Array or Float64Array',
     },
     {
+      // The message does not name the path yet (src/optimizer.ts); the step is refused untouched.
+      name: 'Optimizer.step with a float64 gradient for a float32 param',
+      run: () => new Optimizer(radam(0.1), params()).step({ ...grads(), w: new Float64Array(3) }),
+      type: TypeError,
+      message: ['Optimizer.step: each grads leaf must have the type of its param'],
+    },
+    {
       name: 'an Optimizer over a number leaf',
       run: () => new Optimizer(radam(0.1), { w: 1 }),
       type: TypeError,
