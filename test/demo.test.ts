@@ -146,6 +146,13 @@ describe('demo command line', () => {
     expect(md).toContain('10000 28x28 handwritten digits');
     expect(md).toContain('3 steps in all');
     expect(md).toMatch(/RAdam had the best \(or tied best\) held-out accuracy at [01] of 1/);
+    const raw = JSON.parse(await readFile(join(dir, 'a', 'results.json'), 'utf8'));
+    expect(raw.totalSteps).toBe(3);
+    expect(raw.runs.map((r: { optimizer: string }) => r.optimizer)).toEqual(['radam', 'adam']);
+    for (const r of raw.runs) {
+      expect(r.curve.at(-1).step).toBe(3);
+      expect(md).toContain(`${(100 * r.testAccuracy).toFixed(2)}%`);
+    }
   });
 
   it('draws both plots as well-formed SVG with titles, axis titles and legend entries', async () => {
