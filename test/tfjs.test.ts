@@ -214,6 +214,7 @@ describe.each(BACKENDS)('optax-ts/tfjs on %s', (backend) => {
       }
       const exact = backend === 'cpu' && cpuInPlace;
       expect(opt.ranInPlace).toBe(exact);
+      expect(opt.kernel).toBe(exact ? 'fused' : 'tensor');
       if (exact) {
         expect(Array.from(w.dataSync())).toEqual(Array.from(params[w.name]!));
         expect(Array.from(b.dataSync())).toEqual(Array.from(params[b.name]!));
@@ -226,6 +227,42 @@ describe.each(BACKENDS)('optax-ts/tfjs on %s', (backend) => {
       w.dispose();
       b.dispose();
     }
+  });
+
+  it('runs other transformations with their in-place steps on cpu, equal to the core', () => {
+    const w0 = randomArray(12, 8);
+    const w = tf.variable(tf.tensor2d(w0, [3, 4]), true, 'generic_w');
+    const alias = tf.variable(tf.tensor1d(randomArray(4, 9)), true, 'generic_alias');
+    const aliasView = tf.clone(alias); // shares the data: that variable is stepped in a copy
+    const make = () => chain(trace(0.9, { nesterov: true }), scaleByLearningRate(0.05));
+    const opt = new TransformationOptimizer(make());
+    const params: Record<string, Float32Array> = {
+      [w.name]: w0.slice(),
+      [alias.name]: Float32Array.from(alias.dataSync()),
+    };
+    const core = new Optimizer(make(), params);
+    const alias0 = Array.from(aliasView.dataSync());
+    for (let step = 0; step < 8; step++) {
+      const g = { [w.name]: randomArray(12, 400 + step), [alias.name]: randomArray(4, 500 + step) };
+      const gT = {
+        [w.name]: tf.tensor2d(g[w.name]!, [3, 4]),
+        [alias.name]: tf.tensor1d(g[alias.name]!),
+      };
+      opt.applyGradients(gT);
+      core.step(g);
+      tf.dispose(Object.values(gT));
+    }
+    expect(opt.kernel).toBe(backend === 'cpu' ? 'in-place' : 'tensor');
+    const exact = backend === 'cpu';
+    for (const v of [w, alias]) {
+      if (exact) expect(Array.from(v.dataSync())).toEqual(Array.from(params[v.name]!));
+      else expect(maxRelDiff(v.dataSync(), params[v.name]!, 1e-3)).toBeLessThan(TENSOR_TOL);
+    }
+    expect(Array.from(aliasView.dataSync())).toEqual(alias0);
+    opt.dispose();
+    aliasView.dispose();
+    w.dispose();
+    alias.dispose();
   });
 
   it('updates a variable whose data another tensor shares without touching that tensor', () => {

@@ -12,6 +12,7 @@ import type {
   ScalarOrSchedule,
 } from '../base.js';
 import { applyUpdates } from '../base.js';
+import { FusedRadamStep, fusedPlan } from '../kernels/fused.js';
 import { typedArrayOps } from '../leaf.js';
 import { radamHyperparams, type ScaleByRadamOptions } from '../transforms/radam.js';
 import { isContainer, treeLeafPaths, treeLeaves } from '../tree.js';
@@ -52,6 +53,11 @@ function cpuBackend(): CpuBackendLike | undefined {
     typeof b.refCount === 'function'
     ? (b as CpuBackendLike)
     : undefined;
+}
+
+/** `v.assign` of a new tensor holding `data`. */
+function assignData(v: tf.Variable, data: Float32Array): void {
+  tf.tidy(() => v.assign(tf.tensor(data, v.shape, 'float32')));
 }
 
 function isTensor(x: unknown): x is tf.Tensor {
@@ -123,9 +129,11 @@ export interface TransformationOptimizerOptions {
  * same variables (in any order); use one optimizer per group of variables otherwise.
  *
  * - **CPU backend:** when `tf.getBackend()` is `'cpu'` and the transformation runs in place, each
- *   step reads the gradients' and variables' `Float32Array` storage directly and runs the core's
- *   fused kernel (the in-place `Optimizer`'s), so results are bit-identical to the core's
- *   `Float32Array` path. The state then lives in JavaScript typed arrays. A variable whose data
+ *   step reads the gradients' and variables' `Float32Array` storage directly and runs the core
+ *   in-place `Optimizer`'s kernels on it: the one-pass fused kernel for `radam` (with or without
+ *   weight decay, constant or scheduled rate), else the members' in-place steps. Results are
+ *   bit-identical to the core's `Float32Array` path, and the state lives in JavaScript typed
+ *   arrays. (The first step after the data came from another backend uses tensor ops.) A variable whose data
  *   no other tensor shares (the backend's reference count is 1) is updated in its storage; one
  *   that shares it gets a new tensor through `assign`. This relies on tfjs-backend-cpu keeping
  *   float32 data as a `Float32Array`, as it does in TF.js 4; an array obtained earlier from
@@ -167,6 +175,8 @@ export class TransformationOptimizer extends tf.Optimizer {
   /** `'array'`: typed-array state for the cpu kernel; `'tensor'`: tensor state. */
   private mode: 'array' | 'tensor' | undefined;
   private inPlace: InPlaceStep | undefined;
+  /** The core's fused RAdam kernel, when the transformation is a chain it recognises. */
+  private fused: FusedRadamStep | undefined;
   private updateBuffers: Float32Array[] = [];
   private pending: PendingWeights | undefined;
   private snapshot: tf.Tensor[] = [];
@@ -200,9 +210,20 @@ export class TransformationOptimizer extends tf.Optimizer {
     this.cpuInPlace = options.cpuInPlace ?? true;
   }
 
-  /** Whether the last step ran the fused kernel on the cpu backend's typed arrays. */
+  /** Whether the last step ran in place on the cpu backend's typed arrays. */
   get ranInPlace(): boolean {
     return this.mode === 'array';
+  }
+
+  /**
+   * How the last step ran: `'fused'` (the core's one-pass RAdam kernel, for `radam` and the
+   * chains it recognises), `'in-place'` (the members' in-place steps), `'tensor'` (tensor ops),
+   * or `undefined` before the first step.
+   */
+  get kernel(): 'fused' | 'in-place' | 'tensor' | undefined {
+    if (this.mode === 'tensor') return 'tensor';
+    if (this.mode === 'array') return this.fused ? 'fused' : 'in-place';
+    return undefined;
   }
 
   /**
@@ -359,8 +380,17 @@ export class TransformationOptimizer extends tf.Optimizer {
 
   private bind(): void {
     this.inPlace = undefined;
+    this.fused = undefined;
     this.updateBuffers = [];
-    if (this.mode === 'array' && this.transformation.bindInPlace) {
+    if (this.mode !== 'array') return;
+    const plan = fusedPlan(this.transformation, this.state);
+    if (plan) {
+      this.fused = new FusedRadamStep(
+        plan,
+        treeLeaves<Float32Array>(plan.radamState.mu),
+        treeLeaves<Float32Array>(plan.radamState.nu),
+      );
+    } else if (this.transformation.bindInPlace) {
       this.inPlace = this.transformation.bindInPlace(this.state);
       this.updateBuffers = this.sorted.map(
         (k) => new Float32Array(tf.engine().registeredVariables[this.nameOf.get(k)!]!.size),
@@ -376,18 +406,26 @@ export class TransformationOptimizer extends tf.Optimizer {
     extraArgs: ExtraArgs | undefined,
   ): void {
     this.ensureState('array');
+    // A variable whose storage another tensor shares is stepped in a copy, then assigned.
+    const shared = variables.map((v) => backend.refCount(v.dataId) !== 1);
+    const fused = this.fused;
+    if (fused) {
+      // One pass per leaf over g, m, v and p (the core Optimizer's fused kernel).
+      fused.prepare();
+      const targets = paramData.map((p, i) => (shared[i] ? p.slice() : p));
+      fused.runLeaves(gradData, targets);
+      targets.forEach((p, i) => {
+        if (shared[i]) assignData(variables[i]!, p);
+      });
+      return;
+    }
     const step = this.inPlace!;
     const updates = this.updateBuffers;
     step.prepare(extraArgs);
     step.run(gradData, updates, paramData);
     for (let i = 0; i < variables.length; i++) {
-      const v = variables[i]!;
-      if (backend.refCount(v.dataId) === 1)
-        typedArrayOps.add(paramData[i]!, updates[i]!, paramData[i]);
-      else {
-        const next = typedArrayOps.add(paramData[i]!, updates[i]!) as Float32Array;
-        tf.tidy(() => v.assign(tf.tensor(next, v.shape, 'float32')));
-      }
+      if (!shared[i]) typedArrayOps.add(paramData[i]!, updates[i]!, paramData[i]);
+      else assignData(variables[i]!, typedArrayOps.add(paramData[i]!, updates[i]!) as Float32Array);
     }
   }
 
