@@ -144,7 +144,8 @@ const catalogue: Record<string, Case[]> = {
     {
       // The message does not name the path yet (src/optimizer.ts); the step is refused untouched.
       name: 'Optimizer.step with a float64 gradient for a float32 param',
-      run: () => new Optimizer(radam(0.1), params()).step({ ...grads(), w: new Float64Array(3) }),
+      run: () =>
+        new Optimizer(radam(0.1), params()).step({ ...grads(), w: new Float64Array(3) } as never),
       type: TypeError,
       message: ['Optimizer.step: each grads leaf must have the type of its param'],
     },

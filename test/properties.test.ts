@@ -279,7 +279,12 @@ describe('properties of every transformation', () => {
         const tx = c.tx.make();
         let p = params();
         let state = tx.init(p);
-        const opts = [{}, { kernel: 'js' as const }, { kernel: 'generic' as const }, { arena: true }];
+        const opts = [
+          {},
+          { kernel: 'js' as const },
+          { kernel: 'generic' as const },
+          { arena: true },
+        ];
         const opt = opts.map((o) => new Optimizer(c.tx.make(), params(), o));
         for (let t = 0; t < c.steps; t++) {
           const [u, s] = tx.update(grads(t), state, p);
