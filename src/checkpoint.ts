@@ -712,3 +712,50 @@ export function deserializeState<S>(bytes: Uint8Array | ArrayBuffer, template: S
 export function checkpointMetadata(bytes: Uint8Array | ArrayBuffer): Record<string, string> {
   return parse('checkpointMetadata', toBytes('checkpointMetadata', bytes)).metadata;
 }
+
+/** Copies `source` (same structure, checked) into `target`: typed arrays by `set`, scalars by key. */
+function copyInto(target: unknown, source: unknown): void {
+  const keys: (string | number)[] = Array.isArray(target)
+    ? target.map((_, i) => i)
+    : Object.keys(target as object);
+  const t = target as Record<string | number, unknown>;
+  const s = source as Record<string | number, unknown>;
+  for (const k of keys) {
+    const leaf = t[k];
+    if (leaf === null) continue;
+    if (ArrayBuffer.isView(leaf)) (leaf as Float64Array).set(s[k] as Float64Array);
+    else if (isContainer(leaf)) copyInto(leaf, s[k]);
+    else t[k] = s[k];
+  }
+}
+
+/**
+ * Reads a checkpoint into an existing state (or params) tree in place: typed arrays are
+ * overwritten with `set`, numbers and booleans are assigned to their parent object or list. Use it
+ * to resume an in-place `Optimizer`, whose steps are bound to its own buffers:
+ * `deserializeStateInto(bytes, optimizer.state)` (and the same for `optimizer.params` from a
+ * checkpoint of the params). `target` is also the template: the whole checkpoint is read and
+ * checked as by {@link deserializeState} before anything is written, so an error leaves `target`
+ * untouched. Returns `target`.
+ *
+ * @example
+ * ```ts
+ * const opt = new Optimizer(radam(0.1), { w: new Float64Array([1, 2]) });
+ * opt.step({ w: new Float64Array([1, 1]) });
+ * const bytes = serializeState(opt.state);
+ * const resumed = new Optimizer(radam(0.1), { w: new Float64Array([1, 2]) });
+ * deserializeStateInto(bytes, resumed.state);
+ * resumed.state[0].count; // 1
+ * ```
+ */
+export function deserializeStateInto<S>(bytes: Uint8Array | ArrayBuffer, target: S): S {
+  if (!isContainer(target) && !ArrayBuffer.isView(target))
+    throw new CheckpointError(
+      `deserializeStateInto: target must be a tree (an object, a list or a typed array) to write into, got ${describe(target)}; use deserializeState for a single number`,
+    );
+  const source = deserializeState(bytes, target);
+  if (ArrayBuffer.isView(target))
+    (target as unknown as Float64Array).set(source as unknown as Float64Array);
+  else copyInto(target, source);
+  return target;
+}

@@ -27,6 +27,7 @@ export {
   CheckpointError,
   checkpointMetadata,
   deserializeState,
+  deserializeStateInto,
   serializeState,
 } from './checkpoint.js';
 export type { ChainState } from './combine.js';

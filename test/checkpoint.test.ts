@@ -12,6 +12,7 @@ import {
   CheckpointError,
   checkpointMetadata,
   deserializeState,
+  deserializeStateInto,
   serializeState,
 } from '../src/checkpoint.js';
 import {
@@ -23,13 +24,14 @@ import {
   lookahead,
   lookaheadParams,
   multiSteps,
+  Optimizer,
   radam,
   scale,
   scaleByLearningRate,
   scaleByRadam,
   scaleBySchedule,
 } from '../src/index.js';
-import { loadState, saveState } from '../src/node/index.js';
+import { loadState, loadStateInto, saveState } from '../src/node/index.js';
 import { VERSION } from '../src/version.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -393,6 +395,64 @@ describe('round trips and resuming', () => {
     }
   }
 
+  const kernels = [{}, { kernel: 'js' as const }, { kernel: 'generic' as const }, { arena: true }];
+  for (const c of resumeCases) {
+    it(`${c.name}: an in-place Optimizer resumed with deserializeStateInto continues bit for bit (every kernel)`, () => {
+      const wrap = c.wrap ?? ((p: unknown) => p);
+      const gradsOf = c.grads ?? gradsFor;
+      const stepOnce = (opt: Optimizer<any>, t: number) => {
+        const g = gradsOf(opt.params, t) as any;
+        opt.step(c.wrap ? { fast: g, slow: g } : g);
+      };
+      for (const f32 of [true, false]) {
+        for (const options of kernels) {
+          // Number leaves cannot live in an Optimizer: drop the scalar param.
+          const fresh = () => {
+            const { scalar: _, ...p } = makeParams(f32);
+            return wrap(p);
+          };
+          const straight = new Optimizer(c.make(), fresh(), options);
+          for (let t = 0; t < 20; t++) stepOnce(straight, t);
+          const first = new Optimizer(c.make(), fresh(), options);
+          for (let t = 0; t < 8; t++) stepOnce(first, t);
+          const stateBytes = serializeState(first.state);
+          const paramBytes = serializeState(first.params);
+          const resumed = new Optimizer(c.make(), fresh(), options);
+          const stateObject = resumed.state;
+          expect(deserializeStateInto(stateBytes, resumed.state)).toBe(stateObject);
+          deserializeStateInto(paramBytes, resumed.params);
+          for (let t = 8; t < 20; t++) stepOnce(resumed, t);
+          expectBitEqual(resumed.params, straight.params);
+          expectBitEqual(resumed.state, straight.state);
+        }
+      }
+    });
+  }
+
+  it('deserializeStateInto writes nothing when the checkpoint is bad, and refuses a scalar target', () => {
+    const tx = radam(0.1);
+    const params = makeParams(false);
+    const [, state] = run(tx, params, tx.init(params), 0, 3);
+    const bytes = serializeState(state);
+    const target = tx.init(params);
+    const before = Buffer.from(serializeState(target));
+    const corrupt = bytes.slice();
+    corrupt[corrupt.length - 1]! ^= 1;
+    expect(() => deserializeStateInto(corrupt, target)).toThrow(/the checkpoint is corrupted/);
+    expect(() => deserializeStateInto(bytes, tx.init(makeParams(true)))).toThrow(
+      /expected F32 with 1 elements, the checkpoint has dtype F64/,
+    );
+    expect(Buffer.from(serializeState(target)).equals(before)).toBe(true);
+    expect(() => deserializeStateInto(serializeState(3), 0)).toThrow(
+      new CheckpointError(
+        'deserializeStateInto: target must be a tree (an object, a list or a typed array) to write into, got number 0; use deserializeState for a single number',
+      ),
+    );
+    const leaf = new Float64Array(2);
+    expect(deserializeStateInto(serializeState(Float64Array.of(4, 5)), leaf)).toBe(leaf);
+    expect(Array.from(leaf)).toEqual([4, 5]);
+  });
+
   it('the result shares no memory with the bytes or the template, and neither is modified', () => {
     const tx = radam(0.1);
     const params = makeParams(false);
@@ -688,6 +748,21 @@ describe('optax-ts/node: saveState and loadState', () => {
     );
     expect(readFileSync(file).equals(before)).toBe(true);
     expect(readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('loadStateInto restores an Optimizer in place', async () => {
+    const file = join(tmp, 'into.safetensors');
+    const opt = new Optimizer(radam(0.01), { w: Float64Array.of(1, 2) });
+    opt.step({ w: Float64Array.of(0.5, -0.5) });
+    await saveState(file, opt.state);
+    const other = new Optimizer(radam(0.01), { w: Float64Array.of(1, 2) });
+    await loadStateInto(file, other.state);
+    expectBitEqual(other.state, opt.state);
+    await expect(
+      loadStateInto(file, new Optimizer(radam(0.01), { w: new Float32Array(2) }).state),
+    ).rejects.toThrow(
+      `${file}: deserializeState: state[0].mu.w: expected F32 with 2 elements, the checkpoint has dtype F64 (shape [2])`,
+    );
   });
 
   it('loadState names the file in a CheckpointError', async () => {

@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import {
   CheckpointError,
   deserializeState,
+  deserializeStateInto,
   type SerializeOptions,
   serializeState,
 } from '../checkpoint.js';
@@ -78,9 +79,33 @@ export async function saveState(
  * ```
  */
 export async function loadState<S>(path: string, template: S): Promise<S> {
+  return withPath(path, deserializeState, template);
+}
+
+/**
+ * Reads a checkpoint written by {@link saveState} into an existing state (or params) tree in place,
+ * as `deserializeStateInto`: the way to resume an in-place `Optimizer`. Nothing is written unless
+ * the whole file is valid for `target`.
+ *
+ * @example
+ * ```ts
+ * const opt = new Optimizer(radam(1e-3), params);
+ * await loadStateInto('run/opt.safetensors', opt.state);
+ * await loadStateInto('run/params.safetensors', opt.params);
+ * ```
+ */
+export async function loadStateInto<S>(path: string, target: S): Promise<S> {
+  return withPath(path, deserializeStateInto, target);
+}
+
+async function withPath<S>(
+  path: string,
+  read: (bytes: Uint8Array, target: S) => S,
+  target: S,
+): Promise<S> {
   const bytes = await readFile(path);
   try {
-    return deserializeState(bytes, template);
+    return read(bytes, target);
   } catch (e) {
     if (e instanceof CheckpointError)
       throw new CheckpointError(`${path}: ${e.message}`, { cause: e });
