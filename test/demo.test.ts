@@ -216,6 +216,11 @@ describe('demo command line', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--epochs must be a positive integer, got "0"');
     expect(bad.stdout).toBe('');
+    const tooMany = await demo(['--train-size', '9000', '--test-size', '2000', '--quiet']);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toContain(
+      '--train-size 9000 plus --test-size 2000 is 11000, but the mnist package bundles only 10000 digits',
+    );
   });
 });
 

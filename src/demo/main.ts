@@ -220,7 +220,15 @@ export async function main(argv: string[]): Promise<number> {
       `${live ? '\r' : ''}${runLabel(run, runs, r.optimizer, r.lr)} train loss ${r.trainLoss.toFixed(4)}  held-out accuracy ${(100 * r.testAccuracy).toFixed(2)}%  (${r.seconds.toFixed(1)} s)${note}${live ? '\x1b[K' : ''}\n`,
     );
   };
-  const result = await runExperiment(config, { onProgress, onRunDone });
+  let result: Awaited<ReturnType<typeof runExperiment>>;
+  try {
+    result = await runExperiment(config, { onProgress, onRunDone });
+  } catch (e) {
+    // Settings that only the data can rule out (e.g. more digits than the package has).
+    if (!(e instanceof RangeError)) throw e;
+    process.stderr.write(`optax-ts-demo: ${e.message}\nRun optax-ts-demo --help for usage.\n`);
+    return 2;
+  }
   const files = await writeReport(result, options.out);
   const out = process.stdout;
   out.write(`\n${formatTable(result)}\n\n`);
