@@ -205,7 +205,7 @@ export async function main(argv: string[]): Promise<number> {
   const { config } = options;
   if (!options.quiet)
     err.write(
-      `Training a ${784}-${config.hidden}-10 MLP on ${config.trainSize} mnist digits (${config.testSize} held out), ${config.epochs} epoch${config.epochs === 1 ? '' : 's'}, batch ${config.batchSize}, seed ${config.seed}, ${config.optimizers.length * config.lrs.length} runs:\n`,
+      `Training a ${784}-${config.hidden}-10 MLP on ${config.trainSize} mnist digits (${config.testSize} held out), ${config.epochs} epoch${config.epochs === 1 ? '' : 's'}, batch ${config.batchSize}, seed ${config.seed}, ${config.optimizers.length * config.lrs.length} run${config.optimizers.length * config.lrs.length === 1 ? '' : 's'}:\n`,
     );
   const onProgress = (p: Progress): void => {
     if (!live) return;

@@ -34,6 +34,10 @@ export async function useBackend(name: BackendName): Promise<void> {
   }
   if (!(await tf.setBackend(name))) throw new Error(`--backend ${name}: TF.js could not start it`);
   await tf.ready();
+  // The cpu backend prints a banner recommending tfjs-node on its first use in Node; the demo
+  // uses pure-JavaScript/WebAssembly backends on purpose, so mark the backend as already used.
+  const backend = tf.backend() as { firstUse?: boolean };
+  if (name === 'cpu' && backend.firstUse === true) backend.firstUse = false;
 }
 
 /** The MLP's parameters, a pytree of `Float32Array`s (weights row-major, `[in, out]`). */
