@@ -90,7 +90,7 @@ const TINY = [
   '--lrs',
   '0.01',
   '--optimizers',
-  'radam,adam',
+  'radam,adam,adam-warmup',
   '--quiet',
 ];
 
@@ -124,7 +124,10 @@ describe('demo command line', () => {
     const adamRow = lines[header + 3]!;
     expect(radamRow).toMatch(/^0\.01 +RAdam +\d+\.\d{4} +\d+\.\d{4} +\d+\.\d{2}%$/);
     expect(adamRow).toMatch(/^0\.01 +Adam without warmup +\d+\.\d{4} +\d+\.\d{4} +\d+\.\d{2}%$/);
-    expect(lines[header + 4]).toBe('');
+    expect(lines[header + 4]).toMatch(
+      /^0\.01 +Adam with linear warmup +\d+\.\d{4} +\d+\.\d{4} +\d+\.\d{2}%$/,
+    );
+    expect(lines[header + 5]).toBe('');
     // Three steps at lr 0.01: Adam's first steps move every weight by about lr and cut the loss
     // well below its starting ~2.3, while RAdam's first steps are small momentum steps.
     const loss = (row: string): number => Number(row.match(/(\d+\.\d{4})/)![1]);
@@ -148,7 +151,11 @@ describe('demo command line', () => {
     expect(md).toMatch(/RAdam had the best \(or tied best\) held-out accuracy at [01] of 1/);
     const raw = JSON.parse(await readFile(join(dir, 'a', 'results.json'), 'utf8'));
     expect(raw.totalSteps).toBe(3);
-    expect(raw.runs.map((r: { optimizer: string }) => r.optimizer)).toEqual(['radam', 'adam']);
+    expect(raw.runs.map((r: { optimizer: string }) => r.optimizer)).toEqual([
+      'radam',
+      'adam',
+      'adam-warmup',
+    ]);
     for (const r of raw.runs) {
       expect(r.curve.at(-1).step).toBe(3);
       expect(md).toContain(`${(100 * r.testAccuracy).toFixed(2)}%`);
@@ -166,20 +173,35 @@ describe('demo command line', () => {
       'training loss (log scale)',
       'RAdam',
       'Adam without warmup',
+      'Adam with linear warmup',
       'learning rate 0.01',
     ])
       expect(loss).toContain(`>${text}</text>`);
+    expect(loss).toContain(
+      '>dashed line: end of the linear warmup of Adam with linear warmup (step 3)</tspan>',
+    );
     for (const text of [
       ACCURACY_TITLE,
       'learning rate (log scale)',
       'RAdam',
       'Adam without warmup',
+      'Adam with linear warmup',
     ])
       expect(acc).toContain(`>${text}</text>`);
     expect(acc).toContain('>held-out accuracy (%)</text>');
     expect(acc).toContain('accuracy on 100 held-out digits (higher is better) after 1 epoch;');
-    // One line per optimizer in the loss panel.
-    expect(loss.match(/role-mark.*?<path/g)?.length ?? 0).toBeGreaterThanOrEqual(1);
+    // One line per optimizer in the (single) loss panel, and the warmup rule.
+    const lines = [
+      ...loss.matchAll(
+        /aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="line mark"/g,
+      ),
+    ];
+    expect(lines.map((m) => m[1]!.replace(/.*optimizer: /, ''))).toEqual([
+      'RAdam',
+      'Adam without warmup',
+      'Adam with linear warmup',
+    ]);
+    expect(loss.match(/<line [^>]*stroke-dasharray="4,4"/g)?.length).toBe(1);
   });
 
   it('gives the same numbers, report and plots for the same seed, and others for another seed', async () => {

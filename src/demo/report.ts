@@ -233,13 +233,20 @@ export function observations(result: ExperimentResult): string[] {
 
 /** The data rows the plots draw, with labels for the legend and facets. */
 function curveRows(result: ExperimentResult) {
+  const seen = new Set<number>();
   return result.runs.flatMap((r) =>
-    r.curve.map((p) => ({
-      optimizer: OPTIMIZER_LABELS[r.optimizer],
-      lr: `learning rate ${formatLr(r.lr)}`,
-      step: p.step,
-      loss: p.loss,
-    })),
+    r.curve.map((p) => {
+      // One row per panel carries `marker`, so that the warmup rule is drawn once per panel.
+      const marker = !seen.has(r.lr);
+      seen.add(r.lr);
+      return {
+        optimizer: OPTIMIZER_LABELS[r.optimizer],
+        lr: `learning rate ${formatLr(r.lr)}`,
+        step: p.step,
+        loss: p.loss,
+        marker,
+      };
+    }),
   );
 }
 
@@ -253,7 +260,7 @@ function colorEncoding(result: ExperimentResult) {
       domain: present.map((o) => OPTIMIZER_LABELS[o]),
       range: present.map((o) => COLORS[o]),
     },
-    legend: { orient: 'top' as const, labelFontSize: 13, titleFontSize: 13, labelLimit: 220 },
+    legend: { orient: 'top' as const, labelFontSize: 13, titleFontSize: 13, labelLimit: 0 },
   };
 }
 
@@ -289,7 +296,8 @@ export function lossCurvesSpec(result: ExperimentResult): TopLevelSpec {
   };
   const warmup = result.config.optimizers.includes('adam-warmup') && result.warmupSteps > 0;
   const rule = {
-    mark: { type: 'rule' as const, strokeDash: [4, 4], color: '#888' },
+    mark: { type: 'rule' as const, strokeDash: [4, 4], color: '#555', strokeWidth: 1.5 },
+    transform: [{ filter: 'datum.marker' }],
     encoding: { x: { datum: result.warmupSteps, type: 'quantitative' as const } },
   };
   return {
