@@ -3,11 +3,13 @@
  * `src/kernels/radam-wasm.generated.ts`. Run with `npm run build:wasm` (`tsx scripts/build-wasm.ts`).
  *
  * This file is the kernels' source: a few lines of binary encoding (LEB128, sections) and, below,
- * the kernel bodies written instruction by instruction. Every kernel computes in float64 lanes
- * (`f64x2`) and rounds to float32 (`f32x4.demote_f64x2_zero`) exactly where the typed-array
- * `LeafOps` round (once per operation, when a result is stored), so its results are the same bits
+ * the kernel bodies written instruction by instruction. Each kernel makes the typed-array
+ * `LeafOps` operations in their order and in the leaf's dtype: the float32 kernels in `f32x4`
+ * lanes (every operation a float32 operation, every scalar a float32 splat, as `LeafOps` compute a
+ * `Float32Array` result), the float64 kernels in `f64x2` lanes. So their results are the same bits
  * as the functional path's. No rounding mode, fused multiply-add or reassociation is involved:
- * WebAssembly's float operations are IEEE 754 round-to-nearest, as JavaScript's are.
+ * WebAssembly's float operations are IEEE 754 round-to-nearest, as JavaScript's are (and
+ * `Math.fround` of a float64 operation on float32 operands equals the float32 operation).
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -69,22 +71,38 @@ const simd = (op: number, ...imm: number[]): Bytes => [0xfd, ...uleb(op), ...imm
 const memarg = (align: number, offset: number): Bytes => [...uleb(align), ...uleb(offset)];
 const v128Load = (offset: number): Bytes => [...simd(0x00), ...memarg(4, offset)];
 const v128Store = (offset: number): Bytes => [...simd(0x0b), ...memarg(4, offset)];
-const load64Zero = (offset: number): Bytes => [...simd(0x5d), ...memarg(3, offset)];
-const store64Lane0 = (offset: number): Bytes => [...simd(0x5b), ...memarg(3, offset), 0];
+const load32Splat = (offset: number): Bytes => [...simd(0x09), ...memarg(2, offset)];
 const load64Splat = (offset: number): Bytes => [...simd(0x0a), ...memarg(3, offset)];
-const F64X2_EQ = simd(0x47);
 const BITSELECT = simd(0x52);
-const F64X2_SQRT = simd(0xef);
-const F64X2_ADD = simd(0xf0);
-const F64X2_MUL = simd(0xf2);
-const F64X2_DIV = simd(0xf3);
-const DEMOTE = simd(0x5e);
-const PROMOTE = simd(0x5f);
+
+/** The lane arithmetic of one dtype. */
+interface Lanes {
+  eq: Bytes;
+  sqrt: Bytes;
+  add: Bytes;
+  mul: Bytes;
+  div: Bytes;
+}
+const F32X4: Lanes = {
+  eq: simd(0x41),
+  sqrt: simd(0xe3),
+  add: simd(0xe4),
+  mul: simd(0xe6),
+  div: simd(0xe7),
+};
+const F64X2: Lanes = {
+  eq: simd(0x47),
+  sqrt: simd(0xef),
+  add: simd(0xf0),
+  mul: simd(0xf2),
+  div: simd(0xf3),
+};
 
 /**
  * The kernel's parameters, in order: byte offsets of g, m, v, p, the element count (a multiple of
- * 4), whether to rectify, and the byte offset of the float64 scalars ({@link SCALARS}, in order).
- * The scalars are passed through memory so that a call from JavaScript boxes no numbers.
+ * 4), whether to rectify, and the byte offset of the scalars ({@link SCALARS}, in order: float64s
+ * for the float64 kernels, the same values rounded to float32 for the float32 kernels). The
+ * scalars are passed through memory so that a call from JavaScript boxes no numbers.
  */
 export const KERNEL_PARAMS = [
   ['g', I32],
@@ -96,7 +114,7 @@ export const KERNEL_PARAMS = [
   ['scalars', I32],
 ] as const;
 
-/** The float64 scalars at `scalars`, 8 bytes each, in this order. */
+/** The scalars at `scalars` (8 bytes each for float64 kernels, 4 for float32), in this order. */
 export const SCALARS = [
   'a1',
   'b1',
@@ -124,8 +142,9 @@ interface Variant {
 }
 
 /**
- * One kernel: `n` elements (a multiple of 4) at byte offsets g, m, v, p. Locals after the
- * parameters: `end` (i32), a splat v128 per float scalar, a zero vector and temporaries.
+ * One kernel: `n` elements (a multiple of 4) at byte offsets g, m, v, p, one v128 of each per
+ * iteration (4 float32 or 2 float64 lanes; the float64 kernels do two per iteration). Locals after
+ * the parameters: `end` (i32), a splat v128 per scalar, a zero vector and temporaries.
  */
 function kernelBody(k: Variant): Bytes {
   let next = KERNEL_PARAMS.length;
@@ -146,66 +165,66 @@ function kernelBody(k: Variant): Bytes {
     [1, I32],
     [vLocals, V128],
   ]);
+  const L = k.f32 ? F32X4 : F64X2;
+  const sc = (name: (typeof SCALARS)[number]): Bytes => get(splat[name]!);
+  const load = (ptr: number, off: number): Bytes => [...get(ptr), ...v128Load(off)];
+  const store = (ptr: number, off: number, x: number): Bytes => [
+    ...get(ptr),
+    ...get(x),
+    ...v128Store(off),
+  ];
 
-  // Rounds the f64x2 on the stack to float32 and back (what storing into a Float32Array does).
-  const round: Bytes = k.f32 ? [...DEMOTE, ...PROMOTE] : [];
-  const sz = k.f32 ? 4 : 8;
-  const load = (ptr: number, off: number): Bytes =>
-    k.f32 ? [...get(ptr), ...load64Zero(off), ...PROMOTE] : [...get(ptr), ...v128Load(off)];
-  // Stores local `x` (already rounded) to ptr+off.
-  const store = (ptr: number, off: number, x: number): Bytes =>
-    k.f32
-      ? [...get(ptr), ...get(x), ...DEMOTE, ...store64Lane0(off)]
-      : [...get(ptr), ...get(x), ...v128Store(off)];
-
-  const half = (off: number, rectify: boolean): Bytes => {
+  // One v128 of each array at byte offset `off` from the pointers. The comments give the LeafOps
+  // operation each line makes; each lane operation rounds to the lane type, as LeafOps do.
+  const vector = (off: number, rectify: boolean): Bytes => {
     const b: Bytes = [];
     b.push(...load(P.g, off), ...set(G));
     b.push(...load(P.p, off), ...set(P0));
-    // m = (1-b1)*g + b1*m
-    b.push(...get(splat.a1!), ...get(G), ...F64X2_MUL, ...get(splat.b1!), ...load(P.m, off));
-    b.push(...F64X2_MUL, ...F64X2_ADD, ...round, ...set(M), ...store(P.m, off, M));
-    // v = (1-b2)*(g*g) + b2*v
-    b.push(...get(splat.a2!), ...get(G), ...get(G), ...F64X2_MUL, ...F64X2_MUL);
-    b.push(...get(splat.b2!), ...load(P.v, off), ...F64X2_MUL, ...F64X2_ADD, ...round, ...set(V));
-    b.push(...store(P.v, off, V));
+    // moment, order 1: m = (1-b1)*g + b1*m
+    b.push(...sc('a1'), ...get(G), ...L.mul, ...sc('b1'), ...load(P.m, off), ...L.mul, ...L.add);
+    b.push(...set(M), ...store(P.m, off, M));
+    // moment, order 2: v = (1-b2)*(g*g) + b2*v
+    b.push(...sc('a2'), ...get(G), ...get(G), ...L.mul, ...L.mul);
+    b.push(...sc('b2'), ...load(P.v, off), ...L.mul, ...L.add, ...set(V), ...store(P.v, off, V));
     if (k.nesterov) {
-      // gHat = g / bc1; mNext = m / bc1Next; mHat = b1*mNext + (1-b1)*gHat
-      b.push(...get(G), ...get(splat.bc1!), ...F64X2_DIV, ...round, ...set(T1));
-      b.push(...get(M), ...get(splat.bc1Next!), ...F64X2_DIV, ...round, ...set(T2));
-      b.push(...get(splat.b1!), ...get(T2), ...F64X2_MUL, ...get(splat.a1!), ...get(T1));
-      b.push(...F64X2_MUL, ...F64X2_ADD, ...round, ...set(MH));
+      // divide: gHat = g / bc1; divide: mNext = m / bc1Next;
+      // linearCombination: mHat = b1*mNext + (1-b1)*gHat
+      b.push(...get(G), ...sc('bc1'), ...L.div, ...set(T1));
+      b.push(...get(M), ...sc('bc1Next'), ...L.div, ...set(T2));
+      b.push(...sc('b1'), ...get(T2), ...L.mul, ...sc('a1'), ...get(T1), ...L.mul, ...L.add);
+      b.push(...set(MH));
     } else {
-      b.push(...get(M), ...get(splat.bc1!), ...F64X2_DIV, ...round, ...set(MH));
+      // divide: mHat = m / bc1
+      b.push(...get(M), ...sc('bc1'), ...L.div, ...set(MH));
     }
     if (rectify) {
-      // u = mHat == 0 ? mHat : (r*mHat) / (sqrt(v/bc2 + epsRoot) + eps)
+      // adamRatio: u = mHat == 0 ? mHat : (r*mHat) / (sqrt(v/bc2 + epsRoot) + eps)
       b.push(...get(MH));
-      b.push(...get(splat.r!), ...get(MH), ...F64X2_MUL);
-      b.push(...get(V), ...get(splat.bc2!), ...F64X2_DIV, ...get(splat.epsRoot!), ...F64X2_ADD);
-      b.push(...F64X2_SQRT, ...get(splat.eps!), ...F64X2_ADD, ...F64X2_DIV);
-      b.push(...get(MH), ...get(ZERO), ...F64X2_EQ, ...BITSELECT, ...round, ...set(U));
+      b.push(...sc('r'), ...get(MH), ...L.mul);
+      b.push(...get(V), ...sc('bc2'), ...L.div, ...sc('epsRoot'), ...L.add);
+      b.push(...L.sqrt, ...sc('eps'), ...L.add, ...L.div);
+      b.push(...get(MH), ...get(ZERO), ...L.eq, ...BITSELECT, ...set(U));
     } else {
       b.push(...get(MH), ...set(U));
     }
     if (k.decay) {
-      // u = u + wd*p
-      b.push(...get(U), ...get(splat.wd!), ...get(P0), ...F64X2_MUL, ...F64X2_ADD, ...round);
-      b.push(...set(U));
+      // linearCombination(1, u, wd, p): u + wd*p (1*u is u exactly)
+      b.push(...get(U), ...sc('wd'), ...get(P0), ...L.mul, ...L.add, ...set(U));
     }
-    // u = u * s; p = p + u
-    b.push(...get(P0), ...get(U), ...get(splat.s!), ...F64X2_MUL, ...round, ...F64X2_ADD);
-    b.push(...round, ...set(P0), ...store(P.p, off, P0));
+    // scale: u = u * s; add: p = p + u
+    b.push(...get(P0), ...get(U), ...sc('s'), ...L.mul, ...L.add);
+    b.push(...set(P0), ...store(P.p, off, P0));
     return b;
   };
 
-  // Four elements per iteration: two f64x2 halves.
+  // Four elements per iteration: one f32x4 vector, or two f64x2 vectors.
+  const sz = k.f32 ? 4 : 8;
   const step = 4 * sz;
-  const offs = k.f32 ? [0, 8] : [0, 16];
+  const offs = k.f32 ? [0] : [0, 16];
   const loop = (rectify: boolean): Bytes => {
     const b: Bytes = [...BLOCK, ...LOOP];
     b.push(...get(P.g), ...get(END_PTR), ...I32_GE_U, ...brIf(1));
-    for (const off of offs) b.push(...half(off, rectify));
+    for (const off of offs) b.push(...vector(off, rectify));
     for (const ptr of [P.g, P.m, P.v, P.p])
       b.push(...get(ptr), ...i32const(step), ...I32_ADD, ...set(ptr));
     b.push(...br(0), ...END, ...END);
@@ -214,7 +233,8 @@ function kernelBody(k: Variant): Bytes {
 
   const body: Bytes = [];
   SCALARS.forEach((s, j) => {
-    body.push(...get(P.scalars), ...load64Splat(8 * j), ...set(splat[s]!));
+    const splatLoad = k.f32 ? load32Splat(4 * j) : load64Splat(8 * j);
+    body.push(...get(P.scalars), ...splatLoad, ...set(splat[s]!));
   });
   body.push(...get(P.g), ...get(P.n), ...i32const(k.f32 ? 2 : 3), ...I32_SHL, ...I32_ADD);
   body.push(...set(END_PTR));

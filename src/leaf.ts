@@ -5,11 +5,27 @@
  * (TF.js tensors, jax-js arrays) is an adapter that implements these few operations and registers
  * them with {@link registerLeafOps}, not a rewrite of the transformations.
  *
- * Each operation is one elementwise pass that rounds once, to the result's dtype. The core's
- * typed-array implementation computes each element in float64 and stores it into the result, so a
- * `Float32Array` result is rounded to float32 exactly once per operation. Operations accept an
- * optional `out` leaf to write into (the in-place `Optimizer` uses it); with or without `out` the
- * values are the same bits, which is what makes the functional and in-place paths agree exactly.
+ * The core's typed-array implementation computes in the result's dtype, as optax does for arrays
+ * (scalars take the array's dtype):
+ * - A `Float32Array` result is computed in float32, operation by operation: each `+`, `-`, `*`,
+ *   `/` and square root is rounded to float32 on its own, and each scalar operand (a decay, a bias
+ *   correction, `r_t`, a learning rate) is rounded to float32 before it enters an operation. The
+ *   per-step scalars themselves are computed in float64 first. In JavaScript this is
+ *   `Math.fround` after every single operation, which gives exactly what a float32 instruction
+ *   (WebAssembly `f32x4`) gives, since the float64 result of one operation on float32 operands
+ *   rounds to the correctly rounded float32 result.
+ * - A `Float64Array` result (and a number leaf) is computed in float64, each element's formula
+ *   evaluated as written.
+ * - Mixed dtypes: the result's dtype decides. Inputs of the other dtype are converted to it first
+ *   (a `Float64Array` input to a float32 result is rounded to float32, element by element, before
+ *   any arithmetic; a `Float32Array` input to a float64 result is exact). The result's dtype is
+ *   that of `out` when given, else of the input the operation's result is typed like. A mixed call
+ *   converts through a temporary copy; same-dtype calls allocate nothing besides the result.
+ *
+ * Operations accept an optional `out` leaf to write into (the in-place `Optimizer` uses it); with
+ * or without `out` the values are the same bits, which is what makes the functional and in-place
+ * paths agree exactly. The fused kernels (`src/kernels/`) make the same operations in the same
+ * order.
  */
 
 /** The elementwise operations the transformations need, for one kind of leaf. */
@@ -59,7 +75,163 @@ function alloc(like: Typed): Typed {
     : new Float64Array(like.length);
 }
 
-/** Typed-array arithmetic: each element in float64, stored (and so rounded) into the result. */
+const R = Math.fround;
+
+/** `x` itself when it is a `Float32Array`, else a copy rounded to float32 (mixed dtypes only). */
+function f32(x: Typed): Float32Array {
+  return x instanceof Float32Array ? x : Float32Array.from(x);
+}
+
+/** `x` itself when it is a `Float64Array`, else an exact float64 copy (mixed dtypes only). */
+function f64(x: Typed): Float64Array {
+  return x instanceof Float64Array ? x : Float64Array.from(x);
+}
+
+// The float32 loops: every +, -, *, / and sqrt is rounded to float32 (`R`) on its own, and every
+// scalar is rounded to float32 before it enters an operation. Each operand is a float32 value, so
+// the float64 operation followed by `R` gives the correctly rounded float32 result (float64 has
+// more than 2 x 24 + 2 bits), which is what a float32 (or f32x4) instruction computes.
+
+function momentF32(
+  g: Float32Array,
+  m: Float32Array,
+  decay: number,
+  order: 1 | 2,
+  out: Float32Array,
+) {
+  const c = R(1 - decay);
+  const d = R(decay);
+  const n = out.length;
+  if (order === 1) {
+    for (let i = 0; i < n; i++) out[i] = R(R(c * g[i]!) + R(d * m[i]!));
+  } else {
+    for (let i = 0; i < n; i++) {
+      const gi = g[i]!;
+      out[i] = R(R(c * R(gi * gi)) + R(d * m[i]!));
+    }
+  }
+}
+
+function momentF64(
+  g: Float64Array,
+  m: Float64Array,
+  decay: number,
+  order: 1 | 2,
+  out: Float64Array,
+) {
+  const c = 1 - decay;
+  const n = out.length;
+  if (order === 1) {
+    for (let i = 0; i < n; i++) out[i] = c * g[i]! + decay * m[i]!;
+  } else {
+    for (let i = 0; i < n; i++) {
+      const gi = g[i]!;
+      out[i] = c * (gi * gi) + decay * m[i]!;
+    }
+  }
+}
+
+function scaleF32(x: Float32Array, s: number, out: Float32Array) {
+  const t = R(s);
+  const n = out.length;
+  for (let i = 0; i < n; i++) out[i] = R(x[i]! * t);
+}
+
+function scaleF64(x: Float64Array, s: number, out: Float64Array) {
+  const n = out.length;
+  for (let i = 0; i < n; i++) out[i] = x[i]! * s;
+}
+
+function divideF32(x: Float32Array, s: number, out: Float32Array) {
+  const t = R(s);
+  const n = out.length;
+  for (let i = 0; i < n; i++) out[i] = R(x[i]! / t);
+}
+
+function divideF64(x: Float64Array, s: number, out: Float64Array) {
+  const n = out.length;
+  for (let i = 0; i < n; i++) out[i] = x[i]! / s;
+}
+
+function linearCombinationF32(
+  a: number,
+  x: Float32Array,
+  b: number,
+  y: Float32Array,
+  out: Float32Array,
+) {
+  const A = R(a);
+  const B = R(b);
+  const n = out.length;
+  for (let i = 0; i < n; i++) out[i] = R(R(A * x[i]!) + R(B * y[i]!));
+}
+
+function linearCombinationF64(
+  a: number,
+  x: Float64Array,
+  b: number,
+  y: Float64Array,
+  out: Float64Array,
+) {
+  const n = out.length;
+  for (let i = 0; i < n; i++) out[i] = a * x[i]! + b * y[i]!;
+}
+
+function adamRatioF32(
+  mHat: Float32Array,
+  v: Float32Array,
+  r: number,
+  bc2: number,
+  epsRoot: number,
+  eps: number,
+  out: Float32Array,
+) {
+  const rr = R(r);
+  const b = R(bc2);
+  const er = R(epsRoot);
+  const e = R(eps);
+  const n = out.length;
+  for (let i = 0; i < n; i++) {
+    const m = mHat[i]!;
+    // A zero momentum gives a zero step, even where the denominator is 0 (eps = epsRoot = 0).
+    if (m === 0) out[i] = m;
+    else {
+      const den = R(R(Math.sqrt(R(R(v[i]! / b) + er))) + e);
+      out[i] = R(R(rr * m) / den);
+    }
+  }
+}
+
+function adamRatioF64(
+  mHat: Float64Array,
+  v: Float64Array,
+  r: number,
+  bc2: number,
+  epsRoot: number,
+  eps: number,
+  out: Float64Array,
+) {
+  const n = out.length;
+  for (let i = 0; i < n; i++) {
+    const m = mHat[i]!;
+    out[i] = m === 0 ? m : (r * m) / (Math.sqrt(v[i]! / bc2 + epsRoot) + eps);
+  }
+}
+
+function addF32(p: Float32Array, u: Float32Array, out: Float32Array) {
+  const n = out.length;
+  for (let i = 0; i < n; i++) out[i] = R(p[i]! + u[i]!);
+}
+
+function addF64(p: Float64Array, u: Float64Array, out: Float64Array) {
+  const n = out.length;
+  for (let i = 0; i < n; i++) out[i] = p[i]! + u[i]!;
+}
+
+/**
+ * Typed-array arithmetic: float32 operation by operation for a `Float32Array` result, float64 for
+ * a `Float64Array` result (see the module comment for the exact rules and mixed dtypes).
+ */
 export const typedArrayOps: LeafOps<Typed> = {
   name: 'typed array',
   isLeaf: (x): x is Typed => x instanceof Float32Array || x instanceof Float64Array,
@@ -67,52 +239,41 @@ export const typedArrayOps: LeafOps<Typed> = {
   dtype: (x) => (x instanceof Float32Array ? 'float32' : 'float64'),
   zerosLike: (x) => alloc(x),
   moment(g, m, decay, order, out = alloc(m)) {
-    const a = 1 - decay;
-    const n = m.length;
-    if (order === 1) {
-      for (let i = 0; i < n; i++) out[i] = a * g[i]! + decay * m[i]!;
-    } else {
-      for (let i = 0; i < n; i++) {
-        const gi = g[i]!;
-        out[i] = a * (gi * gi) + decay * m[i]!;
-      }
-    }
+    if (out instanceof Float32Array) momentF32(f32(g), f32(m), decay, order, out);
+    else momentF64(f64(g), f64(m), decay, order, out);
     return out;
   },
   scale(x, s, out = alloc(x)) {
-    const n = x.length;
-    for (let i = 0; i < n; i++) out[i] = x[i]! * s;
+    if (out instanceof Float32Array) scaleF32(f32(x), s, out);
+    else scaleF64(f64(x), s, out);
     return out;
   },
   divide(x, s, out = alloc(x)) {
-    const n = x.length;
-    for (let i = 0; i < n; i++) out[i] = x[i]! / s;
+    if (out instanceof Float32Array) divideF32(f32(x), s, out);
+    else divideF64(f64(x), s, out);
     return out;
   },
   linearCombination(a, x, b, y, out = alloc(x)) {
-    const n = x.length;
-    for (let i = 0; i < n; i++) out[i] = a * x[i]! + b * y[i]!;
+    if (out instanceof Float32Array) linearCombinationF32(a, f32(x), b, f32(y), out);
+    else linearCombinationF64(a, f64(x), b, f64(y), out);
     return out;
   },
   adamRatio(mHat, v, r, bc2, epsRoot, eps, out = alloc(mHat)) {
-    const n = mHat.length;
-    for (let i = 0; i < n; i++) {
-      const m = mHat[i]!;
-      // A zero momentum gives a zero step, even where the denominator is 0 (eps = epsRoot = 0).
-      out[i] = m === 0 ? m : (r * m) / (Math.sqrt(v[i]! / bc2 + epsRoot) + eps);
-    }
+    if (out instanceof Float32Array) adamRatioF32(f32(mHat), f32(v), r, bc2, epsRoot, eps, out);
+    else adamRatioF64(f64(mHat), f64(v), r, bc2, epsRoot, eps, out);
     return out;
   },
   add(p, u, out = alloc(p)) {
-    const n = p.length;
-    for (let i = 0; i < n; i++) out[i] = p[i]! + u[i]!;
+    if (out instanceof Float32Array) addF32(f32(p), f32(u), out);
+    else addF64(f64(p), f64(u), out);
     return out;
   },
   clip(x, lo, hi, out = alloc(x)) {
     const n = x.length;
     for (let i = 0; i < n; i++) {
       const xi = x[i]!;
-      // NaN stays NaN, as jnp.clip does.
+      // NaN stays NaN, as jnp.clip does. Clamping, then storing (rounding to the result's dtype),
+      // equals clamping to the rounded bounds, since rounding is monotone.
       out[i] = xi < lo ? lo : xi > hi ? hi : xi;
     }
     return out;

@@ -32,7 +32,9 @@ interface Group {
 }
 
 const pad4 = (n: number) => (n + 3) & ~3;
-const SCALARS_BYTES = 128;
+/** The kernels' scalars: float64s at byte 0, the same rounded to float32 at byte `F32_SCALARS`. */
+const F32_SCALARS = 128;
+const SCALARS_BYTES = 256;
 
 export class Arena {
   /** Per leaf (in `treeLeaves` order), views into the arena. */
@@ -46,8 +48,10 @@ export class Arena {
   readonly bytes: number;
   private readonly groups: Group[] = [];
   private readonly kernels: WasmKernels | undefined;
-  /** The kernels' scalars, at byte 0. */
+  /** The float64 kernels' scalars, at byte 0. */
   private readonly scalars: Float64Array;
+  /** The float32 kernels' scalars (the same, rounded to float32), at byte `F32_SCALARS`. */
+  private readonly scalars32: Float32Array;
 
   /**
    * Lays out `leaves` (copying their values into the params views). With `moments`, also
@@ -68,7 +72,7 @@ export class Arena {
       if (index.length > 0) layout.push({ f32, index, offset, n });
     }
     const regions = moments ? 4 : 2;
-    // The kernels' float64 scalars come first.
+    // The kernels' scalars come first.
     let bytes = SCALARS_BYTES;
     for (const l of layout) bytes += regions * l.n * (l.f32 ? 4 : 8);
     this.bytes = bytes;
@@ -77,6 +81,7 @@ export class Arena {
     this.kernel = inst ? 'wasm' : 'js';
     const buffer: ArrayBuffer = inst ? inst.memory.buffer : new ArrayBuffer(Math.max(bytes, 8));
     this.scalars = new Float64Array(buffer, 0, KERNEL_SCALARS.length);
+    this.scalars32 = new Float32Array(buffer, F32_SCALARS, KERNEL_SCALARS.length);
     let at = SCALARS_BYTES;
     for (const l of layout) {
       const size = l.f32 ? 4 : 8;
@@ -136,12 +141,16 @@ export class Arena {
       sc[9] = k.eps;
       sc[10] = k.wd;
       sc[11] = k.s;
+      // Storing into a Float32Array rounds each to float32, as the float32 LeafOps do. (An
+      // element loop: \`set\` from a view of the same buffer would copy the source first.)
+      const sc32 = this.scalars32;
+      for (let j = 0; j < sc32.length; j++) sc32[j] = sc[j]!;
     }
     const fn = (k.nesterov ? 2 : 0) + (k.decay ? 1 : 0);
     const rectify = k.rectify ? 1 : 0;
     for (const grp of this.groups) {
       if (kernels !== undefined) {
-        grp.fns[fn]!(grp.g, grp.m, grp.v, grp.p, grp.n, rectify, 0);
+        grp.fns[fn]!(grp.g, grp.m, grp.v, grp.p, grp.n, rectify, grp.f32 ? F32_SCALARS : 0);
       } else if (grp.f32) {
         const a = grp.all as { g: Float32Array; m: Float32Array; v: Float32Array; p: Float32Array };
         radamStepF32(a.g, a.m, a.v, a.p, 0, grp.n, k);

@@ -7,8 +7,8 @@ import { RADAM_WASM_BASE64 } from './radam-wasm.generated.js';
 
 /**
  * One exported kernel: `(g, m, v, p, n, rectify, scalars)`, byte offsets and an element count
- * (a multiple of 4); `scalars` is the byte offset of 12 float64s in the order of
- * {@link KERNEL_SCALARS}.
+ * (a multiple of 4); `scalars` is the byte offset of 12 float64s (for the float32 kernels, the
+ * same values rounded to float32) in the order of {@link KERNEL_SCALARS}.
  */
 export type WasmKernel = (
   g: number,
@@ -20,7 +20,7 @@ export type WasmKernel = (
   scalars: number,
 ) => void;
 
-/** The order of the float64 scalars a kernel reads (as in `scripts/build-wasm.ts`). */
+/** The order of the scalars a kernel reads (as in `scripts/build-wasm.ts`). */
 export const KERNEL_SCALARS = [
   'a1',
   'b1',
