@@ -101,7 +101,8 @@ export function identity(): GradientTransformationExtraArgs<EmptyState> {
 
 /**
  * `params + updates`, leafwise, each result of its param's type (a float64 update applied to a
- * `Float32Array` param gives a `Float32Array`). A `null` update leaves its param as it is.
+ * `Float32Array` param is rounded to float32 and added in float32, giving a `Float32Array`). A
+ * `null` update leaves its param as it is.
  *
  * @example
  * ```ts

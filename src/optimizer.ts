@@ -113,8 +113,9 @@ function withLeaves(tree: unknown, leaves: readonly ArrayLeaf[]): any {
  * - `radam(lr)` (`chain(scaleByRadam, scaleByLearningRate)`, constant or scheduled learning rate,
  *   optionally with `addDecayedWeights` between them) is fused: one pass per leaf reads g, m, v, p
  *   and writes m, v, p, with the per-step scalars computed once. With `{ arena: true }` the pass is
- *   a WebAssembly SIMD kernel (float64 lanes, rounded where the JavaScript path rounds, so the bits
- *   are the same) over the optimizer's own buffers.
+ *   a WebAssembly SIMD kernel (`f32x4` lanes for float32 leaves, `f64x2` for float64, making the
+ *   typed-array operations in the same order, so the bits are the same) over the optimizer's own
+ *   buffers.
  * - Other chains whose members can all run in place use their `bindInPlace` steps.
  * - Otherwise the optimizer runs the functional update and copies the result into the params.
  *

@@ -216,7 +216,8 @@ export function checkAdamState(fn: string, state: unknown): asserts state is Sca
  * Rescales updates with Rectified Adam, as `optax.scale_by_radam`. Until the variance of the
  * adaptive step is tractable (`rho_t < threshold`; the first 5 steps with the defaults) the update
  * is the bias-corrected momentum; from then on it is Adam's step times the rectification `r_t`.
- * Per-step scalars are float64; state leaves keep their params' type.
+ * Per-step scalars are computed in float64 (and rounded to float32 where they enter float32
+ * arithmetic); state leaves keep their params' type.
  *
  * Hyperparameters are checked here: `b1`, `b2` in [0, 1), `eps`, `epsRoot` finite and >= 0,
  * `threshold` >= 4. NaN or infinite gradients propagate into the updates and the state, as in
