@@ -13,13 +13,13 @@ import {
   chain,
   type GradientTransformationExtraArgs,
   Optimizer,
-  type OptimizerOptions,
   scaleByAdam,
   scaleByLearningRate,
   scaleByRadam,
   typedArrayOps,
 } from '../src/index.js';
 import { withFusionTag } from '../src/kernels/tag.js';
+import type { OptimizerOptions } from '../src/optimizer.js';
 
 interface Case {
   name: string;
