@@ -4,7 +4,7 @@
  */
 import type { ExtraArgs, GradientTransformationExtraArgs, InPlaceStep } from './base.js';
 import { applyUpdates } from './base.js';
-import { Arena } from './kernels/arena.js';
+import { Arena, type ArenaThreads } from './kernels/arena.js';
 import { FusedRadamStep, fusedPlan } from './kernels/fused.js';
 import { typedArrayOps } from './leaf.js';
 import type { ArrayLeaf } from './tree.js';
@@ -95,6 +95,15 @@ export interface OptimizerOptions {
    * members' `bindInPlace` steps (for comparison; same results).
    */
   kernel?: 'auto' | 'js' | 'generic';
+  /**
+   * Threads for the fused step over an arena (WebAssembly kernels, Node only): `'auto'` (default)
+   * runs arenas of at least 2^18 elements on two threads (this one and a worker, each stepping half
+   * of the elements; the arena's buffers are then over a `SharedArrayBuffer`) on machines with 2 or
+   * more CPUs; `2` does so at any size; `1` never does. Results are the same bits either way, and
+   * where workers or shared WebAssembly memory are unavailable a step runs on one thread. The
+   * worker does not keep the process alive and ends when the optimizer is garbage collected.
+   */
+  threads?: ArenaThreads;
 }
 
 /** Rebuilds `tree` with its leaves (in `treeLeaves` order) replaced by `leaves`. */
@@ -158,9 +167,9 @@ export class Optimizer<T = unknown> {
     if (options === null || typeof options !== 'object')
       throw new TypeError(`Optimizer: options must be an object, got ${String(options)}`);
     for (const key of Object.keys(options))
-      if (key !== 'arena' && key !== 'kernel')
+      if (key !== 'arena' && key !== 'kernel' && key !== 'threads')
         throw new TypeError(
-          `Optimizer: unknown option ${JSON.stringify(key)}; expected arena, kernel`,
+          `Optimizer: unknown option ${JSON.stringify(key)}; expected arena, kernel, threads`,
         );
     const kernel = options.kernel ?? 'auto';
     if (kernel !== 'auto' && kernel !== 'js' && kernel !== 'generic')
@@ -169,12 +178,17 @@ export class Optimizer<T = unknown> {
       );
     if (options.arena !== undefined && typeof options.arena !== 'boolean')
       throw new TypeError(`Optimizer: arena must be a boolean, got ${String(options.arena)}`);
+    const threads = options.threads ?? 'auto';
+    if (threads !== 'auto' && threads !== 1 && threads !== 2)
+      throw new TypeError(
+        `Optimizer: threads must be 'auto', 1 or 2, got ${JSON.stringify(threads) ?? String(threads)}`,
+      );
     const callerLeaves: ArrayLeaf[] = [];
     this.structure = compile(params, '', callerLeaves);
     let state = transformation.init(params);
     const plan = kernel === 'generic' ? undefined : fusedPlan(transformation, state);
     if (options.arena) {
-      const arena = new Arena(callerLeaves, plan !== undefined, kernel === 'auto');
+      const arena = new Arena(callerLeaves, plan !== undefined, kernel === 'auto', threads);
       this.arena = arena;
       this.params = withLeaves(params, arena.params);
       this.arenaGrads = withLeaves(params, arena.grads);
@@ -217,6 +231,14 @@ export class Optimizer<T = unknown> {
   /** Whether steps run in place with no allocation (a fused kernel, or every member supports it). */
   get runsInPlace(): boolean {
     return this.fused !== undefined || this.inPlace !== undefined;
+  }
+
+  /**
+   * Threads that ran the last step: 2 when an arena's fused step was split with a worker (see
+   * {@link OptimizerOptions.threads}; the worker takes the steps after it has started), else 1.
+   */
+  get threads(): 1 | 2 {
+    return this.arena?.lastThreads === 2 ? 2 : 1;
   }
 
   /**

@@ -177,6 +177,61 @@ describe('fused in-place RAdam', () => {
     expect(sameBits(opt.state, state)).toBe(true);
   });
 
+  it('two threads (a worker steps half of every region): the same bits as the functional path', async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    for (const [nesterov, wd] of [
+      [false, undefined],
+      [true, 0.01],
+    ] as const) {
+      const make = () => {
+        const r = scaleByRadam({ nesterov });
+        return wd === undefined
+          ? chain(r, scaleByLearningRate(0.01))
+          : chain(r, decayed(wd), scaleByLearningRate(0.01));
+      };
+      const init = () => ({
+        a: Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i)),
+        b: Float64Array.from({ length: 515 }, (_, i) => Math.cos(i)),
+        c: Float32Array.from({ length: 7 }, (_, i) => i),
+      });
+      const tx = make();
+      let ref: unknown = init();
+      let state = tx.init(ref);
+      const opt = new Optimizer(make(), init(), { arena: true, threads: 2 });
+      expect(opt.kernel).toBe('wasm');
+      let threaded = 0;
+      for (let t = 0; t < 40 && threaded < 8; t++) {
+        const g = {
+          a: Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i * t + 1)),
+          b: Float64Array.from({ length: 515 }, (_, i) => Math.cos(i + t) * 1e-3),
+          c: Float32Array.from({ length: 7 }, (_, i) => i - t),
+        };
+        const [u, s] = tx.update(g, state, ref);
+        state = s;
+        ref = applyUpdates(ref, u);
+        opt.step(g);
+        if (opt.threads === 2) threaded++;
+        expect(sameBits(opt.params, ref)).toBe(true);
+        expect(sameBits(opt.state, state)).toBe(true);
+        // Give the worker time to start (steps before that run on this thread alone).
+        if (opt.threads === 1) await sleep(20);
+      }
+      expect(threaded).toBeGreaterThan(0);
+      expect((opt.params as { a: Float32Array }).a.buffer).toBeInstanceOf(SharedArrayBuffer);
+    }
+    // Small arenas stay on one thread with 'auto'; threads: 1 never starts a worker.
+    const small = new Optimizer(radam(0.1), { w: new Float32Array(64) }, { arena: true });
+    small.step({ w: new Float32Array(64).fill(1) });
+    expect(small.threads).toBe(1);
+    expect((small.params as { w: Float32Array }).w.buffer).toBeInstanceOf(ArrayBuffer);
+    const one = new Optimizer(
+      radam(0.1),
+      { w: new Float32Array(1 << 18) },
+      { threads: 1, arena: true },
+    );
+    expect((one.params as { w: Float32Array }).w.buffer).toBeInstanceOf(ArrayBuffer);
+  });
+
   it('runs the documentation example', () => {
     const params = { w: new Float32Array([1, 2, 3]) };
     const opt = new Optimizer(radam(0.003), params);
@@ -221,13 +276,16 @@ describe('fused in-place RAdam', () => {
   it('checks its options and arguments', () => {
     const p = { w: new Float32Array(3) };
     expect(() => new Optimizer(radam(0.1), p, { fast: true } as never)).toThrow(
-      'Optimizer: unknown option "fast"; expected arena, kernel',
+      'Optimizer: unknown option "fast"; expected arena, kernel, threads',
     );
     expect(() => new Optimizer(radam(0.1), p, { kernel: 'gpu' } as never)).toThrow(
       `Optimizer: kernel must be 'auto', 'js' or 'generic', got "gpu"`,
     );
     expect(() => new Optimizer(radam(0.1), p, { arena: 1 } as never)).toThrow(
       'Optimizer: arena must be a boolean, got 1',
+    );
+    expect(() => new Optimizer(radam(0.1), p, { threads: 4 } as never)).toThrow(
+      "Optimizer: threads must be 'auto', 1 or 2, got 4",
     );
     expect(() => new Optimizer(radam(0.1), p).step()).toThrow(/Optimizer.step: grads is required/);
     const arena = new Optimizer(radam(0.1), p, { arena: true });
@@ -244,7 +302,12 @@ describe('fused in-place RAdam', () => {
           f32 ? new Float32Array(64) : new Float64Array(64),
         ]),
       );
-    const configs = [{}, { arena: true }, { arena: true, kernel: 'js' as const }];
+    const configs = [
+      {},
+      { arena: true },
+      { arena: true, kernel: 'js' as const },
+      { arena: true, threads: 2 as const },
+    ];
     for (const scheduled of [false, true])
       for (const options of configs)
         for (const f32 of [true, false]) {
@@ -269,6 +332,8 @@ describe('fused in-place RAdam', () => {
           // profiler does not attribute to any allocation in the step. A schedule's return values are
           // boxed numbers (16 bytes each, two per step through scaleByLearningRate's wrapper).
           expect(growth / 5000).toBeLessThan(64);
+          // The worker has started by now (it needs no turn of this thread's event loop).
+          if ('threads' in options) expect(opt.threads).toBe(2);
         }
   });
 });

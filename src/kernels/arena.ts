@@ -5,9 +5,14 @@
  * so one kernel call steps every leaf of that dtype. The block is WebAssembly memory when the SIMD
  * kernels load, otherwise an `ArrayBuffer` stepped by the JavaScript kernels. The memory never
  * grows, so views stay valid for the arena's lifetime.
+ *
+ * A large arena (or one asked for 2 threads) in Node is shared WebAssembly memory (its views are
+ * over a `SharedArrayBuffer`) stepped by two threads: this one and a worker (`threads.ts`) each
+ * run the kernel on half of every region. The step is elementwise, so the bits are the same.
  */
 import type { ArrayLeaf } from '../tree.js';
 import { type KernelScalars, radamStepF32, radamStepF64 } from './radam-js.js';
+import { KernelWorker, threadsAvailable } from './threads.js';
 import {
   instantiateKernels,
   KERNEL_SCALARS,
@@ -29,12 +34,27 @@ interface Group {
   all: { g: ArrayLeaf; m: ArrayLeaf; v: ArrayLeaf; p: ArrayLeaf };
   /** The wasm kernels for this dtype, indexed by `2 * nesterov + decay`. */
   fns: WasmKernel[];
+  /** Index of this dtype's first kernel in {@link ALL_KERNELS}. */
+  first: number;
 }
+
+/** Every kernel, float32 then float64, each by `2 * nesterov + decay` (the worker's numbering). */
+const ALL_KERNELS = [true, false].flatMap((f32) =>
+  [0, 1, 2, 3].map((j) => kernelName(f32, j >= 2, (j & 1) === 1)),
+);
+
+/** How many threads step an arena: `'auto'` uses 2 from {@link THREAD_THRESHOLD} elements. */
+export type ArenaThreads = 'auto' | 1 | 2;
+
+/** With `threads: 'auto'`, arenas of at least this many elements are stepped by two threads. */
+export const THREAD_THRESHOLD = 1 << 18;
 
 const pad4 = (n: number) => (n + 3) & ~3;
 /** The kernels' scalars: float64s at byte 0, the same rounded to float32 at byte `F32_SCALARS`. */
 const F32_SCALARS = 128;
-const SCALARS_BYTES = 256;
+/** The second thread's control block (Int32), after the scalars. */
+const CONTROL = 256;
+const SCALARS_BYTES = 512;
 
 export class Arena {
   /** Per leaf (in `treeLeaves` order), views into the arena. */
@@ -44,6 +64,10 @@ export class Arena {
   readonly nu: ArrayLeaf[] = [];
   /** `'wasm'` when the SIMD kernels run on this arena, else `'js'`. */
   readonly kernel: 'wasm' | 'js';
+  /** Threads that ran the last step: 2 when the worker took half of it, else 1. */
+  lastThreads: 1 | 2 = 1;
+  /** The second thread, when this arena has one (it may still be starting). */
+  private readonly worker: KernelWorker | undefined;
   /** Total bytes of the block. */
   readonly bytes: number;
   private readonly groups: Group[] = [];
@@ -56,8 +80,16 @@ export class Arena {
   /**
    * Lays out `leaves` (copying their values into the params views). With `moments`, also
    * allocates zeroed first- and second-moment regions. `wasm: false` forces an `ArrayBuffer`.
+   * `threads`: 2 starts a worker for the fused step where Node's `worker_threads` and shared
+   * WebAssembly memory exist; `'auto'` does so from {@link THREAD_THRESHOLD} elements on machines
+   * with at least 2 CPUs; 1 never does.
    */
-  constructor(leaves: readonly ArrayLeaf[], moments: boolean, wasm: boolean) {
+  constructor(
+    leaves: readonly ArrayLeaf[],
+    moments: boolean,
+    wasm: boolean,
+    threads: ArenaThreads = 1,
+  ) {
     const layout: { f32: boolean; index: number[]; offset: number[]; n: number }[] = [];
     for (const f32 of [false, true]) {
       const index: number[] = [];
@@ -76,7 +108,17 @@ export class Arena {
     let bytes = SCALARS_BYTES;
     for (const l of layout) bytes += regions * l.n * (l.f32 ? 4 : 8);
     this.bytes = bytes;
-    const inst = wasm ? instantiateKernels(bytes) : undefined;
+    let elements = 0;
+    for (const l of layout) elements += l.n;
+    const twoThreads =
+      wasm &&
+      moments &&
+      (threads === 2 || (threads === 'auto' && elements >= THREAD_THRESHOLD && threadsAvailable()));
+    const shared = twoThreads ? instantiateKernels(bytes, true) : undefined;
+    const inst = shared ?? (wasm ? instantiateKernels(bytes) : undefined);
+    this.worker = shared
+      ? KernelWorker.start(this, shared.module, shared.memory, ALL_KERNELS, CONTROL)
+      : undefined;
     this.kernels = inst?.kernels;
     this.kernel = inst ? 'wasm' : 'js';
     const buffer: ArrayBuffer = inst ? inst.memory.buffer : new ArrayBuffer(Math.max(bytes, 8));
@@ -108,6 +150,7 @@ export class Arena {
         fns: this.kernels
           ? [0, 1, 2, 3].map((j) => this.kernels![kernelName(l.f32, j >= 2, (j & 1) === 1)]!)
           : [],
+        first: l.f32 ? 0 : 4,
       });
       l.index.forEach((leafIndex, j) => {
         const len = leaves[leafIndex]!.length;
@@ -148,6 +191,34 @@ export class Arena {
     }
     const fn = (k.nesterov ? 2 : 0) + (k.decay ? 1 : 0);
     const rectify = k.rectify ? 1 : 0;
+    const worker = this.worker;
+    if (kernels !== undefined && worker?.ready) {
+      // The worker steps the upper half of every region while this thread steps the lower half.
+      const groups = this.groups;
+      for (const grp of groups) {
+        const half = (grp.n >> 1) & ~3;
+        const off = half * (grp.f32 ? 4 : 8);
+        worker.add(
+          grp.first + fn,
+          grp.g + off,
+          grp.m + off,
+          grp.v + off,
+          grp.p + off,
+          grp.n - half,
+          rectify,
+          grp.f32 ? F32_SCALARS : 0,
+        );
+      }
+      worker.run();
+      for (const grp of groups) {
+        const half = (grp.n >> 1) & ~3;
+        grp.fns[fn]!(grp.g, grp.m, grp.v, grp.p, half, rectify, grp.f32 ? F32_SCALARS : 0);
+      }
+      worker.join();
+      this.lastThreads = 2;
+      return;
+    }
+    this.lastThreads = 1;
     for (const grp of this.groups) {
       if (kernels !== undefined) {
         grp.fns[fn]!(grp.g, grp.m, grp.v, grp.p, grp.n, rectify, grp.f32 ? F32_SCALARS : 0);

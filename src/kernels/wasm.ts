@@ -3,7 +3,7 @@
  * `radam-wasm.generated.ts`). Compiled once, on first use; `undefined` where WebAssembly or its
  * SIMD extension is unavailable, and callers then use the JavaScript kernels.
  */
-import { RADAM_WASM_BASE64 } from './radam-wasm.generated.js';
+import { RADAM_WASM_BASE64, RADAM_WASM_SHARED_BASE64 } from './radam-wasm.generated.js';
 
 /**
  * One exported kernel: `(g, m, v, p, n, rectify, scalars)`, byte offsets and an element count
@@ -40,17 +40,18 @@ export const KERNEL_SCALARS = [
 export type WasmKernels = Record<string, WasmKernel>;
 
 /** The few WebAssembly APIs used here (the project's `lib` has no DOM/WebAssembly typings). */
-interface WasmMemory {
+export interface WasmMemory {
   readonly buffer: ArrayBuffer;
 }
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
-  Memory: new (d: { initial: number; maximum: number }) => WasmMemory;
+  Memory: new (d: { initial: number; maximum: number; shared?: boolean }) => WasmMemory;
   Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
 }
 const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 let compiled: object | null | undefined;
+let compiledShared: object | null | undefined;
 
 function decodeBase64(b64: string): Uint8Array {
   const g = globalThis as {
@@ -64,16 +65,24 @@ function decodeBase64(b64: string): Uint8Array {
   return out;
 }
 
+function compile(b64: string): object | null {
+  try {
+    return wasmApi ? new wasmApi.Module(decodeBase64(b64)) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The compiled module, or `null` when this runtime cannot compile it. */
 export function wasmModule(): object | null {
-  if (compiled === undefined) {
-    try {
-      compiled = wasmApi ? new wasmApi.Module(decodeBase64(RADAM_WASM_BASE64)) : null;
-    } catch {
-      compiled = null;
-    }
-  }
+  if (compiled === undefined) compiled = compile(RADAM_WASM_BASE64);
   return compiled;
+}
+
+/** The compiled module that imports a shared memory (threads), or `null`. */
+export function sharedWasmModule(): object | null {
+  if (compiledShared === undefined) compiledShared = compile(RADAM_WASM_SHARED_BASE64);
+  return compiledShared;
 }
 
 /** The kernel name for a dtype and variant. */
@@ -85,20 +94,24 @@ export function kernelName(f32: boolean, nesterov: boolean, decay: boolean): str
 export const MAX_WASM_PAGES = 65536;
 
 /**
- * A fresh memory of exactly `bytes` bytes with the kernels bound to it, or `undefined` when
- * WebAssembly SIMD is unavailable or the memory cannot be allocated.
+ * A fresh memory of exactly `bytes` bytes (rounded up to whole pages) with the kernels bound to
+ * it, or `undefined` when WebAssembly SIMD is unavailable or the memory cannot be allocated.
+ * `shared`: a shared memory (its buffer a `SharedArrayBuffer`) and the module that imports one,
+ * so that a worker can run the same kernels on the same memory; `undefined` where the runtime has
+ * no shared WebAssembly memory.
  */
 export function instantiateKernels(
   bytes: number,
-): { memory: WasmMemory; kernels: WasmKernels } | undefined {
-  const mod = wasmModule();
+  shared = false,
+): { memory: WasmMemory; kernels: WasmKernels; module: object } | undefined {
+  const mod = shared ? sharedWasmModule() : wasmModule();
   if (mod === null || !wasmApi) return undefined;
   const pages = Math.max(1, Math.ceil(bytes / 65536));
   if (pages > MAX_WASM_PAGES) return undefined;
   try {
-    const memory = new wasmApi.Memory({ initial: pages, maximum: pages });
+    const memory = new wasmApi.Memory({ initial: pages, maximum: pages, shared });
     const instance = new wasmApi.Instance(mod, { env: { memory } });
-    return { memory, kernels: instance.exports as unknown as WasmKernels };
+    return { memory, kernels: instance.exports as unknown as WasmKernels, module: mod };
   } catch {
     return undefined;
   }
