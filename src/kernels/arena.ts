@@ -113,7 +113,9 @@ export class Arena {
     const twoThreads =
       wasm &&
       moments &&
-      (threads === 2 || (threads === 'auto' && elements >= THREAD_THRESHOLD && threadsAvailable()));
+      (threads === 2
+        ? threadsAvailable(1)
+        : threads === 'auto' && elements >= THREAD_THRESHOLD && threadsAvailable(2));
     const shared = twoThreads ? instantiateKernels(bytes, true) : undefined;
     const inst = shared ?? (wasm ? instantiateKernels(bytes) : undefined);
     this.worker = shared

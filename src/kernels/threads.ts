@@ -96,10 +96,10 @@ const finalizer =
       })
     : undefined;
 
-/** Whether a second thread can be started here, and whether it would help (at least 2 CPUs). */
-export function threadsAvailable(): boolean {
+/** Whether a worker can be started here, on a machine with at least `minCpus` CPUs. */
+export function threadsAvailable(minCpus: number): boolean {
   const node = nodeThreads();
-  return node !== undefined && node.cpus >= 2;
+  return node !== undefined && node.cpus >= minCpus;
 }
 
 /**
