@@ -236,6 +236,13 @@ export class Optimizer<T = unknown> {
   /**
    * Threads that ran the last step: 2 when an arena's fused step was split with a worker (see
    * {@link OptimizerOptions.threads}; the worker takes the steps after it has started), else 1.
+   *
+   * @example
+   * ```ts
+   * const opt = new Optimizer(radam(1e-3), { w: new Float32Array(1 << 20) }, { arena: true });
+   * opt.step(); // the first steps may run on this thread alone while the worker starts
+   * opt.threads; // 2 once the worker takes part (Node, 2 or more CPUs), else 1
+   * ```
    */
   get threads(): 1 | 2 {
     return this.arena?.lastThreads === 2 ? 2 : 1;
