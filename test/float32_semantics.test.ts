@@ -18,7 +18,6 @@ import {
   scaleByRadam,
   typedArrayOps,
 } from '../src/index.js';
-import { withFusionTag } from '../src/kernels/tag.js';
 import type { OptimizerOptions } from '../src/optimizer.js';
 
 interface Case {
@@ -61,12 +60,8 @@ function makeTx(c: Case): GradientTransformationExtraArgs {
   const first =
     c.kind === 'radam' ? scaleByRadam({ ...opts, threshold: c.threshold }) : scaleByAdam(opts);
   if (c.weight_decay === null) return chain(first, scaleByLearningRate(c.lr));
-  // Tagged so that the in-place Optimizer fuses radam with decoupled weight decay.
-  const wd = withFusionTag(addDecayedWeights(c.weight_decay), {
-    kind: 'addDecayedWeights',
-    weightDecay: c.weight_decay,
-  });
-  return chain(first, wd, scaleByLearningRate(c.lr));
+  // A constant rate is fused by the in-place Optimizer together with radam.
+  return chain(first, addDecayedWeights(c.weight_decay), scaleByLearningRate(c.lr));
 }
 
 const MODES: { options: OptimizerOptions; radam: string; adam: string }[] = [

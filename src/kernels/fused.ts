@@ -53,7 +53,8 @@ export function fusedPlan(tx: unknown, state: unknown): FusedPlan | undefined {
   if (members.length === 3) {
     const mid = members[1]!.tag;
     if (mid.kind !== 'addDecayedWeights') return undefined;
-    weightDecay = mid.weightDecay;
+    // A zero rate is a no-op in the functional path; `u + 0 * p` would turn -0 into +0.
+    weightDecay = mid.weightDecay === 0 ? undefined : mid.weightDecay;
   }
   let scale: FusedPlan['scale'];
   if (last.tag.kind === 'scale') scale = { kind: 'scale', stepSize: last.tag.stepSize };

@@ -2,6 +2,7 @@
 
 import type { EmptyState, GradientTransformationExtraArgs, ScalarOrSchedule } from '../base.js';
 import { safeIncrement } from '../base.js';
+import { withFusionTag } from '../kernels/tag.js';
 import { leafOps, typedArrayOps } from '../leaf.js';
 import { isContainer, mapLeaves } from '../tree.js';
 import { checkOptionKeys, checkScalarOrSchedule, evaluate } from '../validate.js';
@@ -91,5 +92,8 @@ export function addDecayedWeights(
     },
   };
   if (options.mask !== undefined) return masked(tx, options.mask);
+  // A constant rate can be fused into radam's one-pass kernel.
+  if (!scheduled)
+    withFusionTag(tx, { kind: 'addDecayedWeights', weightDecay: weightDecay as number });
   return tx;
 }
