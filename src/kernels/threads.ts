@@ -24,6 +24,9 @@ const COUNT = 4;
 const CALLS = 8;
 const CALL_SLOTS = 8;
 /** Int32 slots in the control block. */
+/** How long {@link KernelWorker.join} waits for the worker before giving up. */
+const JOIN_TIMEOUT_MS = 60_000;
+
 export const CONTROL_SLOTS = CALLS + 2 * CALL_SLOTS;
 
 interface NodeWorker {
@@ -190,10 +193,16 @@ export class KernelWorker {
   join(): void {
     const ctl = this.ctl;
     const job = this.job;
+    const deadline = Date.now() + JOIN_TIMEOUT_MS;
     for (;;) {
       const done = Atomics.load(ctl, DONE);
       if (done === job) break;
-      Atomics.wait(ctl, DONE, done);
+      // A step takes milliseconds; a worker that has not answered by the deadline is gone (killed
+      // from outside), and waiting on would hang the process.
+      if (Atomics.wait(ctl, DONE, done, Math.max(0, deadline - Date.now())) === 'timed-out')
+        throw new Error(
+          `Optimizer: the second kernel thread did not finish a step within ${JOIN_TIMEOUT_MS / 1000} s; its half of this step may be missing (use { threads: 1 } to run on one thread)`,
+        );
     }
     if (Atomics.load(ctl, FAILED) !== 0)
       throw new Error('Optimizer: the second kernel thread failed during a step');
