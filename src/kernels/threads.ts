@@ -23,10 +23,10 @@ const COUNT = 4;
 /** Each call: kernel index, g, m, v, p, n, rectify, scalars (8 slots), from slot `CALLS`. */
 const CALLS = 8;
 const CALL_SLOTS = 8;
-/** Int32 slots in the control block. */
 /** How long {@link KernelWorker.join} waits for the worker before giving up. */
 const JOIN_TIMEOUT_MS = 60_000;
 
+/** Int32 slots in the control block. */
 export const CONTROL_SLOTS = CALLS + 2 * CALL_SLOTS;
 
 interface NodeWorker {
