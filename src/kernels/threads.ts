@@ -193,13 +193,12 @@ export class KernelWorker {
   join(): void {
     const ctl = this.ctl;
     const job = this.job;
-    const deadline = Date.now() + JOIN_TIMEOUT_MS;
     for (;;) {
       const done = Atomics.load(ctl, DONE);
       if (done === job) break;
-      // A step takes milliseconds; a worker that has not answered by the deadline is gone (killed
-      // from outside), and waiting on would hang the process.
-      if (Atomics.wait(ctl, DONE, done, Math.max(0, deadline - Date.now())) === 'timed-out')
+      // A step takes milliseconds; a worker that has not answered for a minute is gone (killed
+      // from outside), and waiting on would hang the process. (No clock reads here: they allocate.)
+      if (Atomics.wait(ctl, DONE, done, JOIN_TIMEOUT_MS) === 'timed-out')
         throw new Error(
           `Optimizer: the second kernel thread did not finish a step within ${JOIN_TIMEOUT_MS / 1000} s; its half of this step may be missing (use { threads: 1 } to run on one thread)`,
         );
