@@ -41,8 +41,12 @@ export interface InPlaceStep {
 export interface GradientTransformation<S = any> {
   init(params: any): S;
   update(updates: any, state: S, params?: any): [any, S];
-  /** Present when the transformation can run in place on typed-array trees; see {@link InPlaceStep}. */
-  bindInPlace?(state: S): InPlaceStep;
+  /**
+   * Present when the transformation can run in place on typed-array trees; see
+   * {@link InPlaceStep}. `params` is the params tree the step will update (read it at bind time,
+   * e.g. to resolve a mask; its leaves are the ones `run` receives as `params`).
+   */
+  bindInPlace?(state: S, params: unknown): InPlaceStep;
 }
 
 /**

@@ -78,8 +78,8 @@ export function chain(
     },
   };
   if (canRunInPlace) {
-    chained.bindInPlace = (state) => {
-      const steps: InPlaceStep[] = transforms.map((tx, i) => tx.bindInPlace!(state[i]));
+    chained.bindInPlace = (state, params) => {
+      const steps: InPlaceStep[] = transforms.map((tx, i) => tx.bindInPlace!(state[i], params));
       return {
         prepare(extraArgs: ExtraArgs | undefined) {
           for (const step of steps) step.prepare(extraArgs);

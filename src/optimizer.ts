@@ -209,7 +209,7 @@ export class Optimizer<T = unknown> {
       const nu = this.arena ? this.arena.nu : treeLeavesOf(plan.radamState.nu, this.structure);
       this.fused = new FusedRadamStep(plan, mu, nu);
     } else {
-      this.inPlace = transformation.bindInPlace?.(state);
+      this.inPlace = transformation.bindInPlace?.(state, this.params);
       if (this.inPlace)
         for (const p of this.paramLeaves) this.updateLeaves.push(typedArrayOps.zerosLike(p));
     }

@@ -391,7 +391,7 @@ export class TransformationOptimizer extends tf.Optimizer {
         treeLeaves<Float32Array>(plan.radamState.nu),
       );
     } else if (this.transformation.bindInPlace) {
-      this.inPlace = this.transformation.bindInPlace(this.state);
+      this.inPlace = this.transformation.bindInPlace(this.state, this.paramsTree('array'));
       this.updateBuffers = this.sorted.map(
         (k) => new Float32Array(tf.engine().registeredVariables[this.nameOf.get(k)!]!.size),
       );

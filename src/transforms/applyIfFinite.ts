@@ -108,8 +108,8 @@ export function applyIfFinite<S>(
     },
   };
   if (typeof inner.bindInPlace === 'function') {
-    tx.bindInPlace = (state) => {
-      const step = inner.bindInPlace!(state.innerState);
+    tx.bindInPlace = (state, params) => {
+      const step = inner.bindInPlace!(state.innerState, params);
       return {
         prepare(extraArgs: ExtraArgs | undefined) {
           step.prepare(extraArgs);

@@ -155,7 +155,7 @@ export function injectHyperparams<H extends Record<string, unknown>>(
       },
     };
     if (typeof probe.bindInPlace === 'function') {
-      tx.bindInPlace = (state) => {
+      tx.bindInPlace = (state, params) => {
         const pending: Record<string, number> = {};
         const used = new Float64Array(keys.length);
         let step: InPlaceStep | undefined;
@@ -168,7 +168,7 @@ export function injectHyperparams<H extends Record<string, unknown>>(
               const inner = build({ ...pending });
               if (typeof inner.bindInPlace !== 'function')
                 throw new TypeError(`${fn}: the factory's transformation cannot run in place`);
-              step = inner.bindInPlace(state.innerState);
+              step = inner.bindInPlace(state.innerState, params);
               for (let i = 0; i < keys.length; i++) used[i] = pending[keys[i]!]!;
             }
             step!.prepare(extraArgs);

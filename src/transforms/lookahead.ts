@@ -58,9 +58,6 @@ function isPair(x: unknown): x is LookaheadParams {
   return keys.length === 2 && keys[0] === 'fast' && keys[1] === 'slow';
 }
 
-/** Per state object: the number of fast leaves and a fresh fast state, for the in-place path. */
-const BOUND = new WeakMap<object, { nFast: number; initial: unknown }>();
-
 /**
  * One leaf of the lookahead merge, shared by both paths (optax's formulas): off a sync step the
  * fast update is `u` and the slow update 0; on a sync step, with `d = (fast + u) - slow`, the slow
@@ -183,12 +180,7 @@ export function lookahead<S>(
     init(params) {
       // As optax, plain params are taken to be the fast params.
       const fastParams = isPair(params) ? params.fast : params;
-      const state: LookaheadState<S> = { fastState: fast.init(fastParams), stepsSinceSync: 0 };
-      BOUND.set(state, {
-        nFast: treeLeaves(fastParams).length,
-        initial: reset ? fast.init(fastParams) : undefined,
-      });
-      return state;
+      return { fastState: fast.init(fastParams), stepsSinceSync: 0 };
     },
     update(updates, state, params, extraArgs) {
       if (!isPair(params))
@@ -232,7 +224,7 @@ export function lookahead<S>(
     },
   };
   if (typeof fast.bindInPlace === 'function') {
-    tx.bindInPlace = (state) => bindLookahead(fn, fast, state, k, alpha, reset);
+    tx.bindInPlace = (state, params) => bindLookahead(fn, fast, state, params, k, alpha, reset);
   }
   return tx;
 }
@@ -249,23 +241,23 @@ function bindLookahead<S>(
   fn: string,
   fast: GradientTransformation<S>,
   state: LookaheadState<S>,
+  params: unknown,
   k: number,
   alpha: number,
   reset: boolean,
 ): InPlaceStep {
-  const info = BOUND.get(state);
-  if (info === undefined)
+  if (!isPair(params))
     throw new TypeError(
-      `${fn}.bindInPlace: this state was not made by a lookahead transformation's init`,
+      `${fn}: the in-place Optimizer's params must be { fast, slow } (see lookaheadParams)`,
     );
-  const n = info.nFast;
-  const step = fast.bindInPlace!(state.fastState);
+  const n = treeLeaves(params.fast).length;
+  const step = fast.bindInPlace!(state.fastState, params.fast);
   const fastIn: ArrayLeaf[] = new Array(n);
   const fastOut: ArrayLeaf[] = new Array(n);
   const fastParams: ArrayLeaf[] = new Array(n);
   let tmp: ArrayLeaf[] | undefined;
   const res = { fast: null, slow: null };
-  const resetter = reset ? new StateCopier(state.fastState, info.initial) : undefined;
+  const resetter = reset ? new StateCopier(state.fastState, fast.init(params.fast)) : undefined;
   return {
     prepare(extraArgs: ExtraArgs | undefined) {
       step.prepare(extraArgs);

@@ -83,14 +83,6 @@ function maskFor(fn: string, mask: Mask, tree: unknown): unknown {
 }
 
 /**
- * Per state object, the flat mask over the params' leaves (in `treeLeaves` order), recorded by
- * `init` so that `bindInPlace`, which sees only the state, knows which leaves the inner
- * transformation owns. Shared by every `masked` so that a rebuilt wrapper (`injectHyperparams`)
- * finds it too.
- */
-const FLAGS = new WeakMap<object, boolean[]>();
-
-/**
  * Applies `inner` only to the leaves where the mask is `true`, as `optax.masked`; the other leaves
  * pass through unchanged, and the inner state exists only for the masked-in leaves (the others are
  * `null` in it). `mask` is a tree of booleans with the params' structure or a prefix of it, or a
@@ -124,9 +116,7 @@ export function masked<S>(
   const tx: GradientTransformationExtraArgs<MaskedState<S>> = {
     init(params) {
       const full = maskFor(fn, mask, params);
-      const state: MaskedState<S> = { innerState: inner.init(applyMask(params, full)) };
-      FLAGS.set(state, treeLeaves<boolean>(full));
-      return state;
+      return { innerState: inner.init(applyMask(params, full)) };
     },
     update(updates, state, params, extraArgs) {
       if (!isContainer(state) || !('innerState' in state))
@@ -153,26 +143,26 @@ export function masked<S>(
     },
   };
   if (typeof inner.bindInPlace === 'function') {
-    tx.bindInPlace = (state) => bindMasked(fn, inner, state);
+    tx.bindInPlace = (state, params) =>
+      bindMasked(fn, inner, state, maskFor(fn, mask, params), params);
   }
   return tx;
 }
 
+/** The in-place step: the inner step runs on the masked-in leaves only (flat `treeLeaves` order). */
 function bindMasked<S>(
   fn: string,
   inner: GradientTransformation<S>,
   state: MaskedState<S>,
+  full: unknown,
+  params: unknown,
 ): InPlaceStep {
-  const flags = FLAGS.get(state);
-  if (flags === undefined)
-    throw new TypeError(
-      `${fn}.bindInPlace: this state was not made by a masked transformation's init (the in-place Optimizer needs the mask recorded by init)`,
-    );
+  const flags = treeLeaves<boolean>(full);
   const idx: number[] = [];
   flags.forEach((f, i) => {
     if (f) idx.push(i);
   });
-  const step = inner.bindInPlace!(state.innerState);
+  const step = inner.bindInPlace!(state.innerState, applyMask(params, full));
   const subIn: ArrayLeaf[] = new Array(idx.length);
   const subOut: ArrayLeaf[] = new Array(idx.length);
   const subParams: ArrayLeaf[] = new Array(idx.length);

@@ -143,8 +143,8 @@ export function multiSteps<S>(
     },
   };
   if (typeof inner.bindInPlace === 'function') {
-    tx.bindInPlace = (state) => {
-      const step = inner.bindInPlace!(state.innerOptState);
+    tx.bindInPlace = (state, params) => {
+      const step = inner.bindInPlace!(state.innerOptState, params);
       const acc = treeLeaves<ArrayLeaf>(state.accGrads);
       const tmp = acc.map((a) => typedArrayOps.zerosLike(a));
       let k = 1;
