@@ -2,11 +2,8 @@
 
 import type { GradientTransformationExtraArgs } from '../base.js';
 import { safeIncrement } from '../base.js';
-import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
-import type { ArrayLeaf } from '../tree.js';
-import { mapLeaves, treeLeaves, treeMap, treeZerosLike } from '../tree.js';
 import { checkBoolean, checkDecay, checkNonNegative, checkOptionKeys } from '../validate.js';
-import { checkAdamState, type ScaleByAdamState } from './radam.js';
+import { adamFamily, type RadamScalars, type ScaleByAdamState } from './radam.js';
 
 /** Options of {@link scaleByAdam} (and of `adam`, `adamw`), with optax's defaults. */
 export interface ScaleByAdamOptions {
@@ -40,75 +37,19 @@ export function adamHyperparams(fn: string, options: ScaleByAdamOptions = {}): A
   };
 }
 
-/** Adam's per-step scalars (float64): `t = count + 1` and the bias corrections. */
-interface AdamScalars {
-  t: number;
-  bc1: number;
-  bc1Next: number;
-  bc2: number;
-}
-
-function adamScalars(count: number, hp: AdamHyperparams, out: AdamScalars): AdamScalars {
+/**
+ * Adam's per-step scalars (float64): `t = count + 1` and the bias corrections; every step is
+ * "rectified" with `r = 1`, which makes the Adam-family leaf compute Adam's step.
+ */
+function adamScalars(count: number, hp: AdamHyperparams, out: RadamScalars): void {
   const t = safeIncrement(count);
   out.t = t;
   out.bc1 = 1 - hp.b1 ** t;
   out.bc1Next = 1 - hp.b1 ** safeIncrement(t);
   out.bc2 = 1 - hp.b2 ** t;
-  return out;
+  out.rectify = true;
+  out.r = 1;
 }
-
-/** Where one leaf's results go: fresh leaves when a buffer is absent (functional), else in place. */
-interface LeafBuffers {
-  mu?: any;
-  nu?: any;
-  u?: any;
-  tmp?: any;
-}
-
-/** One leaf's results; a class instance so that trees of them are trees of leaves. */
-class AdamLeafResult {
-  u: unknown = null;
-  mu: unknown = null;
-  nu: unknown = null;
-}
-
-/**
- * Adam on one leaf, shared by the functional and in-place paths: both moments, the bias-corrected
- * (optionally Nesterov) momentum, then `mHat / (sqrt(nu / bc2 + epsRoot) + eps)`. `g` may be `buf.u`.
- */
-function adamLeaf(
-  ops: LeafOps,
-  g: any,
-  mu: any,
-  nu: any,
-  hp: AdamHyperparams,
-  s: AdamScalars,
-  buf: LeafBuffers,
-  res: AdamLeafResult,
-): AdamLeafResult {
-  const fresh = buf.u === undefined;
-  const m = ops.moment(g, mu, hp.b1, 1, buf.mu);
-  const v = ops.moment(g, nu, hp.b2, 2, buf.nu);
-  let mHat: any;
-  if (hp.nesterov) {
-    const gHat = ops.divide(g, s.bc1, buf.tmp);
-    const mNext = ops.divide(m, s.bc1Next, buf.u);
-    mHat = ops.linearCombination(hp.b1, mNext, 1 - hp.b1, gHat, buf.u);
-    if (fresh) {
-      disposeLeaf(gHat);
-      disposeLeaf(mNext);
-    }
-  } else {
-    mHat = ops.divide(m, s.bc1, buf.u);
-  }
-  res.mu = m;
-  res.nu = v;
-  res.u = ops.adamRatio(mHat, v, 1, s.bc2, hp.epsRoot, hp.eps, buf.u);
-  if (fresh) disposeLeaf(mHat);
-  return res;
-}
-
-const NO_BUFFERS: LeafBuffers = {};
 
 /**
  * Rescales updates with Adam, as `optax.scale_by_adam`:
@@ -131,41 +72,5 @@ export function scaleByAdam(
 ): GradientTransformationExtraArgs<ScaleByAdamState> {
   const fn = 'scaleByAdam';
   const hp = adamHyperparams(fn, options);
-  return {
-    init: (params) => ({ count: 0, mu: treeZerosLike(params), nu: treeZerosLike(params) }),
-    update(updates, state) {
-      checkAdamState(fn, state);
-      const s = adamScalars(state.count, hp, { t: 0, bc1: 0, bc1Next: 0, bc2: 0 });
-      const results = mapLeaves(
-        ([g, mu, nu]) => adamLeaf(leafOps(g), g, mu, nu, hp, s, NO_BUFFERS, new AdamLeafResult()),
-        [updates, state.mu, state.nu],
-        ['updates', 'state.mu', 'state.nu'],
-      );
-      const pick = (key: 'u' | 'mu' | 'nu') => treeMap((r: AdamLeafResult) => r[key], results);
-      return [pick('u'), { count: s.t, mu: pick('mu'), nu: pick('nu') }];
-    },
-    bindInPlace(state) {
-      const mu = treeLeaves<ArrayLeaf>(state.mu);
-      const nu = treeLeaves<ArrayLeaf>(state.nu);
-      const tmp = hp.nesterov ? mu.map((m) => typedArrayOps.zerosLike(m)) : [];
-      const s: AdamScalars = { t: 0, bc1: 0, bc1Next: 0, bc2: 0 };
-      const buf: LeafBuffers = {};
-      const res = new AdamLeafResult();
-      return {
-        prepare() {
-          adamScalars(state.count, hp, s);
-        },
-        run(input, output) {
-          for (let i = 0; i < input.length; i++) {
-            buf.mu = mu[i];
-            buf.nu = nu[i];
-            buf.u = output[i];
-            buf.tmp = tmp[i];
-            adamLeaf(typedArrayOps, input[i], mu[i], nu[i], hp, s, buf, res);
-          }
-          state.count = s.t;
-        },
-      };
-    },
-  };
+  return adamFamily(fn, hp, (count, out) => adamScalars(count, hp, out));
 }

@@ -158,7 +158,7 @@ function radamLeaf(
   g: any,
   mu: any,
   nu: any,
-  hp: RadamHyperparams,
+  hp: AdamFamilyHyperparams,
   s: RadamScalars,
   buf: LeafBuffers,
   res: RadamLeafResult,
@@ -190,6 +190,61 @@ function radamLeaf(
 }
 
 const NO_BUFFERS: LeafBuffers = {};
+
+/** The hyperparameters the Adam-family leaf needs (RAdam's without the threshold). */
+export type AdamFamilyHyperparams = Omit<RadamHyperparams, 'threshold'>;
+
+/**
+ * A transformation of the Adam family (`scaleByRadam`, `scaleByAdam`): state `{ count, mu, nu }`,
+ * both moments, the bias-corrected (optionally Nesterov) momentum, then, on the steps that
+ * `fillScalars` marks as rectified, `r * mHat / (sqrt(nuHat + epsRoot) + eps)`. Adam is the case
+ * where every step is rectified with `r = 1`. The functional and in-place paths share
+ * {@link radamLeaf}, so they make the same operations in the same order.
+ */
+export function adamFamily(
+  fn: string,
+  hp: AdamFamilyHyperparams,
+  fillScalars: (count: number, out: RadamScalars) => void,
+): GradientTransformationExtraArgs<ScaleByAdamState> {
+  return {
+    init: (params) => ({ count: 0, mu: treeZerosLike(params), nu: treeZerosLike(params) }),
+    update(updates, state) {
+      checkAdamState(fn, state);
+      const s = newRadamScalars();
+      fillScalars(state.count, s);
+      const results = mapLeaves(
+        ([g, mu, nu]) => radamLeaf(leafOps(g), g, mu, nu, hp, s, NO_BUFFERS, new RadamLeafResult()),
+        [updates, state.mu, state.nu],
+        ['updates', 'state.mu', 'state.nu'],
+      );
+      const pick = (key: 'u' | 'mu' | 'nu') => treeMap((r: RadamLeafResult) => r[key], results);
+      return [pick('u'), { count: s.t, mu: pick('mu'), nu: pick('nu') }];
+    },
+    bindInPlace(state) {
+      const mu = treeLeaves<ArrayLeaf>(state.mu);
+      const nu = treeLeaves<ArrayLeaf>(state.nu);
+      const tmp = hp.nesterov ? mu.map((m) => typedArrayOps.zerosLike(m)) : [];
+      const s = newRadamScalars();
+      const buf: LeafBuffers = {};
+      const res = new RadamLeafResult();
+      return {
+        prepare() {
+          fillScalars(state.count, s);
+        },
+        run(input, output) {
+          for (let i = 0; i < input.length; i++) {
+            buf.mu = mu[i];
+            buf.nu = nu[i];
+            buf.u = output[i];
+            buf.tmp = tmp[i];
+            radamLeaf(typedArrayOps, input[i], mu[i], nu[i], hp, s, buf, res);
+          }
+          state.count = s.t;
+        },
+      };
+    },
+  };
+}
 
 /**
  * Throws unless `state` looks like a state made by a RAdam/Adam `init`: `{ count, mu, nu }` with
@@ -234,42 +289,6 @@ export function scaleByRadam(
 ): GradientTransformationExtraArgs<ScaleByAdamState> {
   const fn = 'scaleByRadam';
   const hp = radamHyperparams(fn, options);
-  const tx: GradientTransformationExtraArgs<ScaleByAdamState> = {
-    init: (params) => ({ count: 0, mu: treeZerosLike(params), nu: treeZerosLike(params) }),
-    update(updates, state) {
-      checkAdamState(fn, state);
-      const s = radamScalars(state.count, hp, newRadamScalars());
-      const results = mapLeaves(
-        ([g, mu, nu]) => radamLeaf(leafOps(g), g, mu, nu, hp, s, NO_BUFFERS, new RadamLeafResult()),
-        [updates, state.mu, state.nu],
-        ['updates', 'state.mu', 'state.nu'],
-      );
-      const pick = (key: 'u' | 'mu' | 'nu') => treeMap((r: RadamLeafResult) => r[key], results);
-      return [pick('u'), { count: s.t, mu: pick('mu'), nu: pick('nu') }];
-    },
-    bindInPlace(state) {
-      const mu = treeLeaves<ArrayLeaf>(state.mu);
-      const nu = treeLeaves<ArrayLeaf>(state.nu);
-      const tmp = hp.nesterov ? mu.map((m) => typedArrayOps.zerosLike(m)) : [];
-      const s = newRadamScalars();
-      const buf: LeafBuffers = {};
-      const res = new RadamLeafResult();
-      return {
-        prepare() {
-          radamScalars(state.count, hp, s);
-        },
-        run(input, output) {
-          for (let i = 0; i < input.length; i++) {
-            buf.mu = mu[i];
-            buf.nu = nu[i];
-            buf.u = output[i];
-            buf.tmp = tmp[i];
-            radamLeaf(typedArrayOps, input[i], mu[i], nu[i], hp, s, buf, res);
-          }
-          state.count = s.t;
-        },
-      };
-    },
-  };
+  const tx = adamFamily(fn, hp, (count, out) => radamScalars(count, hp, out));
   return withFusionTag(tx, { kind: 'scaleByRadam', hp });
 }
