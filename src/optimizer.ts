@@ -48,6 +48,36 @@ function compile(tree: unknown, path: string, leaves: ArrayLeaf[]): Node {
   );
 }
 
+/** The first leaf of `tree` whose array type differs from the param's, as `grads.w: ...`. */
+function dtypeMismatch(node: Node, tree: unknown, path: string): string | undefined {
+  switch (node.kind) {
+    case 'null':
+      return undefined;
+    case 'leaf': {
+      const want = node.f32 ? 'Float32Array' : 'Float64Array';
+      const found = (tree as object)?.constructor?.name ?? typeof tree;
+      return found === want ? undefined : `grads${path}: ${found}, params has ${want}`;
+    }
+    case 'array':
+      for (let i = 0; i < node.children.length; i++) {
+        const m = dtypeMismatch(node.children[i]!, (tree as unknown[])[i], joinPath(path, i));
+        if (m) return m;
+      }
+      return undefined;
+    case 'object':
+      for (let i = 0; i < node.keys.length; i++) {
+        const k = node.keys[i]!;
+        const m = dtypeMismatch(
+          node.children[i]!,
+          (tree as Record<string, unknown>)[k],
+          joinPath(path, k),
+        );
+        if (m) return m;
+      }
+      return undefined;
+  }
+}
+
 /** Fills `out` with the leaves of `tree`; false on any mismatch with `node` (no allocation). */
 function flattenInto(node: Node, tree: unknown, out: ArrayLeaf[]): boolean {
   switch (node.kind) {
@@ -273,7 +303,7 @@ export class Optimizer<T = unknown> {
     } else if (!flattenInto(this.structure, grads, this.gradLeaves)) {
       assertSameStructure([grads, this.params], ['grads', 'params']);
       throw new TypeError(
-        'Optimizer.step: each grads leaf must have the type of its param (Float32Array or Float64Array)',
+        `Optimizer.step: ${dtypeMismatch(this.structure, grads, '') ?? 'grads'}; each grads leaf must have the type of its param (Float32Array or Float64Array)`,
       );
     }
     const fused = this.fused;

@@ -142,12 +142,14 @@ const catalogue: Record<string, Case[]> = {
         'grads.w: unsupported leaf Int32Array; expected number, Float32Array or Float64Array',
     },
     {
-      // The message does not name the path yet (src/optimizer.ts); the step is refused untouched.
       name: 'Optimizer.step with a float64 gradient for a float32 param',
       run: () =>
         new Optimizer(radam(0.1), params()).step({ ...grads(), w: new Float64Array(3) } as never),
       type: TypeError,
-      message: ['Optimizer.step: each grads leaf must have the type of its param'],
+      message: [
+        'Optimizer.step: grads.w: Float64Array, params has Float32Array',
+        'each grads leaf must have the type of its param',
+      ],
     },
     {
       name: 'an Optimizer over a number leaf',
