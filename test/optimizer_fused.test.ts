@@ -23,7 +23,7 @@ import {
   treeMap,
   typedArrayOps,
 } from '../src/index.js';
-import { FUSION_TAG, fusionTag, withFusionTag } from '../src/kernels/tag.js';
+import { FUSION_TAG, fusionTag } from '../src/kernels/tag.js';
 import { wasmModule } from '../src/kernels/wasm.js';
 
 const value = fc.oneof(
