@@ -6,6 +6,7 @@ import type { ExtraArgs, GradientTransformationExtraArgs, InPlaceStep } from './
 import { applyUpdates } from './base.js';
 import { Arena, type ArenaThreads } from './kernels/arena.js';
 import { FusedRadamStep, fusedPlan } from './kernels/fused.js';
+import { wasmModule } from './kernels/wasm.js';
 import { typedArrayOps } from './leaf.js';
 import type { ArrayLeaf } from './tree.js';
 import { assertSameStructure, isContainer, joinPath, treeMap } from './tree.js';
@@ -120,14 +121,17 @@ export interface OptimizerOptions {
    */
   arena?: boolean;
   /**
-   * `'auto'` (default): the WebAssembly SIMD kernels in an arena where they load, else the
-   * JavaScript ones. `'js'`: always the JavaScript kernels. `'generic'`: no fused kernel, the
-   * members' `bindInPlace` steps (for comparison; same results).
+   * `'auto'` (default): the WebAssembly SIMD kernels where they load: always in an arena, and on
+   * the caller's buffers from {@link WASM_STAGING_THRESHOLD} elements (the moments then live in
+   * WebAssembly memory and each step copies g and p in and p back out); else the JavaScript
+   * kernels. `'wasm'`: the WebAssembly kernels at any size where they load (else the JavaScript
+   * ones). `'js'`: always the JavaScript kernels. `'generic'`: no fused kernel, the members'
+   * `bindInPlace` steps (for comparison). Every choice gives the same bits.
    */
-  kernel?: 'auto' | 'js' | 'generic';
+  kernel?: 'auto' | 'wasm' | 'js' | 'generic';
   /**
-   * Threads for the fused step over an arena (WebAssembly kernels, Node only): `'auto'` (default)
-   * runs arenas of at least 2^18 elements on two threads (this one and a worker, each stepping half
+   * Threads for the fused WebAssembly step (an arena, or the WebAssembly memory that stages the
+   * caller's buffers; Node only): `'auto'` (default) runs arenas of at least 2^18 elements on two threads (this one and a worker, each stepping half
    * of the elements; the arena's buffers are then over a `SharedArrayBuffer`) on machines with 2 or
    * more CPUs; `2` does so at any size; `1` never does. Results are the same bits either way, and
    * where workers or shared WebAssembly memory are unavailable a step runs on one thread. The
@@ -135,6 +139,13 @@ export interface OptimizerOptions {
    */
   threads?: ArenaThreads;
 }
+
+/**
+ * With `kernel: 'auto'`, a fused RAdam step on the caller's buffers runs the WebAssembly SIMD kernels
+ * (through staging copies) when the params have at least this many elements in all; smaller trees
+ * run the JavaScript kernel. Measured: bench/README.md.
+ */
+export const WASM_STAGING_THRESHOLD = 1024;
 
 /** Rebuilds `tree` with its leaves (in `treeLeaves` order) replaced by `leaves`. */
 function withLeaves(tree: unknown, leaves: readonly ArrayLeaf[]): any {
@@ -151,10 +162,14 @@ function withLeaves(tree: unknown, leaves: readonly ArrayLeaf[]): any {
  * first (see {@link Optimizer.kernel}):
  * - `radam(lr)` (`chain(scaleByRadam, scaleByLearningRate)`, constant or scheduled learning rate,
  *   optionally with `addDecayedWeights` between them) is fused: one pass per leaf reads g, m, v, p
- *   and writes m, v, p, with the per-step scalars computed once. With `{ arena: true }` the pass is
- *   a WebAssembly SIMD kernel (`f32x4` lanes for float32 leaves, `f64x2` for float64, making the
- *   typed-array operations in the same order, so the bits are the same) over the optimizer's own
- *   buffers.
+ *   and writes m, v, p, with the per-step scalars computed once. Where WebAssembly SIMD loads, the
+ *   pass is a SIMD kernel (`f32x4` lanes for float32 leaves, `f64x2` for float64, making the
+ *   typed-array operations in the same order, so the bits are the same): with `{ arena: true }`
+ *   over the optimizer's own buffers; on the caller's buffers from
+ *   {@link WASM_STAGING_THRESHOLD} elements, with the moments kept in WebAssembly memory (the
+ *   state's `mu`/`nu` leaves are views into it) and each step copying g and p in and p back out
+ *   (about 7x faster than the JavaScript kernel for float32 at 1M elements). Smaller trees, or
+ *   `kernel: 'js'`, run the JavaScript kernel.
  * - Other chains whose members can all run in place use their `bindInPlace` steps.
  * - Otherwise the optimizer runs the functional update and copies the result into the params.
  *
@@ -167,6 +182,12 @@ function withLeaves(tree: unknown, leaves: readonly ArrayLeaf[]): any {
  * const params = { w: new Float32Array([1, 2, 3]) };
  * const opt = new Optimizer(radam(0.003), params);
  * opt.step({ w: params.w.map((x) => 2 * x) }); // params.w is now [0.994, 1.988, 2.982]
+ *
+ * const big = { w: new Float32Array(1e6) };
+ * const staged = new Optimizer(radam(0.003), big); // WebAssembly SIMD kernel, where it loads
+ * staged.kernel; // 'wasm'
+ * staged.step({ w: new Float32Array(1e6).fill(1) }); // updates the caller's buffer big.w
+ * big.w[999_999]; // -0.003
  *
  * const fast = new Optimizer(radam(0.003), { w: new Float32Array(1e6) }, { arena: true });
  * fast.grads.w.fill(1); // write gradients into the arena...
@@ -187,6 +208,8 @@ export class Optimizer<T = unknown> {
   private readonly inPlace: InPlaceStep | undefined;
   private readonly fused: FusedRadamStep | undefined;
   private readonly arena: Arena | undefined;
+  /** Caller buffers with the WebAssembly kernels: the moments live here, g and p are staged. */
+  private readonly staging: Arena | undefined;
   private readonly arenaGrads: T | undefined;
 
   constructor(
@@ -202,9 +225,9 @@ export class Optimizer<T = unknown> {
           `Optimizer: unknown option ${JSON.stringify(key)}; expected arena, kernel, threads`,
         );
     const kernel = options.kernel ?? 'auto';
-    if (kernel !== 'auto' && kernel !== 'js' && kernel !== 'generic')
+    if (kernel !== 'auto' && kernel !== 'wasm' && kernel !== 'js' && kernel !== 'generic')
       throw new TypeError(
-        `Optimizer: kernel must be 'auto', 'js' or 'generic', got ${JSON.stringify(kernel)}`,
+        `Optimizer: kernel must be 'auto', 'wasm', 'js' or 'generic', got ${JSON.stringify(kernel)}`,
       );
     if (options.arena !== undefined && typeof options.arena !== 'boolean')
       throw new TypeError(`Optimizer: arena must be a boolean, got ${String(options.arena)}`);
@@ -218,7 +241,8 @@ export class Optimizer<T = unknown> {
     let state = transformation.init(params);
     const plan = kernel === 'generic' ? undefined : fusedPlan(transformation, state);
     if (options.arena) {
-      const arena = new Arena(callerLeaves, plan !== undefined, kernel === 'auto', threads);
+      const wasm = kernel === 'auto' || kernel === 'wasm';
+      const arena = new Arena(callerLeaves, plan !== undefined, wasm, threads);
       this.arena = arena;
       this.params = withLeaves(params, arena.params);
       this.arenaGrads = withLeaves(params, arena.grads);
@@ -231,12 +255,28 @@ export class Optimizer<T = unknown> {
     } else {
       this.params = params;
       this.paramLeaves.push(...callerLeaves);
+      let elements = 0;
+      for (const leaf of callerLeaves) elements += leaf.length;
+      if (
+        plan &&
+        (kernel === 'wasm' || (kernel === 'auto' && elements >= WASM_STAGING_THRESHOLD)) &&
+        wasmModule() !== null
+      ) {
+        // The moments move into WebAssembly memory for good; g and p are staged each step.
+        const staging = new Arena(callerLeaves, true, true, threads);
+        if (staging.kernel === 'wasm') {
+          this.staging = staging;
+          plan.radamState.mu = withLeaves(params, staging.mu);
+          plan.radamState.nu = withLeaves(params, staging.nu);
+        }
+      }
     }
     this.currentState = state;
     this.gradLeaves = this.paramLeaves.slice();
     if (plan) {
-      const mu = this.arena ? this.arena.mu : treeLeavesOf(plan.radamState.mu, this.structure);
-      const nu = this.arena ? this.arena.nu : treeLeavesOf(plan.radamState.nu, this.structure);
+      const own = this.arena ?? this.staging;
+      const mu = own ? own.mu : treeLeavesOf(plan.radamState.mu, this.structure);
+      const nu = own ? own.nu : treeLeavesOf(plan.radamState.nu, this.structure);
       this.fused = new FusedRadamStep(plan, mu, nu);
     } else {
       this.inPlace = transformation.bindInPlace?.(state, this.params);
@@ -275,15 +315,24 @@ export class Optimizer<T = unknown> {
    * ```
    */
   get threads(): 1 | 2 {
-    return this.arena?.lastThreads === 2 ? 2 : 1;
+    return (this.arena ?? this.staging)?.lastThreads === 2 ? 2 : 1;
   }
 
   /**
-   * How a step runs: `'wasm'` (fused WebAssembly SIMD kernel over the arena), `'js'` (fused
-   * JavaScript kernel), `'generic'` (the members' in-place steps) or `'functional'`.
+   * How a step runs: `'wasm'` (fused WebAssembly SIMD kernel, over the arena or over staging
+   * copies of the caller's buffers), `'js'` (fused JavaScript kernel), `'generic'` (the members'
+   * in-place steps) or `'functional'`.
+   *
+   * @example
+   * ```ts
+   * // Small trees run the JavaScript kernel; from 1,024 elements the WebAssembly one, where it loads.
+   * new Optimizer(radam(1e-3), { w: new Float32Array(10) }).kernel; // 'js'
+   * new Optimizer(radam(1e-3), { w: new Float32Array(1e6) }).kernel; // 'wasm'
+   * new Optimizer(radam(1e-3), { w: new Float32Array(1e6) }, { kernel: 'js' }).kernel; // 'js'
+   * ```
    */
   get kernel(): 'wasm' | 'js' | 'generic' | 'functional' {
-    if (this.fused) return this.arena?.kernel ?? 'js';
+    if (this.fused) return (this.arena ?? this.staging)?.kernel ?? 'js';
     return this.inPlace ? 'generic' : 'functional';
   }
 
@@ -320,6 +369,21 @@ export class Optimizer<T = unknown> {
         fused.runArena(arena);
         return;
       }
+    }
+    const staging = this.staging;
+    if (fused && staging) {
+      // Stage g and p, step in WebAssembly memory, copy p back (nothing is allocated).
+      const given = this.gradLeaves;
+      const params = this.paramLeaves;
+      const sg = staging.grads;
+      const sp = staging.params;
+      for (let i = 0; i < params.length; i++) {
+        sg[i]!.set(given[i]!);
+        sp[i]!.set(params[i]!);
+      }
+      fused.runArena(staging);
+      for (let i = 0; i < params.length; i++) params[i]!.set(sp[i]!);
+      return;
     }
     const gradLeaves = arena ? arena.grads : this.gradLeaves;
     if (fused) {

@@ -582,7 +582,13 @@ describe('a step that throws leaves the in-place Optimizer untouched', () => {
       ],
     ];
 
-  const kernels = [{}, { kernel: 'js' as const }, { kernel: 'generic' as const }, { arena: true }];
+  const kernels = [
+    {},
+    { kernel: 'js' as const },
+    { kernel: 'wasm' as const },
+    { kernel: 'generic' as const },
+    { arena: true },
+  ];
   for (const [name, make, bad] of failing) {
     for (const options of kernels) {
       it(`${name} (options ${JSON.stringify(options)})`, () => {

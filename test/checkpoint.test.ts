@@ -395,7 +395,13 @@ describe('round trips and resuming', () => {
     }
   }
 
-  const kernels = [{}, { kernel: 'js' as const }, { kernel: 'generic' as const }, { arena: true }];
+  const kernels = [
+    {},
+    { kernel: 'js' as const },
+    { kernel: 'wasm' as const },
+    { kernel: 'generic' as const },
+    { arena: true },
+  ];
   for (const c of resumeCases) {
     it(`${c.name}: an in-place Optimizer resumed with deserializeStateInto continues bit for bit (every kernel)`, () => {
       const wrap = c.wrap ?? ((p: unknown) => p);

@@ -1,8 +1,9 @@
 /**
- * The fused in-place RAdam step (JavaScript kernels on the caller's buffers, WebAssembly SIMD or
- * JavaScript kernels on an arena) against the functional path: the same bits in params and state
- * for random sizes, values, hyperparameters, learning rates (constant and scheduled), steps, dtypes
- * and Nesterov on and off; no allocation per step; errors before anything changes.
+ * The fused in-place RAdam step (JavaScript or WebAssembly SIMD kernels on the caller's buffers,
+ * the latter through staging copies; WebAssembly SIMD or JavaScript kernels on an arena) against
+ * the functional path: the same bits in params and state for random sizes, values,
+ * hyperparameters, learning rates (constant and scheduled), steps, dtypes and Nesterov on and off;
+ * no allocation per step; errors before anything changes.
  */
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -13,18 +14,19 @@ import {
   addDecayedWeights,
   applyUpdates,
   chain,
+  deserializeStateInto,
   type GradientTransformationExtraArgs,
   Optimizer,
   radam,
   scale,
   scaleByLearningRate,
   scaleByRadam,
+  serializeState,
   treeLeaves,
-  treeMap,
-  typedArrayOps,
 } from '../src/index.js';
 import { FUSION_TAG, fusionTag } from '../src/kernels/tag.js';
 import { wasmModule } from '../src/kernels/wasm.js';
+import { WASM_STAGING_THRESHOLD } from '../src/optimizer.js';
 
 const value = fc.oneof(
   { weight: 10, arbitrary: fc.double({ min: -10, max: 10, noNaN: true }) },
@@ -102,6 +104,11 @@ describe('fused in-place RAdam', () => {
 
   const modes = [
     { name: 'JavaScript kernel on the caller buffers', options: {}, kernel: 'js' },
+    {
+      name: 'WebAssembly SIMD kernel staging the caller buffers',
+      options: { kernel: 'wasm' },
+      kernel: 'wasm',
+    },
     { name: 'WebAssembly SIMD kernel on an arena', options: { arena: true }, kernel: 'wasm' },
     { name: 'JavaScript kernel on an arena', options: { arena: true, kernel: 'js' }, kernel: 'js' },
   ] as const;
@@ -167,9 +174,11 @@ describe('fused in-place RAdam', () => {
 
   it('two threads (a worker steps half of every region): the same bits as the functional path', async () => {
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    for (const [nesterov, wd] of [
-      [false, undefined],
-      [true, 0.01],
+    for (const [nesterov, wd, arena] of [
+      [false, undefined, true],
+      [true, 0.01, true],
+      [false, undefined, false],
+      [true, 0.01, false],
     ] as const) {
       const make = () => {
         const r = scaleByRadam({ nesterov });
@@ -185,7 +194,8 @@ describe('fused in-place RAdam', () => {
       const tx = make();
       let ref: unknown = init();
       let state = tx.init(ref);
-      const opt = new Optimizer(make(), init(), { arena: true, threads: 2 });
+      const mine = init();
+      const opt = new Optimizer(make(), mine, { arena, threads: 2 });
       expect(opt.kernel).toBe('wasm');
       let threaded = 0;
       // Up to 200 steps (about 5 s of waiting on a loaded machine) until 8 have run on 2 threads.
@@ -206,7 +216,9 @@ describe('fused in-place RAdam', () => {
         if (opt.threads === 1) await sleep(25);
       }
       expect(threaded).toBeGreaterThan(0);
-      expect((opt.params as { a: Float32Array }).a.buffer).toBeInstanceOf(SharedArrayBuffer);
+      if (arena)
+        expect((opt.params as { a: Float32Array }).a.buffer).toBeInstanceOf(SharedArrayBuffer);
+      else expect(opt.params).toBe(mine); // staged: the caller's own buffers hold the results
     }
     // Small arenas stay on one thread with 'auto'; threads: 1 never starts a worker.
     const small = new Optimizer(radam(0.1), { w: new Float32Array(64) }, { arena: true });
@@ -226,11 +238,81 @@ describe('fused in-place RAdam', () => {
     const opt = new Optimizer(radam(0.003), params);
     opt.step({ w: params.w.map((x) => 2 * x) });
     expect(Array.from(params.w)).toEqual([0.994, 1.988, 2.982].map(Math.fround));
+    const big = { w: new Float32Array(1e6) };
+    const staged = new Optimizer(radam(0.003), big);
+    expect(staged.kernel).toBe('wasm');
+    staged.step({ w: new Float32Array(1e6).fill(1) });
+    expect(big.w[0]).toBe(Math.fround(-0.003));
+    expect(big.w[999_999]).toBe(Math.fround(-0.003));
+    // Optimizer.kernel's example.
+    expect(new Optimizer(radam(1e-3), { w: new Float32Array(10) }).kernel).toBe('js');
+    expect(new Optimizer(radam(1e-3), { w: new Float32Array(1e6) }).kernel).toBe('wasm');
+    expect(new Optimizer(radam(1e-3), { w: new Float32Array(1e6) }, { kernel: 'js' }).kernel).toBe(
+      'js',
+    );
     const fast = new Optimizer(radam(0.003), { w: new Float32Array(1e6) }, { arena: true });
     fast.grads.w.fill(1);
     fast.step();
     expect(fast.params.w[0]).toBe(Math.fround(-0.003));
     expect(fast.params.w[999_999]).toBe(Math.fround(-0.003));
+  });
+
+  it("kernel 'auto' on the caller buffers: WebAssembly (staged) from the threshold, JavaScript below; same bits", () => {
+    expect(WASM_STAGING_THRESHOLD).toBe(1024);
+    const init = (n: number) => ({
+      a: Float32Array.from({ length: n - 24 }, (_, i) => Math.sin(i)),
+      b: Float64Array.from({ length: 24 }, (_, i) => Math.cos(i)),
+    });
+    const grads = (n: number, t: number) => ({
+      a: Float32Array.from({ length: n - 24 }, (_, i) => Math.sin(i * t + 1)),
+      b: Float64Array.from({ length: 24 }, (_, i) => Math.cos(i + t) * 1e-3),
+    });
+    const below = new Optimizer(radam(0.01), init(1023));
+    expect(below.kernel).toBe('js');
+    const staged = new Optimizer(radam(0.01, { weightDecay: 1e-3 }), init(1024));
+    const js = new Optimizer(radam(0.01, { weightDecay: 1e-3 }), init(1024), { kernel: 'js' });
+    expect(staged.kernel).toBe('wasm');
+    expect(js.kernel).toBe('js');
+    expect(staged.grads).toBeUndefined();
+    // The moments live in WebAssembly memory (not the buffers init made); params stay the caller's.
+    const mu = (staged.state as [{ mu: { a: Float32Array } }])[0].mu.a;
+    expect(mu.buffer).not.toBe((js.state as [{ mu: { a: Float32Array } }])[0].mu.a.buffer);
+    expect(mu.buffer.byteLength % 65536).toBe(0);
+    for (let t = 0; t < 9; t++) {
+      staged.step(grads(1024, t));
+      js.step(grads(1024, t));
+    }
+    expect(sameBits(staged.params, js.params)).toBe(true);
+    expect(sameBits(staged.state, js.state)).toBe(true);
+    expect(Array.from(mu)).toEqual(Array.from((js.state as [{ mu: { a: Float32Array } }])[0].mu.a));
+    // The caller may change its params between steps: each step reads them afresh.
+    (staged.params as { a: Float32Array }).a.fill(0.25);
+    (js.params as { a: Float32Array }).a.fill(0.25);
+    staged.step(grads(1024, 9));
+    js.step(grads(1024, 9));
+    expect(sameBits(staged.params, js.params)).toBe(true);
+  });
+
+  it('staged WebAssembly kernel: a checkpoint restored with deserializeStateInto continues bit for bit', () => {
+    const init = () => ({ w: Float32Array.from({ length: 2000 }, (_, i) => Math.sin(i)) });
+    const g = (t: number) => ({
+      w: Float32Array.from({ length: 2000 }, (_, i) => Math.cos(i + t)),
+    });
+    const straight = new Optimizer(radam(0.01), init());
+    const first = new Optimizer(radam(0.01), init());
+    expect(straight.kernel).toBe('wasm');
+    for (let t = 0; t < 12; t++) straight.step(g(t));
+    for (let t = 0; t < 5; t++) first.step(g(t));
+    const stateBytes = serializeState(first.state);
+    const paramBytes = serializeState(first.params);
+    const resumed = new Optimizer(radam(0.01), init());
+    const before = resumed.state;
+    expect(deserializeStateInto(stateBytes, resumed.state)).toBe(before);
+    deserializeStateInto(paramBytes, resumed.params);
+    expect(sameBits(resumed.state, first.state)).toBe(true);
+    for (let t = 5; t < 12; t++) resumed.step(g(t));
+    expect(sameBits(resumed.params, straight.params)).toBe(true);
+    expect(sameBits(resumed.state, straight.state)).toBe(true);
   });
 
   it('fuses only the chains it recognises, by their tags', () => {
@@ -270,7 +352,7 @@ describe('fused in-place RAdam', () => {
       'Optimizer: unknown option "fast"; expected arena, kernel, threads',
     );
     expect(() => new Optimizer(radam(0.1), p, { kernel: 'gpu' } as never)).toThrow(
-      `Optimizer: kernel must be 'auto', 'js' or 'generic', got "gpu"`,
+      `Optimizer: kernel must be 'auto', 'wasm', 'js' or 'generic', got "gpu"`,
     );
     expect(() => new Optimizer(radam(0.1), p, { arena: 1 } as never)).toThrow(
       'Optimizer: arena must be a boolean, got 1',
@@ -293,8 +375,11 @@ describe('fused in-place RAdam', () => {
           f32 ? new Float32Array(64) : new Float64Array(64),
         ]),
       );
+    // 20 x 64 = 1,280 elements: {} stages them through WebAssembly memory ('auto').
     const configs = [
       {},
+      { kernel: 'js' as const },
+      { threads: 2 as const },
       { arena: true },
       { arena: true, kernel: 'js' as const },
       { arena: true, threads: 2 as const },
@@ -307,6 +392,7 @@ describe('fused in-place RAdam', () => {
           for (const g of Object.values(grads)) g.fill(0.5);
           const lr = scheduled ? (c: number) => 1e-3 / (1 + c) : 1e-3;
           const opt = new Optimizer(radam(lr), params, options);
+          expect(opt.kernel).toBe('kernel' in options ? 'js' : 'wasm');
           for (let k = 0; k < 5000; k++) opt.step(grads);
           // With threads: 2, wait (up to about 5 s) until the worker takes part.
           for (let k = 0; k < 200 && 'threads' in options && opt.threads !== 2; k++) {

@@ -272,7 +272,7 @@ const bits = (tree: unknown) => Buffer.from(serializeState(tree));
 const RUNS = 60;
 
 describe('properties of every transformation', () => {
-  it('in-place Optimizer (auto, js, generic kernels; arena) and functional loop agree bit for bit', () => {
+  it('in-place Optimizer (auto, js, wasm, generic kernels; arena) and functional loop agree bit for bit', () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         const { params, grads } = setup(c);
@@ -282,6 +282,7 @@ describe('properties of every transformation', () => {
         const opts = [
           {},
           { kernel: 'js' as const },
+          { kernel: 'wasm' as const },
           { kernel: 'generic' as const },
           { arena: true },
         ];
