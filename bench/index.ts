@@ -14,11 +14,13 @@ import { runInNewContext } from 'node:vm';
 import { applyUpdates, Optimizer, radam } from '../src/index.js';
 
 const quick = process.argv.includes('--quick');
+/** `--10m`: with `--quick`, also the 10M float32 in-place rows (and TF.js/torch at 10M). */
+const with10M = quick && process.argv.includes('--10m');
 const here = dirname(fileURLToPath(import.meta.url));
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-const SIZES = quick ? [1e3, 1e5, 1e6] : [1e3, 1e4, 1e5, 1e6, 1e7];
+const SIZES = quick ? [1e3, 1e5, 1e6, ...(with10M ? [1e7] : [])] : [1e3, 1e4, 1e5, 1e6, 1e7];
 /** Bytes moved per element by a step (read g, m, v, p; write m, v, p), in units of the element size. */
 const ACCESSES = 7;
 
@@ -72,9 +74,11 @@ function add(r: Omit<Row, 'elemsPerSec' | 'ratioToFloor' | 'floorMs'>) {
 
 const repsFor = (n: number) => (n >= 1e7 ? 7 : n >= 1e6 ? 20 : n >= 1e5 ? 100 : 1000);
 
-// 1. Floor, in-place (caller buffers: JS kernel; arena: WebAssembly SIMD), functional.
+// 1. Floor, in-place (caller buffers: JS kernel or WebAssembly SIMD through staging copies;
+// arena: WebAssembly SIMD), functional.
 for (const n of SIZES)
   for (const f32 of [true, false]) {
+    if (with10M && n === 1e7 && !f32) continue; // --quick --10m: float32 only at 10M
     const dtype = f32 ? 'float32' : 'float64';
     const a = filled(f32, n, 1);
     const b = filled(f32, n, 2);
@@ -85,12 +89,13 @@ for (const n of SIZES)
     // The arena twice: step(g) copies g into the arena first (one more read and write of g);
     // step() reads the gradients already written into optimizer.grads (the step proper).
     for (const [name, options, own] of [
-      ['in-place, caller buffers (js)', {}, false],
+      ['in-place, caller buffers (js)', { kernel: 'js' }, false],
+      ['in-place, caller buffers (wasm staging)', {}, false],
       ['in-place, arena, step(g) (wasm simd)', { arena: true }, false],
       ['in-place, arena, step() (wasm simd)', { arena: true }, true],
       ['in-place, arena, step(), 1 thread', { arena: true, threads: 1 }, true],
     ] as const) {
-      if (options.threads === 1 && n < 1e6) continue; // below the 2-thread threshold anyway
+      if ('threads' in options && n < 1e6) continue; // below the 2-thread threshold anyway
       const p = filled(f32, n, 4);
       const opt = new Optimizer(radam(1e-3), { w: p }, options);
       // Past the 5 momentum-only steps: time rectified steps, the common case.
@@ -133,7 +138,8 @@ const treeOf = (seed: number) =>
     Array.from({ length: 1000 }, (_, i) => [`w${i}`, filled(true, 1000, seed + i)]),
   );
 for (const [name, options] of [
-  ['caller buffers (js)', {}],
+  ['caller buffers (js)', { kernel: 'js' }],
+  ['caller buffers (wasm staging)', {}],
   ['arena (wasm simd)', { arena: true }],
 ] as const) {
   // step(grads) in both modes (the arena copies the gradients in).
@@ -161,7 +167,8 @@ for (const [name, options] of [
 // 3. Heap growth over 1,000 steps after warm-up.
 const heap: Record<string, number> = {};
 for (const [name, options] of [
-  ['caller buffers (js)', {}],
+  ['caller buffers (js)', { kernel: 'js' }],
+  ['caller buffers (wasm staging)', {}],
   ['arena (wasm simd)', { arena: true }],
 ] as const) {
   const opt = new Optimizer(
