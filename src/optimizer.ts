@@ -168,7 +168,8 @@ function withLeaves(tree: unknown, leaves: readonly ArrayLeaf[]): any {
  *   over the optimizer's own buffers; on the caller's buffers from
  *   {@link WASM_STAGING_THRESHOLD} elements, with the moments kept in WebAssembly memory (the
  *   state's `mu`/`nu` leaves are views into it) and each step copying g and p in and p back out
- *   (about 9x faster than the JavaScript kernel for float32 at 1M elements; bench/README.md). Smaller trees, or
+ *   (about 9x faster than the JavaScript kernel for float32 at 1M elements; bench/README.md; the
+ *   staging copies of g and p cost two more buffers the size of the params). Smaller trees, or
  *   `kernel: 'js'`, run the JavaScript kernel.
  * - Other chains whose members can all run in place use their `bindInPlace` steps.
  * - Otherwise the optimizer runs the functional update and copies the result into the params.
