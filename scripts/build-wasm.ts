@@ -14,6 +14,8 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// The scalars at `scalars` (8 bytes each for float64 kernels, 4 for float32), in this order.
+import { KERNEL_SCALARS as SCALARS } from '../src/kernels/wasm.js';
 
 type Bytes = number[];
 
@@ -112,22 +114,6 @@ export const KERNEL_PARAMS = [
   ['n', I32],
   ['rectify', I32],
   ['scalars', I32],
-] as const;
-
-/** The scalars at `scalars` (8 bytes each for float64 kernels, 4 for float32), in this order. */
-export const SCALARS = [
-  'a1',
-  'b1',
-  'a2',
-  'b2',
-  'bc1',
-  'bc1Next',
-  'bc2',
-  'r',
-  'epsRoot',
-  'eps',
-  'wd',
-  's',
 ] as const;
 
 const P = Object.fromEntries(KERNEL_PARAMS.map(([n], i) => [n, i])) as Record<
