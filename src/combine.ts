@@ -8,6 +8,7 @@ import type {
 import { withFusionTag } from './kernels/tag.js';
 import { disposeLeaf, findLeafOps } from './leaf.js';
 import { treeLeaves } from './tree.js';
+import { checkTransformation } from './validate.js';
 
 /** The state of a {@link chain}: one state per member, in order. */
 export type ChainState = unknown[];
@@ -40,12 +41,7 @@ export function chain(
   ...transforms: GradientTransformation[]
 ): GradientTransformationExtraArgs<ChainState> {
   transforms.forEach((tx, i) => {
-    if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function')
-      throw new TypeError(
-        `chain: argument ${i} must be a gradient transformation with init and update, got ${
-          tx === null ? 'null' : typeof tx
-        }`,
-      );
+    checkTransformation('chain', `argument ${i}`, tx);
   });
   const canRunInPlace = transforms.every((tx) => typeof tx.bindInPlace === 'function');
   const chained: GradientTransformationExtraArgs<ChainState> = {

@@ -57,6 +57,18 @@ export function checkScalarOrSchedule(fn: string, name: string, value: unknown):
   return value;
 }
 
+/**
+ * Throws unless `value` is a gradient transformation (an object with `init` and `update`
+ * functions); `name` says which argument, e.g. `inner` or `argument 2`.
+ */
+export function checkTransformation(fn: string, name: string, value: unknown): void {
+  const tx = value as { init?: unknown; update?: unknown } | null | undefined;
+  if (!tx || typeof tx.init !== 'function' || typeof tx.update !== 'function')
+    throw new TypeError(
+      `${fn}: ${name} must be a gradient transformation with init and update, got ${show(value)}`,
+    );
+}
+
 /** Throws when an options object has a key the function does not know (a likely typo). */
 export function checkOptionKeys(
   fn: string,

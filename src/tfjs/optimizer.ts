@@ -16,6 +16,7 @@ import { FusedRadamStep, fusedPlan } from '../kernels/fused.js';
 import { typedArrayOps } from '../leaf.js';
 import { radamHyperparams, type ScaleByRadamOptions } from '../transforms/radam.js';
 import { isContainer, treeLeafPaths, treeLeaves } from '../tree.js';
+import { checkTransformation } from '../validate.js';
 import { registerTfjsOps } from './ops.js';
 
 /** A named tensor, as TF.js optimizers' weights (`tf.NamedTensor`, not re-exported by tfjs-core). */
@@ -186,16 +187,7 @@ export class TransformationOptimizer extends tf.Optimizer {
     options: TransformationOptimizerOptions = {},
   ) {
     super();
-    if (
-      !transformation ||
-      typeof transformation.init !== 'function' ||
-      typeof transformation.update !== 'function'
-    )
-      throw new TypeError(
-        `TransformationOptimizer: transformation must be a gradient transformation with init and update, got ${
-          transformation === null ? 'null' : typeof transformation
-        }`,
-      );
+    checkTransformation('TransformationOptimizer', 'transformation', transformation);
     const extra = Object.keys(options).filter((k) => k !== 'cpuInPlace');
     if (extra.length > 0)
       throw new TypeError(

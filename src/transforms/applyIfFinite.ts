@@ -8,7 +8,7 @@ import type {
 import { safeIncrement } from '../base.js';
 import { typedArrayOps } from '../leaf.js';
 import { isContainer, treeAllFinite, treeZerosLike } from '../tree.js';
-import { checkInteger } from '../validate.js';
+import { checkInteger, checkTransformation } from '../validate.js';
 
 /** The state of {@link applyIfFinite} (optax's `ApplyIfFiniteState`). */
 export interface ApplyIfFiniteState<S = unknown> {
@@ -70,8 +70,7 @@ export function applyIfFinite<S>(
   maxConsecutiveErrors: number,
 ): GradientTransformationExtraArgs<ApplyIfFiniteState<S>> {
   const fn = 'applyIfFinite';
-  if (!inner || typeof inner.init !== 'function' || typeof inner.update !== 'function')
-    throw new TypeError(`${fn}: inner must be a gradient transformation with init and update`);
+  checkTransformation(fn, 'inner', inner);
   checkInteger(fn, 'maxConsecutiveErrors', maxConsecutiveErrors, 0);
   const tx: GradientTransformationExtraArgs<ApplyIfFiniteState<S>> = {
     init: (params) => ({

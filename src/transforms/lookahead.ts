@@ -9,7 +9,13 @@ import type {
 import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
 import { assertSameStructure, isContainer, mapLeaves, treeLeaves, treeMap } from '../tree.js';
-import { checkBoolean, checkFinite, checkInteger, checkOptionKeys } from '../validate.js';
+import {
+  checkBoolean,
+  checkFinite,
+  checkInteger,
+  checkOptionKeys,
+  checkTransformation,
+} from '../validate.js';
 
 /**
  * Lookahead's parameters (optax's `LookaheadParams`): take gradients at `fast`; use `slow` for
@@ -164,8 +170,7 @@ export function lookahead<S>(
   options: LookaheadOptions,
 ): GradientTransformationExtraArgs<LookaheadState<S>> {
   const fn = 'lookahead';
-  if (!fast || typeof fast.init !== 'function' || typeof fast.update !== 'function')
-    throw new TypeError(`${fn}: fast must be a gradient transformation with init and update`);
+  checkTransformation(fn, 'fast', fast);
   if (options === undefined)
     throw new TypeError(`${fn}: options { syncPeriod, slowStepSize } are required`);
   checkOptionKeys(fn, options, ['syncPeriod', 'slowStepSize', 'resetState']);

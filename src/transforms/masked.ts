@@ -15,6 +15,7 @@ import {
   treeLeaves,
   treeMap,
 } from '../tree.js';
+import { checkTransformation } from '../validate.js';
 
 /**
  * A mask: a tree of booleans with the structure of the params or a prefix of it (a boolean stands
@@ -104,8 +105,7 @@ export function masked<S>(
   mask: Mask,
 ): GradientTransformationExtraArgs<MaskedState<S>> {
   const fn = 'masked';
-  if (!inner || typeof inner.init !== 'function' || typeof inner.update !== 'function')
-    throw new TypeError(`${fn}: inner must be a gradient transformation with init and update`);
+  checkTransformation(fn, 'inner', inner);
   if (
     mask === undefined ||
     (typeof mask !== 'function' && typeof mask !== 'boolean' && !isContainer(mask))

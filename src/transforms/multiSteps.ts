@@ -9,7 +9,7 @@ import { safeIncrement } from '../base.js';
 import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeZerosLike } from '../tree.js';
-import { checkBoolean, checkInteger, checkOptionKeys } from '../validate.js';
+import { checkBoolean, checkInteger, checkOptionKeys, checkTransformation } from '../validate.js';
 
 /** Options of {@link multiSteps}. */
 export interface MultiStepsOptions {
@@ -77,8 +77,7 @@ export function multiSteps<S>(
   options: MultiStepsOptions,
 ): GradientTransformationExtraArgs<MultiStepsState<S>> {
   const fn = 'multiSteps';
-  if (!inner || typeof inner.init !== 'function' || typeof inner.update !== 'function')
-    throw new TypeError(`${fn}: inner must be a gradient transformation with init and update`);
+  checkTransformation(fn, 'inner', inner);
   if (options === undefined) throw new TypeError(`${fn}: options { everyK } are required`);
   checkOptionKeys(fn, options, ['everyK', 'useGradMean']);
   const everyK = options.everyK;
