@@ -343,14 +343,14 @@ export function treeScale<T>(s: number, a: T): T {
 }
 
 /**
- * The sum of the squares of every element of every leaf.
+ * The sum of the squares of every element of every leaf. `name` names the tree in errors.
  *
  * @example
  * ```ts
  * treeSumOfSquares({ x: 3, y: new Float32Array([4]) }); // 25
  * ```
  */
-export function treeSumOfSquares(tree: unknown): number {
+export function treeSumOfSquares(tree: unknown, name = 'tree'): number {
   let total = 0;
   mapLeaves(
     ([x]) => {
@@ -358,21 +358,22 @@ export function treeSumOfSquares(tree: unknown): number {
       return null;
     },
     [tree],
-    ['tree'],
+    [name],
   );
   return total;
 }
 
 /**
- * The Euclidean norm of all elements of a tree, as `optax.tree_utils.tree_l2_norm`.
+ * The Euclidean norm of all elements of a tree, as `optax.tree_utils.tree_l2_norm`. `name` names
+ * the tree in errors.
  *
  * @example
  * ```ts
  * treeL2Norm({ x: 3, y: new Float32Array([4]) }); // 5
  * ```
  */
-export function treeL2Norm(tree: unknown): number {
-  return Math.sqrt(treeSumOfSquares(tree));
+export function treeL2Norm(tree: unknown, name = 'tree'): number {
+  return Math.sqrt(treeSumOfSquares(tree, name));
 }
 
 /**

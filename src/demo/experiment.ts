@@ -2,7 +2,7 @@
  * The demo's experiment: every optimizer at every learning rate trains the same MLP from the same
  * initial weights on the same batches, and is scored on the same held-out digits.
  */
-import { Optimizer } from '../index.js';
+import { Optimizer, treeAllFinite } from '../index.js';
 import { IMAGE_SIZE, loadDigits, type Split, splitDigits } from './data.js';
 import {
   type BackendName,
@@ -170,7 +170,7 @@ function trainOne(
       }
       const { loss, grads } = lossAndGrads(params, images, labels);
       step++;
-      if (!Number.isFinite(loss) || !allFinite(grads)) {
+      if (!Number.isFinite(loss) || !treeAllFinite(grads)) {
         divergedAtStep = step;
         break training;
       }
@@ -192,13 +192,6 @@ function trainOne(
     divergedAtStep,
     seconds: (performance.now() - t0) / 1000,
   };
-}
-
-function allFinite(g: MlpParams): boolean {
-  for (const a of [g.w1, g.b1, g.w2, g.b2]) {
-    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
-  }
-  return true;
 }
 
 /**

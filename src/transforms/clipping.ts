@@ -2,7 +2,7 @@
 
 import type { EmptyState, GradientTransformationExtraArgs } from '../base.js';
 import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
-import { mapLeaves } from '../tree.js';
+import { mapLeaves, treeL2Norm } from '../tree.js';
 import { checkFinite } from '../validate.js';
 
 /**
@@ -86,16 +86,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformationExtraAr
   return {
     init: () => ({}),
     update(updates, state) {
-      let sumSq = 0;
-      mapLeaves(
-        ([u]) => {
-          sumSq += leafOps(u).sumOfSquares(u);
-          return null;
-        },
-        [updates],
-        ['updates'],
-      );
-      const gNorm = Math.sqrt(sumSq);
+      const gNorm = treeL2Norm(updates, 'updates');
       const trigger = gNorm < maxNorm || !Number.isFinite(gNorm);
       const out = mapLeaves(
         ([u]) => clipNormLeaf(leafOps(u), u, trigger, gNorm, maxNorm, undefined),
