@@ -6,7 +6,7 @@ import type {
   InPlaceStep,
 } from './base.js';
 import { withFusionTag } from './kernels/tag.js';
-import { disposeLeaf, findLeafOps } from './leaf.js';
+import { anyLeafNeedsDispose, disposeLeaf, findLeafOps } from './leaf.js';
 import { treeLeaves } from './tree.js';
 import { checkTransformation } from './validate.js';
 
@@ -19,6 +19,7 @@ export type ChainState = unknown[];
  * states), which a member may have passed through or stored.
  */
 function disposeBetween(between: readonly unknown[], keep: readonly unknown[]): void {
+  if (between.length === 0 || !anyLeafNeedsDispose()) return; // typed arrays only: nothing to do
   const leaves = between.flatMap((t) => treeLeaves<unknown>(t));
   if (!leaves.some((x) => typeof x === 'object' && findLeafOps(x)?.dispose !== undefined)) return;
   const kept = new Set<unknown>(keep.flatMap((t) => treeLeaves<unknown>(t)));

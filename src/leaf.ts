@@ -317,6 +317,15 @@ export const numberOps: LeafOps<number> = {
 const registry: LeafOps[] = [];
 
 /**
+ * True when some registered array type has leaves to free (`dispose`); the core's typed arrays
+ * and numbers never do, so code that frees temporaries can skip its bookkeeping entirely.
+ */
+export function anyLeafNeedsDispose(): boolean {
+  for (const ops of registry) if (ops.dispose !== undefined) return true;
+  return false;
+}
+
+/**
  * Registers the arithmetic for another array type. Adapters (`optax-ts/tfjs`, `optax-ts/jax`) call
  * this when imported; registering the same object twice is a no-op.
  *
