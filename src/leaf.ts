@@ -61,8 +61,6 @@ export interface LeafOps<L = any> {
   sumOfSquares(x: L): number;
   /** False when any element is NaN or ±Infinity. */
   allFinite(x: L): boolean;
-  /** A copy of `x` with the dtype of `like` (for `applyUpdates` and casting). */
-  castLike?(x: L, like: L): L;
   /** Frees a temporary produced by these operations (tensors); absent for garbage-collected arrays. */
   dispose?(x: L): void;
 }
@@ -287,11 +285,6 @@ export const typedArrayOps: LeafOps<Typed> = {
     for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i]!)) return false;
     return true;
   },
-  castLike(x, like) {
-    const out = alloc(like);
-    out.set(x);
-    return out;
-  },
 };
 
 /** Scalar leaves: plain JavaScript numbers, in float64, with the same formulas. */
@@ -311,7 +304,6 @@ export const numberOps: LeafOps<number> = {
   clip: (x, lo, hi) => (x < lo ? lo : x > hi ? hi : x),
   sumOfSquares: (x) => x * x,
   allFinite: (x) => Number.isFinite(x),
-  castLike: (x) => x,
 };
 
 const registry: LeafOps[] = [];

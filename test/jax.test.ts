@@ -225,7 +225,6 @@ function recordMade(): { made: np.Array[]; restore(): void } {
     'adamRatio',
     'add',
     'clip',
-    'castLike',
   ] as const;
   const made: np.Array[] = [];
   const ops = jaxArrayOps as unknown as Record<string, (...args: unknown[]) => unknown>;

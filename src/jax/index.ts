@@ -210,10 +210,6 @@ export const jaxArrayOps: LeafOps<JaxArray> = {
     checkConcrete('allFinite', x);
     return Boolean(np.all(np.isfinite(x.ref)).item());
   },
-  castLike(x, like) {
-    checkPair('castLike', ['x', 'like'], x, like);
-    return result(x.ref, like.dtype);
-  },
   dispose(x) {
     untrack(x);
     x.dispose();

@@ -3,10 +3,10 @@
  * are `tf.Tensor`s once this module is loaded (importing `optax-ts/tfjs` registers it).
  *
  * Each operation runs inside `tf.tidy`, so it returns one fresh tensor and keeps no temporary.
- * Arithmetic is float32 tensor arithmetic (TF.js rounds after every primitive op, where the core's
- * typed-array operations round once per operation), so results agree with the `Float32Array` path
- * to within a few float32 ulps, not bit for bit. Tensors of another dtype are cast to float32;
- * results are float32 except {@link tfjsOps}`.add` and `castLike`, which keep the param's dtype.
+ * Arithmetic is float32 tensor arithmetic, composed from TF.js's primitive ops (not always in the
+ * order and with the scalar roundings of the core's float32 operations), so results agree with the
+ * `Float32Array` path to within a few float32 ulps, not bit for bit. Tensors of another dtype are cast to float32;
+ * results are float32 except {@link tfjsOps}`.add`, which keeps the param's dtype.
  *
  * `adamRatio` skips the zero-momentum select (slow on tfjs-backend-wasm) when `eps` or `epsRoot`
  * is positive, since the denominator is then positive and a zero momentum already gives a zero
@@ -99,8 +99,6 @@ export const tfjsOps: LeafOps<tf.Tensor> = {
     for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
     return true;
   },
-  castLike: (x, like) =>
-    tf.tidy(() => (x.dtype === like.dtype ? tf.clone(x) : tf.cast(x, like.dtype))),
   dispose: (x) => x.dispose(),
 };
 
