@@ -9,6 +9,7 @@ import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { FUSION_TAG, fusionTag } from '../src/base.js';
 import {
   type ArrayLeaf,
   addDecayedWeights,
@@ -24,9 +25,8 @@ import {
   serializeState,
   treeLeaves,
 } from '../src/index.js';
-import { FUSION_TAG, fusionTag } from '../src/kernels/tag.js';
+import { WASM_STAGING_THRESHOLD } from '../src/inplace/optimizer.js';
 import { wasmModule } from '../src/kernels/wasm.js';
-import { WASM_STAGING_THRESHOLD } from '../src/optimizer.js';
 
 const value = fc.oneof(
   { weight: 10, arbitrary: fc.double({ min: -10, max: 10, noNaN: true }) },

@@ -17,6 +17,7 @@ import {
   instantiateKernels,
   KERNEL_SCALARS,
   kernelName,
+  MAX_WASM_PAGES,
   type WasmKernel,
   type WasmKernels,
 } from './wasm.js';
@@ -56,7 +57,47 @@ const F32_SCALARS = 128;
 const CONTROL = 256;
 const SCALARS_BYTES = 512;
 
+interface Layout {
+  layout: { f32: boolean; index: number[]; offset: number[]; n: number }[];
+  bytes: number;
+}
+
+/** Where each leaf goes: float64 leaves first, then float32, each padded to 4 elements. */
+function arenaLayout(leaves: readonly ArrayLeaf[], moments: boolean): Layout {
+  const layout: Layout['layout'] = [];
+  for (const f32 of [false, true]) {
+    const index: number[] = [];
+    const offset: number[] = [];
+    let n = 0;
+    leaves.forEach((leaf, i) => {
+      if (isF32(leaf) !== f32) return;
+      index.push(i);
+      offset.push(n);
+      n += pad4(leaf.length);
+    });
+    if (index.length > 0) layout.push({ f32, index, offset, n });
+  }
+  const regions = moments ? 4 : 2;
+  // The kernels' scalars come first.
+  let bytes = SCALARS_BYTES;
+  for (const l of layout) bytes += regions * l.n * (l.f32 ? 4 : 8);
+  return { layout, bytes };
+}
+
+/** Float32Array from any realm (the kernels only index it). */
+function isF32(leaf: ArrayLeaf): boolean {
+  return (leaf as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Float32Array';
+}
+
 export class Arena {
+  /**
+   * Whether an arena for `leaves` fits one WebAssembly memory ({@link MAX_WASM_PAGES} pages), so
+   * that the SIMD kernels can step it. Allocates nothing.
+   */
+  static fits(leaves: readonly ArrayLeaf[], moments: boolean): boolean {
+    return arenaLayout(leaves, moments).bytes <= MAX_WASM_PAGES * 65536;
+  }
+
   /** Per leaf (in `treeLeaves` order), views into the arena. */
   readonly params: ArrayLeaf[] = [];
   readonly grads: ArrayLeaf[] = [];
@@ -90,23 +131,7 @@ export class Arena {
     wasm: boolean,
     threads: ArenaThreads = 1,
   ) {
-    const layout: { f32: boolean; index: number[]; offset: number[]; n: number }[] = [];
-    for (const f32 of [false, true]) {
-      const index: number[] = [];
-      const offset: number[] = [];
-      let n = 0;
-      leaves.forEach((leaf, i) => {
-        if (leaf instanceof Float32Array !== f32) return;
-        index.push(i);
-        offset.push(n);
-        n += pad4(leaf.length);
-      });
-      if (index.length > 0) layout.push({ f32, index, offset, n });
-    }
-    const regions = moments ? 4 : 2;
-    // The kernels' scalars come first.
-    let bytes = SCALARS_BYTES;
-    for (const l of layout) bytes += regions * l.n * (l.f32 ? 4 : 8);
+    const { layout, bytes } = arenaLayout(leaves, moments);
     this.bytes = bytes;
     let elements = 0;
     for (const l of layout) elements += l.n;

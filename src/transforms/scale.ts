@@ -5,8 +5,7 @@ import type {
   ScalarOrSchedule,
   Schedule,
 } from '../base.js';
-import { safeIncrement } from '../base.js';
-import { withFusionTag } from '../kernels/tag.js';
+import { safeIncrement, withFusionTag } from '../base.js';
 import { leafOps, typedArrayOps } from '../leaf.js';
 import { isContainer, mapLeaves } from '../tree.js';
 import {

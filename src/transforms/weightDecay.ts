@@ -1,8 +1,7 @@
 /** Weight decay, as `optax.add_decayed_weights`. */
 
 import type { EmptyState, GradientTransformationExtraArgs, ScalarOrSchedule } from '../base.js';
-import { safeIncrement } from '../base.js';
-import { withFusionTag } from '../kernels/tag.js';
+import { safeIncrement, withFusionTag } from '../base.js';
 import { leafOps, typedArrayOps } from '../leaf.js';
 import { isContainer, mapLeaves } from '../tree.js';
 import { checkOptionKeys, checkScalarOrSchedule, evaluate } from '../validate.js';
