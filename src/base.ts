@@ -101,6 +101,7 @@ export function identity(): GradientTransformationExtraArgs<EmptyState> {
     init: () => ({}),
     update: (updates, state) => [updates, state],
     bindInPlace: () => ({
+      cannotThrow: true,
       prepare() {},
       run(input, output) {
         for (let i = 0; i < input.length; i++)

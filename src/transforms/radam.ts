@@ -226,8 +226,11 @@ export function adamFamily(
       const s = newRadamScalars();
       const buf: LeafBuffers = {};
       const res = new RadamLeafResult();
+      const countWhat = `${fn}.update: state.count`;
       return {
+        cannotThrow: true,
         prepare() {
+          checkCount(countWhat, state.count);
           fillScalars(state.count, s);
         },
         run(input, output) {
