@@ -497,8 +497,11 @@ export class Functional {
 // ---------------------------------------------------------------------------------------------
 // Bits
 
+/** The bytes of a view (none for a detached one, whose byteLength is 0). */
 const bytes = (x: ArrayBufferView): Uint8Array =>
-  new Uint8Array(x.buffer, x.byteOffset, x.byteLength).slice();
+  x.byteLength === 0
+    ? new Uint8Array(0)
+    : new Uint8Array(x.buffer, x.byteOffset, x.byteLength).slice();
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
