@@ -180,7 +180,7 @@ function aliasKinds(
     'grads leaf detached',
     (g) => {
       const a = base(c, g).a as ArrayLeaf;
-      structuredClone(a, { transfer: [a.buffer] });
+      structuredClone(a, { transfer: [a.buffer as ArrayBuffer] });
     },
     [`grads${P}.a: its buffer was detached`],
   );
@@ -265,7 +265,7 @@ describe('detached, resized or replaced params buffers', () => {
             victim.step(pr.grads(t()));
             const a = base(c, victimParams).a as ArrayLeaf;
             const before = snapshot(victim);
-            structuredClone(a, { transfer: [a.buffer] });
+            structuredClone(a, { transfer: [a.buffer as ArrayBuffer] });
             expectError(
               () => victim.step(pr.grads(1)),
               TypeError,
