@@ -414,7 +414,9 @@ describe('params that share memory are refused at construction, naming both path
             const [, x, y] = err!.message.match(/params\.l(\d) and params\.l(\d)/)!.map(Number);
             const [rx, ry] = [ranges[x!]!, ranges[y!]!];
             expect(rx[0] < ry[1] && ry[0] < rx[1]).toBe(true);
-            leaves.forEach((l, i) => expect(Array.from(l)).toEqual(Array.from(before[i]!)));
+            leaves.forEach((l, i) => {
+              expect(Array.from(l)).toEqual(Array.from(before[i]!));
+            });
           } else expect(err).toBeUndefined();
         },
       ),

@@ -554,7 +554,12 @@ export function places(tree: unknown, path = '', out: Place[] = []): Place[] {
  * The first difference between two lists of places, or undefined. `identity`: containers and
  * arrays must also be the same objects (a snapshot of the same optimizer).
  */
-export function diffPlaces(a: Place[], b: Place[], identity: boolean): string | undefined {
+export function diffPlaces(
+  a: Place[],
+  b: Place[],
+  identity: boolean,
+  nanEqual = false,
+): string | undefined {
   if (a.length !== b.length)
     return `${a.length} places, then ${b.length}: [${a.map((p) => p.path).join(' ')}] vs [${b.map((p) => p.path).join(' ')}]`;
   for (let i = 0; i < a.length; i++) {
@@ -565,11 +570,36 @@ export function diffPlaces(a: Place[], b: Place[], identity: boolean): string | 
     if (identity && (x.kind === 'container' || x.kind.startsWith('f') || x.kind === 'array-other'))
       if (x.ref !== y.ref) return `${x.path}: a different object`;
     if (x.value instanceof Uint8Array) {
-      if (!sameBytes(x.value, y.value as Uint8Array)) return `${x.path}: different bits`;
+      if (!sameBytes(x.value, y.value as Uint8Array)) {
+        if (!nanEqual || (x.kind !== 'f32' && x.kind !== 'f64'))
+          return `${x.path}: different bits${firstDiff(x, y)}`;
+        // Values equal under Object.is (every NaN equal, -0 not 0): only NaN bits may differ.
+        const C = x.kind === 'f32' ? Float32Array : Float64Array;
+        const u = new C((x.value as Uint8Array).slice().buffer);
+        const v = new C((y.value as Uint8Array).slice().buffer);
+        for (let i = 0; i < u.length; i++)
+          if (!Object.is(u[i], v[i])) return `${x.path}[${i}]: ${u[i]} vs ${v[i]}`;
+      }
     } else if (!Object.is(x.value, y.value))
       return `${x.path}: ${String(x.value)} vs ${String(y.value)}`;
   }
   return undefined;
+}
+
+/** ` at [i]: <hex> vs <hex>` for the first differing element of two float arrays' places. */
+function firstDiff(x: Place, y: Place): string {
+  const size = x.kind === 'f32' ? 4 : x.kind === 'f64' ? 8 : 1;
+  const a = x.value as Uint8Array;
+  const b = y.value as Uint8Array;
+  for (let i = 0; i < a.length; i += size) {
+    const ea = Array.from(a.subarray(i, i + size)).reverse();
+    const eb = Array.from(b.subarray(i, i + size)).reverse();
+    if (ea.some((v, j) => v !== eb[j])) {
+      const h = (e: number[]) => e.map((v) => v.toString(16).padStart(2, '0')).join('');
+      return ` at [${i / size}]: ${h(ea)} vs ${h(eb)}`;
+    }
+  }
+  return '';
 }
 
 /** Everything a step could change: the params tree, the state tree, and (arena) the grads. */
@@ -602,10 +632,10 @@ export function assertUnchanged(opt: Optimizer<any>, snap: Snapshot, what: strin
 }
 
 /** Throws unless params and state of `a` have the bits of those of `b`. */
-export function assertSameBits(a: Snapshot, b: Snapshot, what: string): void {
-  const p = diffPlaces(a.params, b.params, false);
+export function assertSameBits(a: Snapshot, b: Snapshot, what: string, nanEqual = false): void {
+  const p = diffPlaces(a.params, b.params, false, nanEqual);
   if (p) throw new Error(`${what}: params differ: params${p}`);
-  const s = diffPlaces(a.state, b.state, false);
+  const s = diffPlaces(a.state, b.state, false, nanEqual);
   if (s) throw new Error(`${what}: state differs: state${s}`);
 }
 
