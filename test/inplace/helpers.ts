@@ -284,6 +284,12 @@ export const COMPOSITIONS: Composition[] = [
     triggers: [],
   },
   {
+    name: 'lookahead(adam, { syncPeriod: 1, resetState })',
+    make: () => lookahead(adam(0.05), { syncPeriod: 1, slowStepSize: 0.5, resetState: true }),
+    lookahead: true,
+    triggers: [],
+  },
+  {
     name: 'lookahead(applyIfFinite(radam, 0), { syncPeriod: 4 })',
     make: () => lookahead(applyIfFinite(radam(1e-2), 0), { syncPeriod: 4, slowStepSize: 0.5 }),
     lookahead: true,

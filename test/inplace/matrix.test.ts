@@ -11,7 +11,7 @@
  * per-mode equivalence properties of test/optimizer_fused.test.ts (see fused_property.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { Optimizer } from '../../src/index.js';
+import { Optimizer, radam } from '../../src/index.js';
 import { wasmModule } from '../../src/kernels/wasm.js';
 import {
   assertSameBits,
@@ -34,6 +34,26 @@ const STEPS = 30;
 describe('in-place equals functional, bit for bit (composition x kernel x case)', () => {
   it('WebAssembly SIMD loads here (the wasm rows would silently run the JavaScript kernel)', () => {
     expect(wasmModule()).not.toBeNull();
+  });
+
+  it('the comparison can fail: another learning rate, -0 for 0, another NaN', () => {
+    const pc = CASES[0]!;
+    const c = COMPOSITIONS[0]!;
+    const pr = problem(c, pc, 1);
+    const ref = new Functional(radam(3.001e-3), pr.params());
+    const opt = new Optimizer(radam(3e-3), pr.params());
+    ref.step(pr.functionalGrads(0));
+    opt.step(pr.grads(0));
+    expect(() => assertSameBits(snapshot(opt), functionalSnapshot(ref), 'x')).toThrow(
+      /params differ: params\.a: different bits at \[0\]/,
+    );
+    const at = (x: number) => places({ w: Float64Array.of(1, x) });
+    expect(diffPlaces(at(0), at(-0), false)).toBe(
+      '.w: different bits at [1]: 0000000000000000 vs 8000000000000000',
+    );
+    expect(diffPlaces(at(Number.NaN), at(-Number.NaN), false)).toMatch(/different bits/);
+    expect(diffPlaces(at(Number.NaN), at(-Number.NaN), false, true)).toBe(undefined);
+    expect(diffPlaces(at(0), at(-0), false, true)).toBe('.w[1]: 0 vs 0');
   });
 
   COMPOSITIONS.forEach((c, ci) => {
