@@ -27,6 +27,8 @@ export interface StepEngine {
   readonly kernel: KernelKind;
   /** Threads that ran the last step. */
   readonly threads: 1 | 2;
+  /** Why a second kernel thread was given up, if it was. */
+  readonly threadFailure?: string | undefined;
   /** The state (replaced by each step of the functional engine, else the same object). */
   readonly state: unknown;
   /**
@@ -86,6 +88,10 @@ export class FusedArenaEngine implements StepEngine {
 
   get threads(): 1 | 2 {
     return this.arena.lastThreads;
+  }
+
+  get threadFailure(): string | undefined {
+    return this.arena.threadFailure;
   }
 
   step(grads: readonly ArrayLeaf[], params: readonly ArrayLeaf[]): void {

@@ -286,6 +286,22 @@ export class Optimizer<T = unknown> {
   }
 
   /**
+   * Why the second kernel thread was given up, or `undefined`. A thread that exits, or does not
+   * finish a chunk of its share of a step within a second, is terminated; that step is completed
+   * on the calling thread (same bits), every later step runs on one thread, and a warning is
+   * printed once per process.
+   *
+   * @example
+   * ```ts
+   * const opt = new Optimizer(radam(1e-3), { w: new Float32Array(1 << 20) }, { arena: true });
+   * opt.threadFailure; // undefined
+   * ```
+   */
+  get threadFailure(): string | undefined {
+    return this.engine.threadFailure;
+  }
+
+  /**
    * How a step runs: `'wasm'` (fused WebAssembly SIMD kernel, over the arena or over staging
    * copies of the caller's buffers), `'js'` (fused JavaScript kernel), `'generic'` (the members'
    * in-place steps) or `'functional'`. Fixed at construction.
