@@ -236,10 +236,11 @@ describe('a gradient that is its own param is allowed and gives the functional b
             const ref = new Functional(c.make(newKnobs()), pr.params());
             const opt = new Optimizer(c.make(newKnobs()), pr.params(), s.options);
             for (let t = 0; t < 12; t++) {
-              // Alternate: the params themselves, then ordinary gradients.
-              if (t % 3 === 1) {
+              // Alternate: a new tree of the param arrays, ordinary gradients, the params tree
+              // itself (opt.step(opt.params)).
+              if (t % 3 === 1 || t % 4 === 3) {
                 const p = opt.params as any;
-                const g = c.lookahead ? { fast: p.fast, slow: p.slow } : { ...p };
+                const g = t % 4 === 3 ? p : c.lookahead ? { fast: p.fast, slow: p.slow } : { ...p };
                 ref.step(copyTree(base(c, ref.params)));
                 opt.step(g);
               } else {
