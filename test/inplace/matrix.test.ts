@@ -18,6 +18,7 @@ import {
   assertSameBits,
   CASES,
   COMPOSITIONS,
+  type Composition,
   diffPlaces,
   expectedKernel,
   Functional,
@@ -183,6 +184,56 @@ describe('params with a null leaf', () => {
           },
           0,
           8,
+        );
+      });
+});
+
+describe('a constant injected hyperparameter changed between steps continues like the functional path', () => {
+  const NEW: Record<string, number> = { b1: 0.85, learningRate: 0.02, weightDecay: 0.2 };
+  for (const c of COMPOSITIONS.filter((x) => x.constantHyperparams))
+    for (const s of SETTINGS)
+      it(`${c.name}, ${s.name}`, async () => {
+        const pr = problem(c, CASES[1]!, 11);
+        const ref = new Functional(c.make({ poison: false, boom: false }), pr.params());
+        const opt = new Optimizer(c.make({ poison: false, boom: false }), pr.params(), s.options);
+        await run(opt, ref, pr.grads, pr.functionalGrads, 0, 3);
+        const mine = treeSlots(opt.state, 'state');
+        const theirs = treeSlots(ref.state, 'state');
+        let changed = 0;
+        mine.forEach((slot, i) => {
+          const key = String(slot.key);
+          if (!slot.path.includes('.hyperparams.') || !c.constantHyperparams!.includes(key)) return;
+          slot.container[slot.key] = NEW[key];
+          theirs[i]!.container[theirs[i]!.key] = NEW[key];
+          changed++;
+        });
+        expect(changed).toBe(c.constantHyperparams!.length);
+        await run(opt, ref, pr.grads, pr.functionalGrads, 3, 4);
+      });
+});
+
+describe('params whose root is a list', () => {
+  const toList = (b: any) => [b.a, [b.b.c, b.b.d], b.e];
+  const listed = (c: Composition, t: any) =>
+    c.lookahead ? { fast: toList(t.fast), slow: toList(t.slow) } : toList(t);
+  for (const c of COMPOSITIONS.filter((x) => !/mask/i.test(x.name)))
+    for (const s of SETTINGS)
+      it(`${c.name}, ${s.name}`, async () => {
+        const pr = problem(c, CASES[5]!, 21); // mixed large
+        const ref = new Functional(c.make({ poison: false, boom: false }), listed(c, pr.params()));
+        const opt = new Optimizer(
+          c.make({ poison: false, boom: false }),
+          listed(c, pr.params()),
+          s.options,
+        );
+        expect(opt.kernel).toBe(expectedKernel(c, s, CASES[5]!));
+        await run(
+          opt,
+          ref,
+          (t) => listed(c, pr.grads(t)),
+          (t) => toList(pr.functionalGrads(t)),
+          0,
+          6,
         );
       });
 });
