@@ -77,7 +77,7 @@ describe('trees larger than one WebAssembly memory', () => {
     });
     const inner = (opt as unknown as { engine: { arenas: { arenas: unknown[] } } }).engine.arenas;
     expect(inner.arenas.length).toBeGreaterThan(1);
-    const ref = new Optimizer(
+    const ref = new Optimizer<Record<string, Float32Array | Float64Array>>(
       radam(0.01),
       { a: fits.a.slice(), b: fits.b.slice(), c: fits.c.slice() },
       { kernel: 'js' },
@@ -89,7 +89,7 @@ describe('trees larger than one WebAssembly memory', () => {
         c: wave(20_000, k + 2, false),
       };
       opt.step(g);
-      ref.step(g as typeof fits);
+      ref.step(g);
     }
     for (const key of ['a', 'b', 'c'] as const)
       expect(bits((opt.params as typeof fits)[key])).toEqual(
