@@ -222,6 +222,8 @@ function attack(
         const g = pr.grads(t);
         return { run: () => victim.step(g), undo: () => (kv.boom = false) };
       },
+      undefined,
+      true,
     );
 
   // --- malformed gradient trees ---

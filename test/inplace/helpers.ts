@@ -327,6 +327,28 @@ export const COMPOSITIONS: Composition[] = [
     triggers: ['boom'],
     core: true,
   },
+  {
+    name: 'multiSteps(chain(radam, recorder), { everyK: 2 })',
+    make: (k) => multiSteps(chain(radam(1e-2), recorder(k, true)), { everyK: 2 }),
+    triggers: ['boom'],
+    emits: (st) => st.miniStep === 1,
+  },
+  {
+    name: 'lookahead(chain(radam, recorder), { syncPeriod: 2, resetState })',
+    make: (k) =>
+      lookahead(chain(radam(1e-2), recorder(k, true)), {
+        syncPeriod: 2,
+        slowStepSize: 0.5,
+        resetState: true,
+      }),
+    lookahead: true,
+    triggers: ['boom'],
+  },
+  {
+    name: 'chain(masked(chain(radam, recorder), tree), scale(1))',
+    make: (k) => chain(masked(chain(radam(1e-2), recorder(k, true)), maskTree), scale(1)),
+    triggers: ['boom'],
+  },
   // --- the factories of the former test/transforms_inplace.test.ts (matrix only) ---
   { name: 'addDecayedWeights(0.1)', make: () => addDecayedWeights(0.1), triggers: [] },
   {
