@@ -178,8 +178,10 @@ export class StateBackup {
 interface Ranges {
   starts: number[];
   ends: number[];
-  /** The param index, or -1 for a state array. */
+  /** The leaf index a gradient may match exactly (a param, an arena's grads buffer), or -1. */
   owner: number[];
+  /** Whether the range is a param's. */
+  param: boolean[];
   paths: string[];
   /** True when the ranges of this buffer overlap each other (then scanned linearly). */
   tangled: boolean;
@@ -193,30 +195,34 @@ export class AliasGuard {
   private readonly byBuffer = new Map<ArrayBufferLike, Ranges>();
 
   /**
-   * `params`/`paramPaths`: the params leaves and their paths (`params.w`); `state`: the state's
-   * arrays with their paths. Throws, naming both paths, when two params overlap.
+   * `params`/`paramPaths`: the params leaves and their paths (`params.w`); `others`: arrays no
+   * gradient may overlap (the state's), with their paths, except exactly the one whose `owner` is
+   * the gradient's leaf index (an arena's grads buffer). Throws, naming both paths, when two
+   * params overlap.
    */
   constructor(
     params: readonly ArrayLeaf[],
     paramPaths: readonly string[],
-    state: readonly { array: ArrayLeaf; path: string }[],
+    others: readonly { array: ArrayLeaf; path: string; owner?: number }[],
   ) {
-    const all: { a: ArrayLeaf; owner: number; path: string }[] = [];
+    const all: { a: ArrayLeaf; owner: number; path: string; param: boolean }[] = [];
     params.forEach((a, i) => {
-      all.push({ a, owner: i, path: paramPaths[i]! });
+      all.push({ a, owner: i, path: paramPaths[i]!, param: true });
     });
-    for (const s of state) all.push({ a: s.array, owner: -1, path: s.path });
-    for (const { a, owner, path } of all) {
+    for (const s of others)
+      all.push({ a: s.array, owner: s.owner ?? -1, path: s.path, param: false });
+    for (const { a, owner, path, param } of all) {
       if (a.byteLength === 0) continue;
       let r = this.byBuffer.get(a.buffer);
       if (!r) {
-        r = { starts: [], ends: [], owner: [], paths: [], tangled: false };
+        r = { starts: [], ends: [], owner: [], paths: [], param: [], tangled: false };
         this.byBuffer.set(a.buffer, r);
       }
       r.starts.push(a.byteOffset);
       r.ends.push(a.byteOffset + a.byteLength);
       r.owner.push(owner);
       r.paths.push(path);
+      r.param.push(param);
     }
     for (const r of this.byBuffer.values()) {
       const order = r.starts.map((_, i) => i).sort((x, y) => r.starts[x]! - r.starts[y]!);
@@ -225,13 +231,14 @@ export class AliasGuard {
       r.ends = pick(r.ends);
       r.owner = pick(r.owner);
       r.paths = pick(r.paths);
+      r.param = pick(r.param);
       // Sorted by start: a range overlaps an earlier one exactly when it starts before the
       // largest end so far (and an earlier param exactly when before the largest param end).
       let maxEnd = 0;
       let maxParam = -1;
       for (let i = 0; i < r.starts.length; i++) {
         if (r.starts[i]! < maxEnd) r.tangled = true;
-        if (r.owner[i]! < 0) {
+        if (!r.param[i]) {
           maxEnd = Math.max(maxEnd, r.ends[i]!);
           continue;
         }

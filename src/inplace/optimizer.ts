@@ -135,8 +135,8 @@ export class Optimizer<T = unknown> {
   /** The grads tree of the step being checked (for error messages only). */
   private gradsTree: unknown;
   private readonly engine: StepEngine;
-  private readonly guard: StateGuard | undefined;
-  private readonly aliases: AliasGuard;
+  private guard: StateGuard;
+  private aliases: AliasGuard;
   private readonly arena: ArenaSet | undefined;
   private readonly arenaGrads: T | undefined;
 
@@ -229,7 +229,8 @@ export class Optimizer<T = unknown> {
     }
     this.lengths = Float64Array.from(this.paramLeaves, (p) => p.length);
     this.gradLeaves = this.paramLeaves.slice();
-    if (engine !== undefined) this.guard = new StateGuard(state);
+    let guard: StateGuard | undefined;
+    if (engine !== undefined) guard = new StateGuard(state);
     else {
       const bound = bindLeafEngine(
         transformation,
@@ -239,20 +240,29 @@ export class Optimizer<T = unknown> {
         this.paramLeaves,
         plan !== undefined,
       );
-      this.guard = bound?.guard;
+      guard = bound?.guard;
       engine = bound?.engine ?? new FunctionalEngine(transformation, state, def);
     }
     this.engine = engine;
-    const stateArrays: { array: ArrayLeaf; path: string }[] = [];
-    for (const slot of this.guard?.slots ?? []) {
+    [this.guard, this.aliases] = this.guardsFor(guard ?? new StateGuard(state));
+  }
+
+  /**
+   * The checks of a step against `guard`'s state: the state guard itself and the byte ranges
+   * that gradients must not overlap (the params, the state's arrays, the arena's grads buffers).
+   */
+  private guardsFor(guard: StateGuard): [StateGuard, AliasGuard] {
+    const avoid: { array: ArrayLeaf; path: string; owner?: number }[] = [];
+    for (const slot of guard.slots) {
       const v = slot.container[slot.key];
-      if (floatKind(v)) stateArrays.push({ array: v as ArrayLeaf, path: `state${slot.path}` });
+      if (floatKind(v)) avoid.push({ array: v as ArrayLeaf, path: `state${slot.path}` });
     }
-    this.aliases = new AliasGuard(
-      this.paramLeaves,
-      def.paths.map((p) => `params${p}`),
-      stateArrays,
-    );
+    // A gradient may be its own leaf's arena buffer, not another's.
+    this.arena?.grads.forEach((array, i) => {
+      avoid.push({ array, path: `the arena's grads${this.def.paths[i]}`, owner: i });
+    });
+    const names = this.def.paths.map((p) => `params${p}`);
+    return [guard, new AliasGuard(this.paramLeaves, names, avoid)];
   }
 
   /** The transformation's state, updated in place by each step (read it, don't write it). */
@@ -358,8 +368,12 @@ export class Optimizer<T = unknown> {
     }
     this.lastGrads = grads;
     this.checkParams();
-    this.guard?.verify();
-    this.engine.step(gradLeaves, this.paramLeaves, extraArgs, gradsTree, this.params);
+    this.guard.verify();
+    const engine = this.engine;
+    engine.step(gradLeaves, this.paramLeaves, extraArgs, gradsTree, this.params);
+    // The functional engine's state is a new tree after each step: check against that one.
+    if (engine.kernel === 'functional')
+      [this.guard, this.aliases] = this.guardsFor(new StateGuard(engine.state));
   }
 
   /** Each gradient: the param's float type and length, a live buffer, no forbidden overlap. */
