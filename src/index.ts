@@ -42,7 +42,8 @@ export {
   registerLeafOps,
   typedArrayOps,
 } from './leaf.js';
-export { Optimizer } from './optimizer.js';
+export type { OptimizerOptions } from './optimizer.js';
+export { Optimizer, WASM_STAGING_THRESHOLD } from './optimizer.js';
 export * from './schedules.js';
 export type { AdamHyperparams, ScaleByAdamOptions } from './transforms/adam.js';
 export { scaleByAdam } from './transforms/adam.js';
