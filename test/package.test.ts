@@ -191,13 +191,20 @@ ${use}`;
     ]);
   });
 
-  it('resolves under node16 from ES modules', async () => {
+  it('resolves under node16 from ES modules (CommonJS files there need nodenext: TS1479)', async () => {
     const out = await typecheck(
       'node16',
       { module: 'node16', moduleResolution: 'node16' },
-      { 'a.mts': esm, 'wrong.mts': wrong },
+      { 'a.mts': esm, 'b.cts': esm, 'wrong.mts': wrong },
     );
-    expect(out.trim().split('\n')).toEqual([expect.stringMatching(/^wrong\.mts\(2,14\): error/)]);
+    const lines = out.trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('wrong.mts'))).toEqual([
+      expect.stringMatching(/^wrong\.mts\(2,14\): error TS2322/),
+    ]);
+    // node16 predates require(esm): each of the four imports of b.cts is refused, nothing else.
+    const cts = lines.filter((l) => !l.startsWith('wrong.mts'));
+    expect(cts).toHaveLength(4);
+    for (const l of cts) expect(l).toMatch(/^b\.cts\(\d+,\d+\): error TS1479:/);
   });
 
   it('resolves under bundler, and under node10 (typesVersions) with CommonJS output', async () => {
