@@ -10,6 +10,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -87,6 +88,9 @@ export async function packed(): Promise<{ tarball: string; info: PackInfo }> {
   return withLock('pack', async () => {
     if (existsSync(tarball) && existsSync(infoPath))
       return { tarball, info: JSON.parse(readFileSync(infoPath, 'utf8')) as PackInfo };
+    // Tarballs of earlier working trees are not needed again.
+    for (const f of readdirSync(CACHE))
+      if (/^optax-ts-[0-9a-f]{16}\.(tgz|json)$/.test(f)) rmSync(join(CACHE, f), { force: true });
     const copy = mkdtempSync(join(CACHE, 'tree-'));
     try {
       for (const f of files) cpSync(join(ROOT, f), join(copy, f));
