@@ -32,6 +32,9 @@ export {
 } from './checkpoint.js';
 export type { ChainState } from './combine.js';
 export { chain } from './combine.js';
+export type { KernelKind } from './inplace/engines.js';
+export type { OptimizerOptions } from './inplace/optimizer.js';
+export { Optimizer, WASM_STAGING_THRESHOLD } from './inplace/optimizer.js';
 export type { LeafOps } from './leaf.js';
 export {
   describeLeaf,
@@ -42,8 +45,6 @@ export {
   registerLeafOps,
   typedArrayOps,
 } from './leaf.js';
-export type { OptimizerOptions } from './optimizer.js';
-export { Optimizer, WASM_STAGING_THRESHOLD } from './optimizer.js';
 export * from './schedules.js';
 export type { AdamHyperparams, ScaleByAdamOptions } from './transforms/adam.js';
 export { scaleByAdam } from './transforms/adam.js';
