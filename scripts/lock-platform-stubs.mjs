@@ -6,6 +6,8 @@
 // as it would skip the real package.
 //
 // Run after `npm install` has changed package-lock.json: node scripts/lock-platform-stubs.mjs
+// It also rewrites the stubs already there, in the key order npm writes (.ci/run checks that
+// `npm install --package-lock-only` leaves the lock file unchanged).
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const path = new URL('../package-lock.json', import.meta.url);
@@ -37,15 +39,19 @@ const CPU = [
 let added = 0;
 for (const pkg of Object.values(lock.packages)) {
   for (const [name, version] of Object.entries(pkg.optionalDependencies ?? {})) {
-    if (lock.packages[`node_modules/${name}`]) continue;
+    const existing = lock.packages[`node_modules/${name}`];
+    if (existing?.integrity) continue; // a real package, resolved by npm
+    if (!existing) added++;
     const base = name.split('/').pop();
     const os = OS.find((o) => base.includes(o));
     const cpu = CPU.find(([pattern]) => base.includes(pattern))?.[1];
     if (!os || !cpu) throw new Error(`${name}: cannot tell its platform from its name`);
-    const entry = { version, dev: true, optional: true, os: [os], cpu: [cpu] };
+    // Keys in the order npm itself writes such an entry (version, then the rest alphabetically),
+    // so that a later `npm install` leaves the file as it is.
+    const entry = { version, cpu: [cpu], dev: true };
     if (base.includes('musl')) entry.libc = ['musl'];
+    Object.assign(entry, { optional: true, os: [os] });
     lock.packages[`node_modules/${name}`] = entry;
-    added++;
   }
 }
 const root = lock.packages[''];

@@ -32,7 +32,9 @@ export {
 } from './checkpoint.js';
 export type { ChainState } from './combine.js';
 export { chain } from './combine.js';
-export { Optimizer } from './inplace/optimizer.js';
+export type { KernelKind } from './inplace/engines.js';
+export type { OptimizerOptions } from './inplace/optimizer.js';
+export { Optimizer, WASM_STAGING_THRESHOLD } from './inplace/optimizer.js';
 export type { LeafOps } from './leaf.js';
 export {
   describeLeaf,

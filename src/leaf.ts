@@ -230,7 +230,7 @@ function addF64(p: Float64Array, u: Float64Array, out: Float64Array) {
  * Typed-array arithmetic: float32 operation by operation for a `Float32Array` result, float64 for
  * a `Float64Array` result (see the module comment for the exact rules and mixed dtypes).
  */
-export const typedArrayOps: LeafOps<Typed> = {
+export const typedArrayOps: LeafOps<Float32Array | Float64Array> = {
   name: 'typed array',
   isLeaf: (x): x is Typed => x instanceof Float32Array || x instanceof Float64Array,
   size: (x) => x.length,

@@ -828,20 +828,38 @@ export function joinSchedules(
   return guarded(fn, joinRaw([...schedules], [...boundaries]));
 }
 
-/** All schedule factories of this module, grouped as in optax's `optax.schedules`. */
+/**
+ * All schedule factories of this module, grouped as in optax's `optax.schedules`.
+ *
+ * @namespace
+ */
 export const schedules = {
+  /** `constantSchedule`, also exported on its own. */
   constantSchedule,
+  /** `polynomialSchedule`, also exported on its own. */
   polynomialSchedule,
+  /** `linearSchedule`, also exported on its own. */
   linearSchedule,
+  /** `piecewiseConstantSchedule`, also exported on its own. */
   piecewiseConstantSchedule,
+  /** `exponentialDecay`, also exported on its own. */
   exponentialDecay,
+  /** `cosineDecaySchedule`, also exported on its own. */
   cosineDecaySchedule,
+  /** `piecewiseInterpolateSchedule`, also exported on its own. */
   piecewiseInterpolateSchedule,
+  /** `linearOnecycleSchedule`, also exported on its own. */
   linearOnecycleSchedule,
+  /** `cosineOnecycleSchedule`, also exported on its own. */
   cosineOnecycleSchedule,
+  /** `warmupConstantSchedule`, also exported on its own. */
   warmupConstantSchedule,
+  /** `warmupCosineDecaySchedule`, also exported on its own. */
   warmupCosineDecaySchedule,
+  /** `warmupExponentialDecaySchedule`, also exported on its own. */
   warmupExponentialDecaySchedule,
+  /** `sgdrSchedule`, also exported on its own. */
   sgdrSchedule,
+  /** `joinSchedules`, also exported on its own. */
   joinSchedules,
 } as const;

@@ -214,7 +214,7 @@ describe('version', () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
     expect(pkg.exports['./node']).toEqual({
       types: './dist/node/index.d.ts',
-      import: './dist/node/index.js',
+      default: './dist/node/index.js',
     });
     for (const file of ['src/checkpoint.ts', 'src/version.ts'])
       expect(readFileSync(file, 'utf8')).not.toMatch(/from ['"](node:|fs|path|crypto)/);

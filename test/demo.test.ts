@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDigits, splitDigits } from '../src/demo/data.js';
-import { binLosses } from '../src/demo/experiment.js';
-import { HELP, parseCli, UsageError } from '../src/demo/main.js';
-import { initMlp } from '../src/demo/mlp.js';
-import { makeOptimizer, parseOptimizers } from '../src/demo/optimizers.js';
-import { Rng } from '../src/demo/prng.js';
-import { ACCURACY_TITLE, formatLr, LOSS_TITLE } from '../src/demo/report.js';
+import { loadDigits, splitDigits } from '../demo/data.js';
+import { binLosses } from '../demo/experiment.js';
+import { HELP, parseCli, UsageError } from '../demo/main.js';
+import { initMlp } from '../demo/mlp.js';
+import { makeOptimizer, parseOptimizers } from '../demo/optimizers.js';
+import { Rng } from '../demo/prng.js';
+import { ACCURACY_TITLE, formatLr, LOSS_TITLE } from '../demo/report.js';
 
 const run = promisify(execFile);
 
@@ -19,7 +19,7 @@ async function demo(args: string[]): Promise<{ code: number; stdout: string; std
   try {
     const { stdout, stderr } = await run(
       process.execPath,
-      ['--import', 'tsx', 'src/demo/cli.ts', ...args],
+      ['--import', 'tsx', 'demo/cli.ts', ...args],
       { encoding: 'utf8', timeout: 60_000 },
     );
     return { code: 0, stdout, stderr };

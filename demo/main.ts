@@ -1,5 +1,5 @@
 /**
- * The command line of the demo (`npm start`, `npx optax-ts-demo`): parses the flags, runs the
+ * The command line of the demo (`npm start`): parses the flags, runs the
  * experiment with progress on stderr, prints the results and writes the report.
  */
 import { isAbsolute, relative, resolve } from 'node:path';
@@ -23,14 +23,14 @@ export const DEFAULTS = {
 } as const;
 
 /** The `--help` text. */
-export const HELP = `optax-ts-demo: RAdam vs Adam, with and without warmup, on handwritten digits
+export const HELP = `optax-ts demo: RAdam vs Adam, with and without warmup, on handwritten digits
 
 Trains a small MLP (784-${DEFAULTS.hidden}-10) on the digits bundled with the mnist package, with
 gradients from TF.js and updates from optax-ts, once per optimizer and learning rate, all from
 the same initial weights and batches. Prints a results table and writes a Markdown report with
 SVG plots (loss curves; held-out accuracy against learning rate).
 
-Usage: optax-ts-demo [options]     (or: npm start -- [options])
+Usage: npm start -- [options]     (or: npx tsx demo/cli.ts [options])
 
 Options:
   --optimizers <list>   comma-separated, from ${OPTIMIZER_NAMES.join(', ')}
@@ -190,7 +190,7 @@ export async function main(argv: string[]): Promise<number> {
     options = parseCli(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`optax-ts-demo: ${e.message}\nRun optax-ts-demo --help for usage.\n`);
+    process.stderr.write(`optax-ts demo: ${e.message}\nRun npm start -- --help for usage.\n`);
     return 2;
   }
   if (options.help) {
@@ -226,7 +226,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     // Settings that only the data can rule out (e.g. more digits than the package has).
     if (!(e instanceof RangeError)) throw e;
-    process.stderr.write(`optax-ts-demo: ${e.message}\nRun optax-ts-demo --help for usage.\n`);
+    process.stderr.write(`optax-ts demo: ${e.message}\nRun npm start -- --help for usage.\n`);
     return 2;
   }
   const files = await writeReport(result, options.out);

@@ -2,7 +2,7 @@
  * The demo's experiment: every optimizer at every learning rate trains the same MLP from the same
  * initial weights on the same batches, and is scored on the same held-out digits.
  */
-import { Optimizer, treeAllFinite } from '../index.js';
+import { Optimizer, treeAllFinite } from '../src/index.js';
 import { IMAGE_SIZE, loadDigits, type Split, splitDigits } from './data.js';
 import {
   type BackendName,

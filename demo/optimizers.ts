@@ -1,6 +1,6 @@
 /** The optimizers the demo compares, each built from optax-ts. */
-import type { GradientTransformationExtraArgs } from '../index.js';
-import { adam, radam, warmupConstantSchedule } from '../index.js';
+import type { GradientTransformationExtraArgs } from '../src/index.js';
+import { adam, radam, warmupConstantSchedule } from '../src/index.js';
 
 /** The optimizer names accepted by `--optimizers`, in the order the report lists them. */
 export const OPTIMIZER_NAMES = ['radam', 'adam', 'adam-warmup'] as const;

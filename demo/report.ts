@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { newRadamScalars, type RadamHyperparams, radamScalars } from '../index.js';
+import { newRadamScalars, type RadamHyperparams, radamScalars } from '../src/index.js';
 import type { ExperimentResult, RunResult } from './experiment.js';
 import { OPTIMIZER_LABELS, OPTIMIZER_NAMES, type OptimizerName } from './optimizers.js';
 
@@ -412,7 +412,7 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 export function commandLine(result: ExperimentResult): string {
   const c = result.config;
   return [
-    'optax-ts-demo',
+    'npm start --',
     `--optimizers ${c.optimizers.join(',')}`,
     `--lrs ${c.lrs.map(formatLr).join(',')}`,
     `--epochs ${c.epochs}`,

@@ -1,9 +1,0 @@
-#!/usr/bin/env node
-/**
- * Entry point of `optax-ts-demo` and `npm start`: runs {@link main} with the process arguments.
- *
- * @module
- */
-import { main } from './main.js';
-
-process.exitCode = await main(process.argv.slice(2));
