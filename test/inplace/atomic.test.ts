@@ -59,12 +59,6 @@ const KNOWN: { kind: RegExp; comp: RegExp; setting: RegExp; why: string }[] = [
     setting: /./,
     why: 'a grads tree reused from the last step with an extra key added is accepted (step() matches a reused tree by its known keys only), though step() promises to throw on a gradient tree that does not match',
   },
-  {
-    kind: / replaced$/,
-    comp: /functional engine/,
-    setting: /./,
-    why: 'functional engine: a state leaf or container replaced by the user is not refused (no StateGuard), though step() promises to throw on a state leaf replaced since construction',
-  },
 ];
 
 function isKnown(c: Composition, s: Setting, kind: string): boolean {

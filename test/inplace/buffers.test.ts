@@ -81,14 +81,7 @@ function expectError(
     else expect((caught as Error).message).toMatch(part);
 }
 
-const KNOWN: { kind: RegExp; comp: RegExp; setting: RegExp; why: string }[] = [
-  {
-    kind: /^grads leaf is a state array$/,
-    comp: /functional engine/,
-    setting: /./,
-    why: "functional engine: a gradient that is one of the state's arrays is not refused (the alias guard holds no state arrays when there is no StateGuard), though step() promises to throw on a gradient that shares memory with the state",
-  },
-];
+const KNOWN: { kind: RegExp; comp: RegExp; setting: RegExp; why: string }[] = [];
 const known = (c: Composition, s: Setting, kind: string) =>
   KNOWN.some((k) => k.kind.test(kind) && k.comp.test(c.name) && k.setting.test(s.name));
 
