@@ -67,6 +67,7 @@ export class ArenaSet {
   readonly grads: Float[] = [];
   readonly mu: Float[] = [];
   readonly nu: Float[] = [];
+  private readonly kernelKind: 'wasm' | 'js';
 
   /**
    * Lays `leaves` out over arenas (copying their values into the arenas' params views) with
@@ -149,6 +150,8 @@ export class ArenaSet {
       s.whole = views as [Float, Float, Float];
       s.tail = views.map((v) => v.subarray(0, last)) as [Float, Float, Float];
     }
+    const all = [...this.arenas, this.windows.f32, this.windows.f64];
+    this.kernelKind = all.every((a) => a === undefined || a.kernel === 'wasm') ? 'wasm' : 'js';
   }
 
   private streamedLeaf(i: number, leaf: Float): Streamed {
@@ -175,8 +178,7 @@ export class ArenaSet {
 
   /** `'wasm'` when every arena runs the SIMD kernels, else `'js'`. */
   get kernel(): 'wasm' | 'js' {
-    const all = [...this.arenas, this.windows.f32, this.windows.f64];
-    return all.every((a) => a === undefined || a.kernel === 'wasm') ? 'wasm' : 'js';
+    return this.kernelKind;
   }
 
   /** 2 when every arena that has elements used two threads in the last step, else 1. */

@@ -1,16 +1,18 @@
 /**
- * A second thread for an arena's fused step: a Node `worker_threads` worker that runs the same
- * WebAssembly kernels on the same shared memory. The step is elementwise, so splitting the
+ * A second thread for an arena's fused step: a Node `worker_threads` worker, or a Web Worker in a
+ * cross-origin isolated page, that runs the same WebAssembly kernels on the same shared memory. The step is elementwise, so splitting the
  * elements between two threads gives exactly the bits of one thread.
  *
  * Handshake through an `Int32Array` control block in the shared memory (no messages per step):
  * the main thread writes the job (up to 2 kernel calls), bumps `JOB` and wakes the worker; the
  * worker runs the calls, copies `JOB` into `DONE` and wakes the main thread, which meanwhile ran
- * its own half and waits (`Atomics.wait`) for `DONE` to reach the job's number. Until the worker
- * has started (it sets `READY`), the main thread runs every element itself.
+ * its own half and waits for `DONE` to reach the job's number (`Atomics.wait`, or a busy wait on a
+ * browser's main thread, which may not block). Until the worker has started (it sets `READY`), the
+ * main thread runs every element itself.
  *
- * Available only in Node (through `process.getBuiltinModule`, so that nothing here is imported
- * elsewhere) with shared WebAssembly memory; callers fall back to one thread otherwise.
+ * Available in Node (through `process.getBuiltinModule`, so that no Node module is imported
+ * elsewhere) and in cross-origin isolated pages (`crossOriginIsolated`, which shared WebAssembly
+ * memory needs); callers fall back to one thread otherwise.
  */
 import type { WasmMemory } from './wasm.js';
 
@@ -44,9 +46,25 @@ export const BACKUP_BYTES = 3 * CHUNK * 8;
 export const STALL_MS = 1000;
 const WAIT_SLICE_MS = 100;
 
-interface NodeWorker {
+/** A started worker, in Node or in a browser. */
+interface HostWorker {
+  terminate(): unknown;
+}
+
+/** What starts workers here: Node's `worker_threads`, or a cross-origin isolated browser's Web Workers. */
+interface ThreadHost {
+  cpus: number;
+  /**
+   * Whether this thread may block in `Atomics.wait` (not a browser's main thread, which must spin
+   * while it waits for the worker).
+   */
+  canBlock: boolean;
+  /** Starts a worker with `data`; `onExit` is called if it fails or ends. */
+  spawn(data: unknown, onExit: () => void): HostWorker;
+}
+
+interface NodeWorker extends HostWorker {
   unref(): void;
-  terminate(): Promise<number>;
   on(event: 'error' | 'exit', fn: (e: unknown) => void): void;
 }
 interface WorkerThreads {
@@ -57,7 +75,7 @@ interface WorkerThreads {
 }
 
 /** `node:worker_threads` and the CPU count, when this is Node with `process.getBuiltinModule`. */
-function nodeThreads(): { threads: WorkerThreads; cpus: number } | undefined {
+function nodeHost(): ThreadHost | undefined {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   const get = proc?.getBuiltinModule;
   if (typeof get !== 'function') return undefined;
@@ -68,21 +86,90 @@ function nodeThreads(): { threads: WorkerThreads; cpus: number } | undefined {
       | undefined;
     if (!threads?.Worker || !os) return undefined;
     const cpus = os.availableParallelism ? os.availableParallelism() : os.cpus().length;
-    return { threads, cpus };
+    return {
+      cpus,
+      canBlock: true,
+      spawn(data, onExit) {
+        const worker = new threads.Worker(workerSource('node'), { eval: true, workerData: data });
+        worker.unref();
+        worker.on('error', onExit);
+        worker.on('exit', onExit);
+        return worker;
+      },
+    };
   } catch {
     return undefined;
   }
 }
 
+interface WebWorker extends HostWorker {
+  postMessage(data: unknown): void;
+  addEventListener(type: 'error', fn: () => void): void;
+}
+interface WebGlobals {
+  Worker?: new (url: string) => WebWorker;
+  Blob?: new (parts: string[], options: { type: string }) => object;
+  URL?: { createObjectURL(blob: object): string };
+  crossOriginIsolated?: boolean;
+  navigator?: { hardwareConcurrency?: number };
+}
+
+/** Web Workers, where the page is cross-origin isolated (shared WebAssembly memory needs it). */
+function webHost(): ThreadHost | undefined {
+  const g = globalThis as WebGlobals;
+  if (typeof g.Worker !== 'function' || g.crossOriginIsolated !== true || !g.Blob || !g.URL)
+    return undefined;
+  const Worker = g.Worker;
+  const url = g.URL.createObjectURL(new g.Blob([workerSource('web')], { type: 'text/javascript' }));
+  return {
+    cpus: g.navigator?.hardwareConcurrency ?? 1,
+    canBlock: mayBlock(),
+    spawn(data, onExit) {
+      const worker = new Worker(url);
+      worker.addEventListener('error', onExit);
+      worker.postMessage(data);
+      return worker;
+    },
+  };
+}
+
+/** Whether `Atomics.wait` is allowed on this thread (a browser's main thread refuses it). */
+function mayBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let host: ThreadHost | null | undefined;
+/** The thread host of this runtime, or `undefined` (then every step runs on one thread). */
+function threadHost(): ThreadHost | undefined {
+  if (host === undefined) host = nodeHost() ?? webHost() ?? null;
+  return host ?? undefined;
+}
+
 /**
- * The worker's program (CommonJS, evaluated by `new Worker(code, { eval: true })`). For each call
- * of a job it steps the call's elements chunk by chunk: copy the chunk's m, v, p to the backup
- * region, set PHASE, run the kernel on the chunk in place, clear PHASE and count the chunk in
- * PROGRESS. The element size comes from the kernel index (float32 kernels first, 4 of them).
+ * The worker's program, for Node (CommonJS, evaluated by `new Worker(code, { eval: true })`,
+ * given its data as `workerData`) or for the web (a module-less script given its data by the first
+ * message). For each call of a job it steps the call's elements chunk by chunk: copy the chunk's
+ * m, v, p to the backup region, set PHASE, run the kernel on the chunk in place, clear PHASE and
+ * count the chunk in PROGRESS. The element size comes from the kernel index (float32 kernels first,
+ * 4 of them).
  */
-const WORKER_CODE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, names, control, backup } = workerData;
+function workerSource(kind: 'node' | 'web'): string {
+  const start =
+    kind === 'node'
+      ? "main(require('node:worker_threads').workerData);"
+      : 'self.onmessage = (e) => main(e.data);';
+  const die =
+    kind === 'node'
+      ? 'const die = () => process.exit(1);'
+      : "const die = () => { close(); throw new Error('optax-ts kernel thread: injected fault'); };";
+  return `
+${die}
+function main({ module, memory, names, control, backup }) {
 const ctl = new Int32Array(memory.buffer, control, ${CONTROL_SLOTS});
 const bytes = new Uint8Array(memory.buffer);
 let fns;
@@ -100,7 +187,7 @@ for (;;) {
   Atomics.wait(ctl, ${JOB}, seen);
   seen = Atomics.load(ctl, ${JOB});
   const fault = ctl[${FAULT}];
-  if (fault === -1) process.exit(1);
+  if (fault === -1) die();
   if (fault === -2) Atomics.wait(ctl, ${FAULT}, -2);
   try {
     const count = ctl[${COUNT}];
@@ -120,7 +207,7 @@ for (;;) {
         Atomics.store(ctl, ${PHASE}, 1);
         if (fault === chunk + 1) {
           fn(g + off, m + off, v + off, p + off, (len >> 3) << 2, ctl[b + 6], ctl[b + 7]);
-          process.exit(1);
+          die();
         }
         fn(g + off, m + off, v + off, p + off, len, ctl[b + 6], ctl[b + 7]);
         Atomics.store(ctl, ${PHASE}, 0);
@@ -133,19 +220,22 @@ for (;;) {
   Atomics.store(ctl, ${DONE}, seen);
   Atomics.notify(ctl, ${DONE});
 }
+}
+${start}
 `;
+}
 
 const finalizer =
   typeof FinalizationRegistry === 'function'
-    ? new FinalizationRegistry<NodeWorker>((w) => {
+    ? new FinalizationRegistry<HostWorker>((w) => {
         void w.terminate();
       })
     : undefined;
 
 /** Whether a worker can be started here, on a machine with at least `minCpus` CPUs. */
 export function threadsAvailable(minCpus: number): boolean {
-  const node = nodeThreads();
-  return node !== undefined && node.cpus >= minCpus;
+  const h = threadHost();
+  return h !== undefined && h.cpus >= minCpus;
 }
 
 /**
@@ -156,9 +246,13 @@ export class KernelWorker {
   private readonly ctl: Int32Array;
   private job = 0;
   private calls = 0;
-  private worker: NodeWorker | undefined;
+  private worker: HostWorker | undefined;
 
-  private constructor(memory: WasmMemory, control: number) {
+  private constructor(
+    memory: WasmMemory,
+    control: number,
+    private readonly canBlock: boolean,
+  ) {
     this.ctl = new Int32Array(memory.buffer, control, CONTROL_SLOTS);
   }
 
@@ -176,25 +270,18 @@ export class KernelWorker {
     control: number,
     backup: number,
   ): KernelWorker | undefined {
-    const node = nodeThreads();
-    if (node === undefined) return undefined;
+    const h = threadHost();
+    if (h === undefined) return undefined;
     try {
       new Int32Array(memory.buffer, control, CONTROL_SLOTS).fill(0);
-      const worker = new node.threads.Worker(WORKER_CODE, {
-        eval: true,
-        workerData: { module, memory, names, control, backup },
-      });
-      worker.unref();
-      const kw = new KernelWorker(memory, control);
-      kw.worker = worker;
+      const kw = new KernelWorker(memory, control, h.canBlock);
       // A worker that fails to start is never ready; one that dies between steps is marked
       // FAILED here (the event arrives when this thread is idle); one that dies during a step
       // is noticed by join.
-      const fail = () => {
+      const worker = h.spawn({ module, memory, names, control, backup }, () => {
         Atomics.store(kw.ctl, FAILED, 1);
-      };
-      worker.on('error', fail);
-      worker.on('exit', fail);
+      });
+      kw.worker = worker;
       finalizer?.register(owner, worker);
       return kw;
     } catch {
@@ -256,6 +343,7 @@ export class KernelWorker {
    * the stall is counted in timed-out waits.
    */
   join(): boolean {
+    if (!this.canBlock) return this.spin();
     const ctl = this.ctl;
     const job = this.job;
     let last = -1;
@@ -270,6 +358,25 @@ export class KernelWorker {
         last = mark;
         stalled = 0;
       } else if (++stalled * WAIT_SLICE_MS >= STALL_MS) return this.abandon();
+    }
+  }
+
+  /** {@link join} where this thread may not block (a browser's main thread): a busy wait. */
+  private spin(): boolean {
+    const ctl = this.ctl;
+    const job = this.job;
+    let last = -1;
+    let since = performance.now();
+    for (let i = 0; ; i++) {
+      if (Atomics.load(ctl, DONE) === job) return Atomics.load(ctl, FAILED) === 0 || this.abandon();
+      if ((i & 1023) !== 0) continue;
+      if (Atomics.load(ctl, FAILED) !== 0) return this.abandon();
+      const mark = 2 * Atomics.load(ctl, PROGRESS) + Atomics.load(ctl, PHASE);
+      const now = performance.now();
+      if (mark !== last) {
+        last = mark;
+        since = now;
+      } else if (now - since >= STALL_MS) return this.abandon();
     }
   }
 
