@@ -22,14 +22,14 @@ export {
   identity,
   safeIncrement,
 } from './base.js';
-export type { SerializeOptions } from './checkpoint.js';
+export { CheckpointError } from './checkpoint/safetensors.js';
+export type { DeserializeOptions, SerializeOptions } from './checkpoint/state.js';
 export {
-  CheckpointError,
   checkpointMetadata,
   deserializeState,
   deserializeStateInto,
   serializeState,
-} from './checkpoint.js';
+} from './checkpoint/state.js';
 export type { ChainState } from './combine.js';
 export { chain } from './combine.js';
 export type { LeafOps } from './leaf.js';
