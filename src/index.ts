@@ -79,6 +79,8 @@ export {
 } from './transforms/radam.js';
 export type { ScaleByLearningRateOptions, ScaleByScheduleState } from './transforms/scale.js';
 export { scale, scaleByLearningRate, scaleBySchedule } from './transforms/scale.js';
+export type { SlowParamsState } from './transforms/slowParamsInState.js';
+export { slowParamsInState } from './transforms/slowParamsInState.js';
 export type { TraceOptions, TraceState } from './transforms/trace.js';
 export { trace } from './transforms/trace.js';
 export type {
