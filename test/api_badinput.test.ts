@@ -9,10 +9,18 @@
  * The random trees are non-cyclic and at most 4 levels deep: cyclic and very deep trees are
  * handled by the tree core (see the filter `acyclicAndShallow` below).
  */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as api from '../src/index.js';
+import * as node from '../src/node/index.js';
+import * as tfjs from '../src/tfjs/index.js';
 
 /** Messages of errors thrown by the JavaScript engine rather than by optax-ts's checks. */
 const GENERIC = [
@@ -368,5 +376,88 @@ describe('no generic JavaScript error escapes the exported API', () => {
     expect(stats.examples).toEqual([]);
     expect(generic).toBe(0);
     expect(calls).toBeGreaterThan(5_000);
+  }, 120_000);
+
+  it('random wrong arguments to optax-ts/node and optax-ts/tfjs', async () => {
+    const before = { calls: stats.calls, generic: stats.generic };
+    const dir = mkdtempSync(join(tmpdir(), 'optax-ts-badinput-'));
+    const file = join(dir, 'x.safetensors');
+    await node.saveState(file, api.radam(0.1).init({ w: new Float32Array(2) }));
+    const v = tf.variable(tf.zeros([2]), true, 'badinput_v');
+    const opt = new tfjs.TransformationOptimizer(api.radam(0.1));
+    opt.applyGradients({ [v.name]: tf.ones([2]) });
+    const weights = await opt.getWeights();
+    /** Like attempt, for promises. */
+    const attemptAsync = async (label: string, f: () => unknown, args: unknown[]) => {
+      stats.calls++;
+      try {
+        await f();
+      } catch (e) {
+        if (isGeneric(e)) {
+          stats.generic++;
+          if (stats.examples.length < 30)
+            stats.examples.push(
+              `${label}(${describeArgs(args)}): ${e instanceof Error ? e.message : String(e)}`,
+            );
+        }
+      }
+    };
+    await fc.assert(
+      fc.asyncProperty(arg, arg, fc.nat(8), async (a, b, which) => {
+        switch (which) {
+          case 0:
+            return attemptAsync('saveState', () => node.saveState(a as never, b), [a, b]);
+          case 1:
+            return attemptAsync(
+              'saveState',
+              () => node.saveState(join(dir, 'y.safetensors'), a, b as never),
+              [a, b],
+            );
+          case 2:
+            return attemptAsync('loadState', () => node.loadState(file, a, b as never), [a, b]);
+          case 3:
+            return attemptAsync('loadStateInto', () => node.loadStateInto(a as never, b), [a, b]);
+          case 4:
+            return attemptAsync(
+              'removeStaleTemporaries',
+              () => node.removeStaleTemporaries(a as never),
+              [a],
+            );
+          case 5:
+            return attemptAsync(
+              'TransformationOptimizer',
+              () => new tfjs.TransformationOptimizer(a as never, b as never),
+              [a, b],
+            );
+          case 6:
+            return attemptAsync(
+              'RAdamOptimizer',
+              () => new tfjs.RAdamOptimizer(a as never, b as never),
+              [a, b],
+            );
+          default:
+            return attemptAsync(
+              'TransformationOptimizer.setWeights',
+              () =>
+                opt.setWeights([
+                  ...weights.slice(0, 2),
+                  { name: 'optax/state[0].count', tensor: a },
+                ] as never),
+              [a],
+            );
+        }
+      }),
+      { seed: 15, numRuns: Number(process.env.RUNS_ASYNC ?? 1500) },
+    );
+    opt.dispose();
+    v.dispose();
+    rmSync(dir, { recursive: true, force: true });
+    const calls = stats.calls - before.calls;
+    const generic = stats.generic - before.generic;
+    console.log(
+      `optax-ts/node and optax-ts/tfjs (seed 15): ${calls} bad calls, ${generic} generic errors`,
+    );
+    expect(stats.examples).toEqual([]);
+    expect(generic).toBe(0);
   }, 120_000);
 });

@@ -7,6 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crc32 } from '../src/checkpoint/safetensors.js';
 import {
@@ -848,6 +849,27 @@ describe('optax-ts/node: saveState and loadState', () => {
     await saveState(file, state);
     expect(readdirSync(dir)).toEqual(['big.safetensors']);
   }, 30_000);
+
+  it('refuses paths that are not strings, naming the value', async () => {
+    await expect(saveState(undefined as never, state)).rejects.toThrow(
+      'saveState: path must be a non-empty string, got undefined',
+    );
+    await expect(loadState(3 as never, state)).rejects.toThrow(
+      'loadState: path must be a non-empty string, got number 3',
+    );
+    await expect(removeStaleTemporaries(Object.create(null))).rejects.toThrow(
+      'removeStaleTemporaries: path must be a non-empty string, got an object with keys []',
+    );
+  });
+
+  it('a serializeState of cross-realm typed arrays (vm.runInNewContext) round-trips', () => {
+    const foreign = runInNewContext('({ w: new Float32Array([1.5, -2]), n: new Int32Array([7]) })');
+    const bytes = serializeState({ w: foreign.w, n: foreign.n });
+    expectBitEqual(deserializeState(bytes, { w: new Float32Array(2), n: new Int32Array(1) }), {
+      w: Float32Array.of(1.5, -2),
+      n: Int32Array.of(7),
+    });
+  });
 
   it('loadStateInto restores an Optimizer in place', async () => {
     const file = join(tmp, 'into.safetensors');

@@ -15,6 +15,7 @@ import {
   type SerializeOptions,
   serializeState,
 } from '../checkpoint/state.js';
+import { describeValue } from '../validate.js';
 
 export { CheckpointError } from '../checkpoint/safetensors.js';
 export type { DeserializeOptions, SerializeOptions } from '../checkpoint/state.js';
@@ -52,7 +53,7 @@ function processIsAlive(pid: number): boolean {
 export async function removeStaleTemporaries(path: string): Promise<string[]> {
   if (typeof path !== 'string' || path === '')
     throw new TypeError(
-      `removeStaleTemporaries: path must be a non-empty string, got ${describePath(path)}`,
+      `removeStaleTemporaries: path must be a non-empty string, got ${describeValue(path)}`,
     );
   const dir = dirname(path);
   const pattern = new RegExp(`^\\.${escapeRegExp(basename(path))}\\.(\\d+)\\.[0-9a-f]{12}\\.tmp$`);
@@ -78,14 +79,6 @@ export async function removeStaleTemporaries(path: string): Promise<string[]> {
   return removed;
 }
 
-function describePath(x: unknown): string {
-  return typeof x === 'string'
-    ? JSON.stringify(x)
-    : x === undefined
-      ? 'undefined'
-      : `${typeof x} ${String(x)}`;
-}
-
 /**
  * Writes `state` to `path` as a safetensors checkpoint ({@link serializeState}), atomically: the
  * bytes go to a temporary file in the same directory (`.name.<pid>.<random>.tmp`), which is
@@ -107,7 +100,7 @@ export async function saveState(
   options: SerializeOptions = {},
 ): Promise<void> {
   if (typeof path !== 'string' || path === '')
-    throw new TypeError(`saveState: path must be a non-empty string, got ${describePath(path)}`);
+    throw new TypeError(`saveState: path must be a non-empty string, got ${describeValue(path)}`);
   const bytes = serializeState(state, options);
   await removeStaleTemporaries(path);
   const dir = dirname(path);
@@ -183,7 +176,7 @@ async function withPath<S>(
   target: S,
 ): Promise<S> {
   if (typeof path !== 'string' || path === '')
-    throw new TypeError(`loadState: path must be a non-empty string, got ${describePath(path)}`);
+    throw new TypeError(`loadState: path must be a non-empty string, got ${describeValue(path)}`);
   const bytes = await readFile(path);
   try {
     return read(bytes, target);
