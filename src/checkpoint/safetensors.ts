@@ -100,7 +100,14 @@ function crc32Table(): Uint32Array {
   return table;
 }
 
-/** Continues a CRC-32 (start with `crc = 0`); the result equals Python's `zlib.crc32`. */
+/**
+ * Continues a CRC-32 (start with `crc = 0`); the result equals Python's `zlib.crc32`.
+ *
+ * @example
+ * ```ts
+ * crc32(new TextEncoder().encode('123456789')); // 0xcbf43926
+ * ```
+ */
 export function crc32(bytes: Uint8Array, crc = 0): number {
   const table = crc32Table();
   let c = ~crc;
