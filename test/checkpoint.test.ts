@@ -641,6 +641,32 @@ describe('truncated, corrupted and mismatched checkpoints', () => {
     );
   });
 
+  it('a format-1 file (older optax-ts: CRC-32 of the data only) loads with requireChecksum: false', () => {
+    const h = header(bytes);
+    const start = 8 + new DataView(bytes.buffer).getUint32(0, true);
+    const data = bytes.subarray(start);
+    const v1 = build(
+      {
+        ...h,
+        __metadata__: {
+          ...h.__metadata__,
+          'optax_ts.format': '1',
+          'optax_ts.crc32': crc32(data).toString(16).padStart(8, '0'),
+        },
+      },
+      data,
+    );
+    expect(() => deserializeState(v1, template())).toThrow(
+      'deserializeState: the checkpoint has no optax_ts.crc32 checksum of its header (format 1, written by an older optax-ts, checks the data only); pass { requireChecksum: false } to read it anyway, checked structurally only',
+    );
+    expectBitEqual(deserializeState(v1, template(), { requireChecksum: false }), state);
+    const flipped = v1.slice();
+    flipped[flipped.length - 2]! ^= 4;
+    expect(() => deserializeState(flipped, template(), { requireChecksum: false })).toThrow(
+      /the checkpoint is corrupted: the CRC-32 of its \d+ data bytes is [0-9a-f]{8}, the header records/,
+    );
+  });
+
   it('a checkpoint of float64 state read with a float32 template names the path and both dtypes', () => {
     const s64 = tx.init(makeParams(false));
     expect(() => deserializeState(serializeState(s64), template())).toThrow(

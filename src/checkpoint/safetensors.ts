@@ -79,8 +79,11 @@ export interface ParsedSafetensors {
   /** Where the data section starts in the bytes. */
   dataStart: number;
   dataLength: number;
-  /** `'verified'`: the whole-file CRC-32 was present and matched; `'absent'`: no checksum. */
-  checksum: 'verified' | 'absent';
+  /**
+   * `'verified'`: the whole-file CRC-32 was present and matched; `'data only'`: a format-1 file
+   * (older optax-ts), whose CRC-32 covers the data section only, matched; `'absent'`: no checksum.
+   */
+  checksum: 'verified' | 'data only' | 'absent';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,6 +460,15 @@ export function decodeSafetensors(fn: string, bytes: Uint8Array): ParsedSafetens
     throw new CheckpointError(
       `${fn}: bad header: ${CHECKSUM_KEY} must be 8 lowercase hex digits, got ${JSON.stringify(recorded)}`,
     );
+  if (metadata['optax_ts.format'] === '1') {
+    // Format 1 (older optax-ts): the CRC-32 of the data section only.
+    const data = hex8(crc32(bytes.subarray(dataStart)));
+    if (data !== recorded)
+      throw new CheckpointError(
+        `${fn}: the checkpoint is corrupted: the CRC-32 of its ${dataLength} data bytes is ${data}, the header records ${recorded}`,
+      );
+    return { metadata, tensors, dataStart, dataLength, checksum: 'data only' };
+  }
   const where = checksumByteOffset(text, at);
   let crc = crc32(bytes.subarray(0, where));
   crc = crc32(new TextEncoder().encode(CHECKSUM_PLACEHOLDER), crc);

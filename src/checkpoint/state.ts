@@ -508,11 +508,11 @@ function checkMetadata(fn: string, parsed: ParsedSafetensors, requireChecksum: b
     throw new CheckpointError(
       `${fn}: bad header: a whole-file ${CHECKSUM_KEY} belongs to format ${FORMAT}, the header says format ${JSON.stringify(format ?? null)}`,
     );
-  if (parsed.checksum === 'absent' && requireChecksum)
+  if (parsed.checksum !== 'verified' && requireChecksum)
     throw new CheckpointError(
       `${fn}: the checkpoint has no ${CHECKSUM_KEY} checksum${
         format === '1'
-          ? ' of its header and data (format 1, written by an older optax-ts, checked the data only)'
+          ? ' of its header (format 1, written by an older optax-ts, checks the data only)'
           : format === FORMAT
             ? ' (the key was removed: the file was edited)'
             : ' (not written by serializeState)'
