@@ -4,7 +4,15 @@
  * file helpers.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
@@ -824,6 +832,11 @@ describe('optax-ts/node: saveState and loadState', () => {
       /ENOENT/,
     );
     expect(readFileSync(file).equals(before)).toBe(true);
+    expect(readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // A failure after the temporary file was written (the rename onto a directory fails).
+    const target = join(tmp, 'a-directory');
+    mkdirSync(join(target, 'inside'), { recursive: true });
+    await expect(saveState(target, state)).rejects.toThrow(/EISDIR|ENOTEMPTY|EEXIST/);
     expect(readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
