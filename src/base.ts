@@ -3,6 +3,7 @@
  * `init(params) -> state` and `update(updates, state, params?) -> [updates, state]`.
  */
 import { disposeLeaf, leafOps } from './leaf.js';
+import type { Schedule } from './schedule-types.js';
 import type { ArrayLeaf } from './tree.js';
 import { mapLeaves, treeLeaves } from './tree.js';
 
@@ -19,6 +20,12 @@ export type ExtraArgs = Readonly<Record<string, unknown>>;
  * Leaves are flat lists in {@link treeLeaves} order.
  */
 export interface InPlaceStep {
+  /**
+   * True when `run` never throws (every check happens in `prepare`). The {@link Optimizer} backs
+   * up the state before a step whose members do not all promise this, and restores it when the
+   * step throws; a step that sets it is spared that copy. Leave it unset when unsure.
+   */
+  readonly cannotThrow?: boolean;
   prepare(extraArgs: ExtraArgs | undefined): void;
   run(
     input: readonly ArrayLeaf[],
@@ -94,6 +101,7 @@ export function identity(): GradientTransformationExtraArgs<EmptyState> {
     init: () => ({}),
     update: (updates, state) => [updates, state],
     bindInPlace: () => ({
+      cannotThrow: true,
       prepare() {},
       run(input, output) {
         for (let i = 0; i < input.length; i++)
@@ -134,4 +142,65 @@ export function applyUpdates<T>(params: T, updates: unknown): T {
 export function disposeTree(tree: unknown): void {
   // Any leaf: states also hold numbers and booleans, which need nothing.
   for (const leaf of treeLeaves<unknown>(tree)) disposeLeaf(leaf);
+}
+
+/*
+ * The fusion protocol. A transformation that the in-place Optimizer can fuse into one pass carries
+ * a non-enumerable description of itself under FUSION_TAG (its kind and hyperparameters). The
+ * optimizer's planner (src/inplace/plan.ts) recognises chains of tagged members (for example
+ * `radam(lr)` = `chain(scaleByRadam(), scaleByLearningRate(lr))`) and runs them as one fused
+ * kernel; anything else runs through `bindInPlace`. A tag never changes what `init`/`update` do.
+ */
+
+/** The property key of a transformation's fusion tag. */
+export const FUSION_TAG: unique symbol = Symbol.for('optax-ts.fusion') as any;
+
+/** What a tagged transformation is, with what the fused kernel needs of it. */
+export type FusionTag =
+  | {
+      kind: 'scaleByRadam';
+      /** Resolved hyperparameters (as `RadamHyperparams`). */
+      hp: {
+        b1: number;
+        b2: number;
+        eps: number;
+        epsRoot: number;
+        threshold: number;
+        nesterov: boolean;
+      };
+    }
+  | { kind: 'scale'; stepSize: number }
+  | { kind: 'scaleBySchedule'; stepSizeFn: Schedule; name: string }
+  | {
+      kind: 'addDecayedWeights';
+      /** A constant weight decay; the update becomes `u + weightDecay * p`. */
+      weightDecay: number;
+    }
+  | { kind: 'chain'; members: readonly unknown[] };
+
+/**
+ * Attaches `tag` to `tx` (non-enumerable, read-only) and returns `tx`.
+ *
+ * @example
+ * ```ts
+ * const tx = withFusionTag(identity(), { kind: 'scale', stepSize: 1 });
+ * fusionTag(tx)?.kind; // 'scale'
+ * ```
+ */
+export function withFusionTag<T extends object>(tx: T, tag: FusionTag): T {
+  Object.defineProperty(tx, FUSION_TAG, { value: tag, enumerable: false });
+  return tx;
+}
+
+/**
+ * The fusion tag of `tx`, if it has one.
+ *
+ * @example
+ * ```ts
+ * fusionTag(radam(1e-3))?.kind; // 'chain'
+ * ```
+ */
+export function fusionTag(tx: unknown): FusionTag | undefined {
+  if (tx === null || typeof tx !== 'object') return undefined;
+  return (tx as { [FUSION_TAG]?: FusionTag })[FUSION_TAG];
 }

@@ -5,7 +5,7 @@ import type {
   GradientTransformationExtraArgs,
   InPlaceStep,
 } from './base.js';
-import { withFusionTag } from './kernels/tag.js';
+import { withFusionTag } from './base.js';
 import { anyLeafNeedsDispose, disposeLeaf, findLeafOps } from './leaf.js';
 import { treeLeaves } from './tree.js';
 import { checkTransformation } from './validate.js';

@@ -32,6 +32,7 @@ export {
 } from './checkpoint/state.js';
 export type { ChainState } from './combine.js';
 export { chain } from './combine.js';
+export { Optimizer } from './inplace/optimizer.js';
 export type { LeafOps } from './leaf.js';
 export {
   describeLeaf,
@@ -42,7 +43,6 @@ export {
   registerLeafOps,
   typedArrayOps,
 } from './leaf.js';
-export { Optimizer } from './optimizer.js';
 export * from './schedules.js';
 export type { AdamHyperparams, ScaleByAdamOptions } from './transforms/adam.js';
 export { scaleByAdam } from './transforms/adam.js';

@@ -44,8 +44,250 @@ export function joinPath(path: string, key: string | number): string {
 }
 
 /** The sorted own keys of a plain object. */
-function sortedKeys(obj: Record<string, unknown>): string[] {
+export function sortedKeys(obj: Record<string, unknown>): string[] {
   return Object.keys(obj).sort();
+}
+
+/** The deepest tree (levels of nested containers) that any walk accepts. */
+export const MAX_TREE_DEPTH = 1000;
+
+/**
+ * The error for a tree that cannot be walked: deeper than {@link MAX_TREE_DEPTH} levels, or cyclic
+ * (a container that is its own ancestor). `ancestors` holds the containers on the path, root first.
+ */
+function depthError(name: string, path: string, ancestors: readonly unknown[]): TreeStructureError {
+  const seen = new Set<unknown>();
+  for (const node of ancestors) {
+    if (seen.has(node))
+      return new TreeStructureError(
+        `${name}${path.slice(0, 200)}...: the tree is cyclic (a container contains itself); trees must be finite`,
+      );
+    seen.add(node);
+  }
+  return new TreeStructureError(
+    `${name}${path.slice(0, 200)}...: the tree is deeper than ${MAX_TREE_DEPTH} levels (MAX_TREE_DEPTH)`,
+  );
+}
+
+/** A compiled node of a {@link TreeDef}. */
+type DefNode =
+  | { kind: 'null' }
+  | { kind: 'leaf'; index: number }
+  | { kind: 'array'; children: DefNode[] }
+  | { kind: 'object'; keys: string[]; children: DefNode[] };
+
+/**
+ * The structure of a tree without its leaves (JAX's treedef): what {@link treeFlatten} returns
+ * beside the leaves. It rebuilds trees ({@link TreeDef.unflatten}), names leaves
+ * ({@link TreeDef.paths}) and matches other trees against itself without allocating
+ * ({@link TreeDef.match}), so the order of leaves is defined once, here.
+ *
+ * @example
+ * ```ts
+ * const [leaves, def] = treeFlatten({ b: [1, 2], a: 3 });
+ * leaves; // [3, 1, 2]
+ * def.paths; // ['.a', '.b[0]', '.b[1]']
+ * def.unflatten([30, 10, 20]); // { a: 30, b: [10, 20] }
+ * ```
+ */
+export class TreeDef {
+  /** The path of each leaf, in leaf order (`.a`, `.b[0]`, ...). */
+  readonly paths: readonly string[];
+
+  /** @internal Use {@link treeFlatten}. */
+  constructor(
+    private readonly root: DefNode,
+    paths: string[],
+  ) {
+    this.paths = paths;
+  }
+
+  /** The number of leaves. */
+  get numLeaves(): number {
+    return this.paths.length;
+  }
+
+  /**
+   * A tree of this structure with `leaves` (in leaf order) as its leaves.
+   *
+   * @example
+   * ```ts
+   * treeFlatten({ w: 1, b: 2 })[1].unflatten(['B', 'W']); // { b: 'B', w: 'W' }
+   * ```
+   */
+  unflatten<L>(leaves: readonly L[]): any {
+    if (leaves.length !== this.paths.length)
+      throw new TypeError(
+        `TreeDef.unflatten: ${leaves.length} leaves given, the structure has ${this.paths.length}`,
+      );
+    const build = (node: DefNode): unknown => {
+      switch (node.kind) {
+        case 'null':
+          return null;
+        case 'leaf':
+          return leaves[node.index];
+        case 'array':
+          return node.children.map(build);
+        case 'object':
+          // fromEntries gives objects whose keys V8 enumerates without allocating (match walks
+          // them with for-in on every step).
+          return Object.fromEntries(node.keys.map((k, i) => [k, build(node.children[i]!)]));
+      }
+    };
+    return build(this.root);
+  }
+
+  /**
+   * Writes the leaves of `tree` into `out` (in leaf order) when `tree` has exactly this structure
+   * (same containers, keys, array lengths and `null`s; any non-container is taken as a leaf) and
+   * returns true; returns false at the first difference (`out` then holds a prefix). Walks the
+   * structure, not the tree, so a cyclic `tree` cannot make it loop.
+   *
+   * @example
+   * ```ts
+   * const def = treeFlatten({ w: 0 })[1];
+   * const out: unknown[] = [];
+   * def.match({ w: 5 }, out); // true
+   * out; // [5]
+   * def.match({ v: 5 }, out); // false
+   * ```
+   */
+  match(tree: unknown, out: unknown[]): boolean {
+    return matchNode(this.root, tree, out, true);
+  }
+
+  /**
+   * {@link match} without the check for extra object keys: every key of this structure must be
+   * there with a matching subtree, and keys beyond them are not looked at. Unlike `match`, it
+   * allocates nothing whatever the objects (V8 may allocate to enumerate an object's keys).
+   *
+   * @example
+   * ```ts
+   * const def = treeFlatten({ w: 0 })[1];
+   * def.matchKnownKeys({ w: 5, extra: 1 }, []); // true
+   * def.match({ w: 5, extra: 1 }, []); // false
+   * ```
+   */
+  matchKnownKeys(tree: unknown, out: unknown[]): boolean {
+    return matchNode(this.root, tree, out, false);
+  }
+}
+
+function matchNode(node: DefNode, tree: unknown, out: unknown[], exact: boolean): boolean {
+  switch (node.kind) {
+    case 'null':
+      return tree === null;
+    case 'leaf':
+      if (tree === null || isContainer(tree)) return false;
+      out[node.index] = tree;
+      return true;
+    case 'array': {
+      if (!Array.isArray(tree) || tree.length !== node.children.length) return false;
+      for (let i = 0; i < tree.length; i++)
+        if (!matchNode(node.children[i]!, tree[i], out, exact)) return false;
+      return true;
+    }
+    case 'object': {
+      if (!isContainer(tree) || Array.isArray(tree)) return false;
+      const obj = tree as Record<string, unknown>;
+      if (exact) {
+        let own = 0;
+        for (const k in obj) if (Object.hasOwn(obj, k)) own++;
+        if (own !== node.keys.length) return false;
+      }
+      for (let i = 0; i < node.keys.length; i++) {
+        const k = node.keys[i]!;
+        if (!Object.hasOwn(obj, k) || !matchNode(node.children[i]!, obj[k], out, exact))
+          return false;
+      }
+      return true;
+    }
+  }
+}
+
+/**
+ * The leaves of `tree` in order (arrays by index, object keys sorted, `null` skipped) and its
+ * structure, as `jax.tree.flatten`. `name` names the tree in errors. Cyclic trees and trees deeper
+ * than {@link MAX_TREE_DEPTH} are refused with a {@link TreeStructureError}.
+ *
+ * @example
+ * ```ts
+ * const [leaves, def] = treeFlatten({ w: new Float32Array(2), b: null, c: [1] });
+ * leaves; // [1, Float32Array [0, 0]]
+ * def.paths; // ['.c[0]', '.w']
+ * ```
+ */
+export function treeFlatten<L = Leaf>(tree: unknown, name = 'tree'): [L[], TreeDef] {
+  const leaves: L[] = [];
+  const paths: string[] = [];
+  const ancestors: unknown[] = [];
+  const compile = (node: unknown, path: string): DefNode => {
+    if (node === null) return { kind: 'null' };
+    if (!isContainer(node)) {
+      leaves.push(node as L);
+      paths.push(path);
+      return { kind: 'leaf', index: leaves.length - 1 };
+    }
+    if (ancestors.length >= MAX_TREE_DEPTH) throw depthError(name, path, [...ancestors, node]);
+    ancestors.push(node);
+    let out: DefNode;
+    if (Array.isArray(node)) {
+      const children: DefNode[] = [];
+      for (let i = 0; i < node.length; i++) children.push(compile(node[i], joinPath(path, i)));
+      out = { kind: 'array', children };
+    } else {
+      const obj = node as Record<string, unknown>;
+      const keys = sortedKeys(obj);
+      out = { kind: 'object', keys, children: keys.map((k) => compile(obj[k], joinPath(path, k))) };
+    }
+    ancestors.pop();
+    return out;
+  };
+  const root = compile(tree, '');
+  return [leaves, new TreeDef(root, paths)];
+}
+
+/** One place in a tree: the container, the key in it, the path, and whether it holds a leaf. */
+export interface TreeSlot {
+  readonly container: Record<string | number, unknown>;
+  readonly key: string | number;
+  readonly path: string;
+  /** False when the slot holds a container (listed before the slots inside it). */
+  readonly leaf: boolean;
+}
+
+/**
+ * Every place below the root of `tree`, containers first and then their contents (leaves in leaf
+ * order, `null` included as a leaf slot): what a walk that replaces, checks or restores values in
+ * place needs.
+ *
+ * @example
+ * ```ts
+ * const t = { a: [1], b: null };
+ * treeSlots(t).map((s) => `${s.path}:${s.leaf}`); // ['.a:false', '.a[0]:true', '.b:true']
+ * ```
+ */
+export function treeSlots(tree: unknown, name = 'tree'): TreeSlot[] {
+  const out: TreeSlot[] = [];
+  const ancestors: unknown[] = [];
+  const visit = (node: unknown, path: string): void => {
+    if (ancestors.length >= MAX_TREE_DEPTH) throw depthError(name, path, [...ancestors, node]);
+    ancestors.push(node);
+    const obj = node as Record<string | number, unknown>;
+    const keys: (string | number)[] = Array.isArray(node)
+      ? node.map((_, i) => i)
+      : sortedKeys(node as Record<string, unknown>);
+    for (const k of keys) {
+      const child = obj[k];
+      const p = joinPath(path, k);
+      const leaf = !isContainer(child);
+      out.push({ container: obj, key: k, path: p, leaf });
+      if (!leaf) visit(child, p);
+    }
+    ancestors.pop();
+  };
+  if (isContainer(tree)) visit(tree, '');
+  return out;
 }
 
 /** Describes a node for an error message: `Float32Array of length 3`, `number`, `object`, ... */
@@ -135,32 +377,19 @@ function mapNode(
   trees: readonly unknown[],
   names: readonly string[],
   path: string,
+  ancestors: unknown[] = [],
 ): unknown {
   const first = trees[0];
   if (first === null) return null;
   if (isContainer(first)) {
     const err = childMismatch(trees, names, path);
     if (err) throw err;
-    if (Array.isArray(first)) {
-      return first.map((_, j) =>
-        mapNode(
-          fn,
-          trees.map((t) => (t as unknown[])[j]),
-          names,
-          joinPath(path, j),
-        ),
-      );
-    }
-    const out: Record<string, unknown> = {};
-    for (const k of sortedKeys(first as Record<string, unknown>)) {
-      out[k] = mapNode(
-        fn,
-        trees.map((t) => (t as Record<string, unknown>)[k]),
-        names,
-        joinPath(path, k),
-      );
-    }
-    return out;
+    if (ancestors.length >= MAX_TREE_DEPTH)
+      throw depthError(names[0]!, path, [...ancestors, first]);
+    ancestors.push(first);
+    const result = mapChildren(fn, trees, names, path, ancestors);
+    ancestors.pop();
+    return result;
   }
   for (let i = 1; i < trees.length; i++) {
     if (isContainer(trees[i]))
@@ -173,6 +402,40 @@ function mapNode(
       );
   }
   return fn(trees as unknown[], path);
+}
+
+function mapChildren(
+  fn: (leaves: unknown[], path: string) => unknown,
+  trees: readonly unknown[],
+  names: readonly string[],
+  path: string,
+  ancestors: unknown[],
+): unknown {
+  const first = trees[0];
+  {
+    if (Array.isArray(first)) {
+      return first.map((_, j) =>
+        mapNode(
+          fn,
+          trees.map((t) => (t as unknown[])[j]),
+          names,
+          joinPath(path, j),
+          ancestors,
+        ),
+      );
+    }
+    const out: Record<string, unknown> = {};
+    for (const k of sortedKeys(first as Record<string, unknown>)) {
+      out[k] = mapNode(
+        fn,
+        trees.map((t) => (t as Record<string, unknown>)[k]),
+        names,
+        joinPath(path, k),
+        ancestors,
+      );
+    }
+    return out;
+  }
 }
 
 /**
@@ -256,20 +519,7 @@ export function checkLeaves(
  * ```
  */
 export function treeLeaves<L = Leaf>(tree: Tree<L> | unknown): L[] {
-  const out: L[] = [];
-  const visit = (node: unknown): void => {
-    if (node === null) return;
-    if (Array.isArray(node)) {
-      for (const child of node) visit(child);
-    } else if (isContainer(node)) {
-      const obj = node as Record<string, unknown>;
-      for (const k of sortedKeys(obj)) visit(obj[k]);
-    } else {
-      out.push(node as L);
-    }
-  };
-  visit(tree);
-  return out;
+  return treeFlatten<L>(tree)[0];
 }
 
 /**
@@ -281,18 +531,7 @@ export function treeLeaves<L = Leaf>(tree: Tree<L> | unknown): L[] {
  * ```
  */
 export function treeLeafPaths(tree: unknown): string[] {
-  const out: string[] = [];
-  const visit = (node: unknown, path: string): void => {
-    if (node === null) return;
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) visit(node[i], joinPath(path, i));
-    } else if (isContainer(node)) {
-      const obj = node as Record<string, unknown>;
-      for (const k of sortedKeys(obj)) visit(obj[k], joinPath(path, k));
-    } else out.push(path);
-  };
-  visit(tree, '');
-  return out;
+  return treeFlatten(tree)[1].paths.slice();
 }
 
 /**

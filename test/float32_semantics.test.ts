@@ -18,7 +18,7 @@ import {
   scaleByRadam,
   typedArrayOps,
 } from '../src/index.js';
-import type { OptimizerOptions } from '../src/optimizer.js';
+import type { OptimizerOptions } from '../src/inplace/optimizer.js';
 
 interface Case {
   name: string;

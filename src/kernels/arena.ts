@@ -12,11 +12,12 @@
  */
 import type { ArrayLeaf } from '../tree.js';
 import { type KernelScalars, radamStepF32, radamStepF64 } from './radam-js.js';
-import { KernelWorker, threadsAvailable } from './threads.js';
+import { BACKUP_BYTES, CHUNK, KernelWorker, threadsAvailable } from './threads.js';
 import {
   instantiateKernels,
   KERNEL_SCALARS,
   kernelName,
+  MAX_WASM_PAGES,
   type WasmKernel,
   type WasmKernels,
 } from './wasm.js';
@@ -56,7 +57,47 @@ const F32_SCALARS = 128;
 const CONTROL = 256;
 const SCALARS_BYTES = 512;
 
+interface Layout {
+  layout: { f32: boolean; index: number[]; offset: number[]; n: number }[];
+  bytes: number;
+}
+
+/** Where each leaf goes: float64 leaves first, then float32, each padded to 4 elements. */
+function arenaLayout(leaves: readonly ArrayLeaf[], moments: boolean): Layout {
+  const layout: Layout['layout'] = [];
+  for (const f32 of [false, true]) {
+    const index: number[] = [];
+    const offset: number[] = [];
+    let n = 0;
+    leaves.forEach((leaf, i) => {
+      if (isF32(leaf) !== f32) return;
+      index.push(i);
+      offset.push(n);
+      n += pad4(leaf.length);
+    });
+    if (index.length > 0) layout.push({ f32, index, offset, n });
+  }
+  const regions = moments ? 4 : 2;
+  // The kernels' scalars come first.
+  let bytes = SCALARS_BYTES;
+  for (const l of layout) bytes += regions * l.n * (l.f32 ? 4 : 8);
+  return { layout, bytes };
+}
+
+/** Float32Array from any realm (the kernels only index it). */
+function isF32(leaf: ArrayLeaf): boolean {
+  return (leaf as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Float32Array';
+}
+
 export class Arena {
+  /**
+   * Whether an arena for `leaves` fits one WebAssembly memory ({@link MAX_WASM_PAGES} pages), so
+   * that the SIMD kernels can step it. Allocates nothing.
+   */
+  static fits(leaves: readonly ArrayLeaf[], moments: boolean): boolean {
+    return arenaLayout(leaves, moments).bytes <= MAX_WASM_PAGES * 65536;
+  }
+
   /** Per leaf (in `treeLeaves` order), views into the arena. */
   readonly params: ArrayLeaf[] = [];
   readonly grads: ArrayLeaf[] = [];
@@ -67,7 +108,16 @@ export class Arena {
   /** Threads that ran the last step: 2 when the worker took half of it, else 1. */
   lastThreads: 1 | 2 = 1;
   /** The second thread, when this arena has one (it may still be starting). */
-  private readonly worker: KernelWorker | undefined;
+  private worker: KernelWorker | undefined;
+  /**
+   * Why the second thread was given up (it died, or stopped answering, during or between steps),
+   * after which every step runs on this thread; `undefined` while it is fine or was never used.
+   */
+  threadFailure: string | undefined;
+  /** The whole block, as bytes. */
+  private readonly memory: Uint8Array;
+  /** Byte offset of the worker's backup region. */
+  private readonly backupAt: number;
   /** Total bytes of the block. */
   readonly bytes: number;
   private readonly groups: Group[] = [];
@@ -90,24 +140,7 @@ export class Arena {
     wasm: boolean,
     threads: ArenaThreads = 1,
   ) {
-    const layout: { f32: boolean; index: number[]; offset: number[]; n: number }[] = [];
-    for (const f32 of [false, true]) {
-      const index: number[] = [];
-      const offset: number[] = [];
-      let n = 0;
-      leaves.forEach((leaf, i) => {
-        if (leaf instanceof Float32Array !== f32) return;
-        index.push(i);
-        offset.push(n);
-        n += pad4(leaf.length);
-      });
-      if (index.length > 0) layout.push({ f32, index, offset, n });
-    }
-    const regions = moments ? 4 : 2;
-    // The kernels' scalars come first.
-    let bytes = SCALARS_BYTES;
-    for (const l of layout) bytes += regions * l.n * (l.f32 ? 4 : 8);
-    this.bytes = bytes;
+    const { layout, bytes: laidOut } = arenaLayout(leaves, moments);
     let elements = 0;
     for (const l of layout) elements += l.n;
     const twoThreads =
@@ -116,14 +149,19 @@ export class Arena {
       (threads === 2
         ? threadsAvailable(1)
         : threads === 'auto' && elements >= THREAD_THRESHOLD && threadsAvailable(2));
+    // With two threads, the worker's backup region goes after the leaves.
+    const bytes = laidOut + (twoThreads ? BACKUP_BYTES : 0);
+    this.bytes = bytes;
+    this.backupAt = laidOut;
     const shared = twoThreads ? instantiateKernels(bytes, true) : undefined;
     const inst = shared ?? (wasm ? instantiateKernels(bytes) : undefined);
     this.worker = shared
-      ? KernelWorker.start(this, shared.module, shared.memory, ALL_KERNELS, CONTROL)
+      ? KernelWorker.start(this, shared.module, shared.memory, ALL_KERNELS, CONTROL, laidOut)
       : undefined;
     this.kernels = inst?.kernels;
     this.kernel = inst ? 'wasm' : 'js';
     const buffer: ArrayBuffer = inst ? inst.memory.buffer : new ArrayBuffer(Math.max(bytes, 8));
+    this.memory = new Uint8Array(buffer);
     this.scalars = new Float64Array(buffer, 0, KERNEL_SCALARS.length);
     this.scalars32 = new Float32Array(buffer, F32_SCALARS, KERNEL_SCALARS.length);
     let at = SCALARS_BYTES;
@@ -167,6 +205,59 @@ export class Arena {
         }
       });
     }
+  }
+
+  /**
+   * Completes the worker's share of the step it abandoned: the chunks it had not finished, in
+   * its order, restoring first the one it may have half-written from its backup. Each element
+   * is then stepped exactly once, so the bits are those of an uninterrupted step.
+   */
+  private finishForWorker(worker: KernelWorker, fn: number, rectify: number): void {
+    const done = worker.progress;
+    const mid = worker.midChunk;
+    const bytes = this.memory;
+    const backup = this.backupAt;
+    let chunk = 0;
+    for (const grp of this.groups) {
+      const half = (grp.n >> 1) & ~3;
+      const size = grp.f32 ? 4 : 8;
+      const n = grp.n - half;
+      for (let at = 0; at < n; at += CHUNK, chunk++) {
+        if (chunk < done) continue;
+        const len = Math.min(CHUNK, n - at);
+        const off = (half + at) * size;
+        const span = len * size;
+        if (chunk === done && mid) {
+          bytes.copyWithin(grp.m + off, backup, backup + span);
+          bytes.copyWithin(grp.v + off, backup + span, backup + 2 * span);
+          bytes.copyWithin(grp.p + off, backup + 2 * span, backup + 3 * span);
+        }
+        grp.fns[fn]!(
+          grp.g + off,
+          grp.m + off,
+          grp.v + off,
+          grp.p + off,
+          len,
+          rectify,
+          grp.f32 ? F32_SCALARS : 0,
+        );
+      }
+    }
+  }
+
+  /** Stops using the worker for good, records why, and says so once per process. */
+  private giveUpWorker(why: string): void {
+    this.worker = undefined;
+    this.threadFailure = `the second kernel thread was given up: ${why}; steps now run on one thread`;
+    warnOnce(`optax-ts: ${this.threadFailure} (same results, slower).`);
+  }
+
+  /**
+   * Tests only: makes the worker fail on the next step (see `KernelWorker.injectFault`).
+   * @internal
+   */
+  injectWorkerFault(code: number): void {
+    this.worker?.injectFault(code);
   }
 
   /** One fused RAdam step over every leaf (one kernel call per dtype). */
@@ -216,10 +307,18 @@ export class Arena {
         const half = (grp.n >> 1) & ~3;
         grp.fns[fn]!(grp.g, grp.m, grp.v, grp.p, half, rectify, grp.f32 ? F32_SCALARS : 0);
       }
-      worker.join();
-      this.lastThreads = 2;
+      if (worker.join()) {
+        this.lastThreads = 2;
+        return;
+      }
+      this.finishForWorker(worker, fn, rectify);
+      this.giveUpWorker(
+        'it died or stopped answering during a step, which was completed on the calling thread',
+      );
+      this.lastThreads = 1;
       return;
     }
+    if (worker?.failed) this.giveUpWorker('it exited between steps');
     this.lastThreads = 1;
     for (const grp of this.groups) {
       if (kernels !== undefined) {
@@ -233,4 +332,11 @@ export class Arena {
       }
     }
   }
+}
+
+let warned = false;
+function warnOnce(message: string): void {
+  if (warned) return;
+  warned = true;
+  console.warn(message);
 }

@@ -20,19 +20,34 @@ const DONE = 1;
 const READY = 2;
 const FAILED = 3;
 const COUNT = 4;
+/** Chunks of the current job the worker has finished (all calls, in order). */
+const PROGRESS = 5;
+/** 1 while the worker has backed up the chunk it is on and may be writing it, else 0. */
+const PHASE = 6;
+/** Tests only: makes the worker die (see {@link KernelWorker.injectFault}). */
+const FAULT = 7;
 /** Each call: kernel index, g, m, v, p, n, rectify, scalars (8 slots), from slot `CALLS`. */
 const CALLS = 8;
 const CALL_SLOTS = 8;
-/** How long {@link KernelWorker.join} waits for the worker before giving up. */
-const JOIN_TIMEOUT_MS = 60_000;
-
 /** Int32 slots in the control block. */
 export const CONTROL_SLOTS = CALLS + 2 * CALL_SLOTS;
+
+/**
+ * Elements per chunk of the worker's share. Before stepping a chunk the worker copies its m, v
+ * and p into a backup region (at most `3 * CHUNK * 8` bytes, which stays in cache), so that if it
+ * dies half-way through, the calling thread can restore the chunk and step it exactly once.
+ */
+export const CHUNK = 16384;
+/** Bytes of the worker's backup region. */
+export const BACKUP_BYTES = 3 * CHUNK * 8;
+/** How long the worker may go without finishing a chunk before it is taken for dead. */
+export const STALL_MS = 1000;
+const WAIT_SLICE_MS = 100;
 
 interface NodeWorker {
   unref(): void;
   terminate(): Promise<number>;
-  on(event: 'error', fn: (e: unknown) => void): void;
+  on(event: 'error' | 'exit', fn: (e: unknown) => void): void;
 }
 interface WorkerThreads {
   Worker: new (
@@ -59,11 +74,17 @@ function nodeThreads(): { threads: WorkerThreads; cpus: number } | undefined {
   }
 }
 
-/** The worker's program (CommonJS, evaluated by `new Worker(code, { eval: true })`). */
+/**
+ * The worker's program (CommonJS, evaluated by `new Worker(code, { eval: true })`). For each call
+ * of a job it steps the call's elements chunk by chunk: copy the chunk's m, v, p to the backup
+ * region, set PHASE, run the kernel on the chunk in place, clear PHASE and count the chunk in
+ * PROGRESS. The element size comes from the kernel index (float32 kernels first, 4 of them).
+ */
 const WORKER_CODE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, names, control } = workerData;
+const { module, memory, names, control, backup } = workerData;
 const ctl = new Int32Array(memory.buffer, control, ${CONTROL_SLOTS});
+const bytes = new Uint8Array(memory.buffer);
 let fns;
 try {
   const exp = new WebAssembly.Instance(module, { env: { memory } }).exports;
@@ -78,11 +99,33 @@ let seen = 0;
 for (;;) {
   Atomics.wait(ctl, ${JOB}, seen);
   seen = Atomics.load(ctl, ${JOB});
+  const fault = ctl[${FAULT}];
+  if (fault === -1) process.exit(1);
+  if (fault === -2) Atomics.wait(ctl, ${FAULT}, -2);
   try {
     const count = ctl[${COUNT}];
+    let chunk = 0;
     for (let j = 0; j < count; j++) {
       const b = ${CALLS} + ${CALL_SLOTS} * j;
-      fns[ctl[b]](ctl[b + 1], ctl[b + 2], ctl[b + 3], ctl[b + 4], ctl[b + 5], ctl[b + 6], ctl[b + 7]);
+      const fn = fns[ctl[b]];
+      const size = ctl[b] < 4 ? 4 : 8;
+      const g = ctl[b + 1], m = ctl[b + 2], v = ctl[b + 3], p = ctl[b + 4], n = ctl[b + 5];
+      for (let at = 0; at < n; at += ${CHUNK}, chunk++) {
+        const len = Math.min(${CHUNK}, n - at);
+        const off = at * size;
+        const span = len * size;
+        bytes.copyWithin(backup, m + off, m + off + span);
+        bytes.copyWithin(backup + span, v + off, v + off + span);
+        bytes.copyWithin(backup + 2 * span, p + off, p + off + span);
+        Atomics.store(ctl, ${PHASE}, 1);
+        if (fault === chunk + 1) {
+          fn(g + off, m + off, v + off, p + off, (len >> 3) << 2, ctl[b + 6], ctl[b + 7]);
+          process.exit(1);
+        }
+        fn(g + off, m + off, v + off, p + off, len, ctl[b + 6], ctl[b + 7]);
+        Atomics.store(ctl, ${PHASE}, 0);
+        Atomics.store(ctl, ${PROGRESS}, chunk + 1);
+      }
     }
   } catch (e) {
     Atomics.store(ctl, ${FAILED}, 1);
@@ -113,6 +156,7 @@ export class KernelWorker {
   private readonly ctl: Int32Array;
   private job = 0;
   private calls = 0;
+  private worker: NodeWorker | undefined;
 
   private constructor(memory: WasmMemory, control: number) {
     this.ctl = new Int32Array(memory.buffer, control, CONTROL_SLOTS);
@@ -121,7 +165,8 @@ export class KernelWorker {
   /**
    * Starts a worker on `memory` (shared) with the compiled shared-memory `module`, exporting
    * kernels `names` (a call's kernel index points into it); the control block is at byte
-   * `control`. `undefined` when workers are unavailable.
+   * `control`, the backup region ({@link BACKUP_BYTES}) at byte `backup`. `undefined` when
+   * workers are unavailable.
    */
   static start(
     owner: object,
@@ -129,6 +174,7 @@ export class KernelWorker {
     memory: WasmMemory,
     names: readonly string[],
     control: number,
+    backup: number,
   ): KernelWorker | undefined {
     const node = nodeThreads();
     if (node === undefined) return undefined;
@@ -136,14 +182,19 @@ export class KernelWorker {
       new Int32Array(memory.buffer, control, CONTROL_SLOTS).fill(0);
       const worker = new node.threads.Worker(WORKER_CODE, {
         eval: true,
-        workerData: { module, memory, names, control },
+        workerData: { module, memory, names, control, backup },
       });
       worker.unref();
       const kw = new KernelWorker(memory, control);
-      // A worker that fails to start is never ready; one that dies later is reported by FAILED.
-      worker.on('error', () => {
+      kw.worker = worker;
+      // A worker that fails to start is never ready; one that dies between steps is marked
+      // FAILED here (the event arrives when this thread is idle); one that dies during a step
+      // is noticed by join.
+      const fail = () => {
         Atomics.store(kw.ctl, FAILED, 1);
-      });
+      };
+      worker.on('error', fail);
+      worker.on('exit', fail);
       finalizer?.register(owner, worker);
       return kw;
     } catch {
@@ -154,6 +205,11 @@ export class KernelWorker {
   /** True once the worker has started and has not failed: the next job may be given to it. */
   get ready(): boolean {
     return Atomics.load(this.ctl, READY) === 1 && Atomics.load(this.ctl, FAILED) === 0;
+  }
+
+  /** True when the worker is known to have failed or exited. */
+  get failed(): boolean {
+    return Atomics.load(this.ctl, FAILED) !== 0;
   }
 
   /** Queues one kernel call of the next job (at most 2 per job). */
@@ -184,26 +240,61 @@ export class KernelWorker {
     const ctl = this.ctl;
     ctl[COUNT] = this.calls;
     this.calls = 0;
+    Atomics.store(ctl, PROGRESS, 0);
+    Atomics.store(ctl, PHASE, 0);
     this.job = (this.job + 1) | 0;
     Atomics.store(ctl, JOB, this.job);
     Atomics.notify(ctl, JOB, 1);
   }
 
-  /** Waits until the worker has finished the job given by the last {@link run}. */
-  join(): void {
+  /**
+   * Waits until the worker has finished the job given by the last {@link run}: true when it
+   * has. False when it has died or has not finished a chunk for {@link STALL_MS}: the worker is
+   * then terminated and never used again, and the caller completes the job from
+   * {@link progress} (chunks finished) and {@link midChunk} (whether the next chunk may be
+   * half-written, its old values being in the backup region). No clock is read (it allocates):
+   * the stall is counted in timed-out waits.
+   */
+  join(): boolean {
     const ctl = this.ctl;
     const job = this.job;
+    let last = -1;
+    let stalled = 0;
     for (;;) {
       const done = Atomics.load(ctl, DONE);
-      if (done === job) break;
-      // A step takes milliseconds; a worker that has not answered for a minute is gone (killed
-      // from outside), and waiting on would hang the process. (No clock reads here: they allocate.)
-      if (Atomics.wait(ctl, DONE, done, JOIN_TIMEOUT_MS) === 'timed-out')
-        throw new Error(
-          `Optimizer: the second kernel thread did not finish a step within ${JOIN_TIMEOUT_MS / 1000} s; its half of this step may be missing (use { threads: 1 } to run on one thread)`,
-        );
+      if (done === job) return Atomics.load(ctl, FAILED) === 0 || this.abandon();
+      if (Atomics.load(ctl, FAILED) !== 0) return this.abandon();
+      if (Atomics.wait(ctl, DONE, done, WAIT_SLICE_MS) !== 'timed-out') continue;
+      const mark = 2 * Atomics.load(ctl, PROGRESS) + Atomics.load(ctl, PHASE);
+      if (mark !== last) {
+        last = mark;
+        stalled = 0;
+      } else if (++stalled * WAIT_SLICE_MS >= STALL_MS) return this.abandon();
     }
-    if (Atomics.load(ctl, FAILED) !== 0)
-      throw new Error('Optimizer: the second kernel thread failed during a step');
+  }
+
+  /** Chunks of the last job the worker finished. */
+  get progress(): number {
+    return Atomics.load(this.ctl, PROGRESS);
+  }
+
+  /** Whether the worker had backed up chunk {@link progress} and may have written part of it. */
+  get midChunk(): boolean {
+    return Atomics.load(this.ctl, PHASE) === 1;
+  }
+
+  private abandon(): false {
+    Atomics.store(this.ctl, FAILED, 1);
+    void this.worker?.terminate();
+    return false;
+  }
+
+  /**
+   * Tests only: makes the worker fail on the next job: `-1` exits before any work, `-2` hangs
+   * without exiting, `k > 0` exits half-way through chunk `k - 1` (after backing it up).
+   * @internal
+   */
+  injectFault(code: number): void {
+    Atomics.store(this.ctl, FAULT, code);
   }
 }

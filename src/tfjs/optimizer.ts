@@ -12,10 +12,10 @@ import type {
   ScalarOrSchedule,
 } from '../base.js';
 import { applyUpdates } from '../base.js';
-import { FusedRadamStep, fusedPlan } from '../kernels/fused.js';
+import { bindLeafEngine, type StepEngine } from '../inplace/engines.js';
 import { typedArrayOps } from '../leaf.js';
 import { radamHyperparams, type ScaleByRadamOptions } from '../transforms/radam.js';
-import { isContainer, treeLeafPaths, treeLeaves } from '../tree.js';
+import { isContainer, treeFlatten, treeLeafPaths, treeLeaves } from '../tree.js';
 import { checkTransformation } from '../validate.js';
 import { registerTfjsOps } from './ops.js';
 import {
@@ -167,10 +167,8 @@ export class TransformationOptimizer extends tf.Optimizer {
   private state: unknown;
   /** `'array'`: typed-array state for the cpu kernel; `'tensor'`: tensor state. */
   private mode: 'array' | 'tensor' | undefined;
-  private inPlace: InPlaceStep | undefined;
-  /** The core's fused RAdam kernel, when the transformation is a chain it recognises. */
-  private fused: FusedRadamStep | undefined;
-  private updateBuffers: Float32Array[] = [];
+  /** The core's in-place step engine over the cpu backend's arrays (fused or generic). */
+  private engine: StepEngine | undefined;
   private pending: SavedWeights | undefined;
   private snapshot: tf.Tensor[] = [];
 
@@ -206,7 +204,7 @@ export class TransformationOptimizer extends tf.Optimizer {
    */
   get kernel(): 'fused' | 'in-place' | 'tensor' | undefined {
     if (this.mode === 'tensor') return 'tensor';
-    if (this.mode === 'array') return this.fused ? 'fused' : 'in-place';
+    if (this.mode === 'array') return this.engine?.kernel === 'js' ? 'fused' : 'in-place';
     return undefined;
   }
 
@@ -363,23 +361,18 @@ export class TransformationOptimizer extends tf.Optimizer {
   }
 
   private bind(): void {
-    this.inPlace = undefined;
-    this.fused = undefined;
-    this.updateBuffers = [];
+    this.engine = undefined;
     if (this.mode !== 'array') return;
-    const plan = fusedPlan(this.transformation, this.state);
-    if (plan) {
-      this.fused = new FusedRadamStep(
-        plan,
-        treeLeaves<Float32Array>(plan.radamState.mu),
-        treeLeaves<Float32Array>(plan.radamState.nu),
-      );
-    } else if (this.transformation.bindInPlace) {
-      this.inPlace = this.transformation.bindInPlace(this.state, this.paramsTree('array'));
-      this.updateBuffers = this.sorted.map(
-        (k) => new Float32Array(tf.engine().registeredVariables[this.nameOf.get(k)!]!.size),
-      );
-    }
+    const params = this.paramsTree('array');
+    const [leaves, def] = treeFlatten<Float32Array>(params, 'params');
+    this.engine = bindLeafEngine(
+      this.transformation,
+      this.state,
+      params,
+      def,
+      leaves,
+      true,
+    )?.engine;
   }
 
   private stepInPlace(
@@ -392,25 +385,12 @@ export class TransformationOptimizer extends tf.Optimizer {
     this.ensureState('array');
     // A variable whose storage another tensor shares is stepped in a copy, then assigned.
     const shared = variables.map((v) => backend.refCount(v.dataId) !== 1);
-    const fused = this.fused;
-    if (fused) {
-      // One pass per leaf over g, m, v and p (the core Optimizer's fused kernel).
-      fused.prepare();
-      const targets = paramData.map((p, i) => (shared[i] ? p.slice() : p));
-      fused.runLeaves(gradData, targets);
-      targets.forEach((p, i) => {
-        if (shared[i]) assignData(variables[i]!, p);
-      });
-      return;
-    }
-    const step = this.inPlace!;
-    const updates = this.updateBuffers;
-    step.prepare(extraArgs);
-    step.run(gradData, updates, paramData);
-    for (let i = 0; i < variables.length; i++) {
-      if (!shared[i]) typedArrayOps.add(paramData[i]!, updates[i]!, paramData[i]);
-      else assignData(variables[i]!, typedArrayOps.add(paramData[i]!, updates[i]!) as Float32Array);
-    }
+    const targets = paramData.map((p, i) => (shared[i] ? p.slice() : p));
+    // The same engine as the core Optimizer's: it throws with the state unchanged.
+    this.engine!.step(gradData, targets, extraArgs, undefined, undefined);
+    targets.forEach((p, i) => {
+      if (shared[i]) assignData(variables[i]!, p);
+    });
   }
 
   private stepTensors(
@@ -495,8 +475,7 @@ export class TransformationOptimizer extends tf.Optimizer {
       for (const x of treeLeaves<unknown>(this.state)) if (isTensor(x)) x.dispose();
     this.state = undefined;
     this.mode = undefined;
-    this.inPlace = undefined;
-    this.updateBuffers = [];
+    this.engine = undefined;
   }
 
   private disposeSnapshot(): void {

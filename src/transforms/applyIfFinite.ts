@@ -8,7 +8,7 @@ import type {
 import { safeIncrement } from '../base.js';
 import { typedArrayOps } from '../leaf.js';
 import { isContainer, treeAllFinite, treeZerosLike } from '../tree.js';
-import { checkInteger, checkTransformation } from '../validate.js';
+import { checkCount, checkInteger, checkTransformation } from '../validate.js';
 
 /** The state of {@link applyIfFinite} (optax's `ApplyIfFiniteState`). */
 export interface ApplyIfFiniteState<S = unknown> {
@@ -109,8 +109,14 @@ export function applyIfFinite<S>(
   if (typeof inner.bindInPlace === 'function') {
     tx.bindInPlace = (state, params) => {
       const step = inner.bindInPlace!(state.innerState, params);
+      const what = [`${fn}.update: state.notfiniteCount`, `${fn}.update: state.totalNotfinite`];
       return {
+        // It throws in run after too many non-finite steps.
+        cannotThrow: false,
         prepare(extraArgs: ExtraArgs | undefined) {
+          checkState(fn, state);
+          checkCount(what[0]!, state.notfiniteCount);
+          checkCount(what[1]!, state.totalNotfinite);
           step.prepare(extraArgs);
         },
         run(input, output, params) {

@@ -29,6 +29,7 @@ export function clip(maxDelta: number): GradientTransformationExtraArgs<EmptySta
       state,
     ],
     bindInPlace: () => ({
+      cannotThrow: true,
       prepare() {},
       run(input, output) {
         for (let i = 0; i < input.length; i++)
@@ -96,6 +97,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformationExtraAr
       return [out, state];
     },
     bindInPlace: () => ({
+      cannotThrow: true,
       prepare() {},
       run(input, output) {
         let sumSq = 0;

@@ -9,7 +9,7 @@ import type {
 } from '../base.js';
 import { safeIncrement } from '../base.js';
 import { isContainer } from '../tree.js';
-import { checkOptionKeys, describeValue, evaluate } from '../validate.js';
+import { checkCount, checkOptionKeys, describeValue, evaluate } from '../validate.js';
 
 /** The state of an {@link injectHyperparams} transformation (optax's `InjectHyperparamsState`). */
 export interface InjectHyperparamsState<S = unknown> {
@@ -166,8 +166,13 @@ export function injectHyperparams<H extends Record<string, unknown>>(
         const pending: Record<string, number> = {};
         const used = new Float64Array(keys.length);
         let step: InPlaceStep | undefined;
+        const countWhat = `${fn}.update: state.count`;
+        // Every build of the factory has the same members; a probe tells whether they may throw.
+        const cannotThrow = probe.bindInPlace!(probe.init(params), params).cannotThrow;
         return {
+          cannotThrow,
           prepare(extraArgs: ExtraArgs | undefined) {
+            checkCount(countWhat, state.count);
             current(state, pending);
             let changed = step === undefined;
             for (let i = 0; i < keys.length; i++) if (pending[keys[i]!] !== used[i]) changed = true;

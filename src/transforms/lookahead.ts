@@ -11,6 +11,7 @@ import type { ArrayLeaf } from '../tree.js';
 import { assertSameStructure, isContainer, mapLeaves, treeLeaves, treeMap } from '../tree.js';
 import {
   checkBoolean,
+  checkCount,
   checkFinite,
   checkInteger,
   checkOptionKeys,
@@ -263,8 +264,11 @@ function bindLookahead<S>(
   let tmp: ArrayLeaf[] | undefined;
   const res = { fast: null, slow: null };
   const resetter = reset ? new StateCopier(state.fastState, fast.init(params.fast)) : undefined;
+  const stepsWhat = `${fn}.update: state.stepsSinceSync`;
   return {
+    cannotThrow: step.cannotThrow,
     prepare(extraArgs: ExtraArgs | undefined) {
+      checkCount(stepsWhat, state.stepsSinceSync);
       step.prepare(extraArgs);
     },
     run(input, output, params) {

@@ -167,6 +167,7 @@ function bindMasked<S>(
   const subOut: ArrayLeaf[] = new Array(idx.length);
   const subParams: ArrayLeaf[] = new Array(idx.length);
   return {
+    cannotThrow: step.cannotThrow,
     prepare(extraArgs: ExtraArgs | undefined) {
       step.prepare(extraArgs);
     },

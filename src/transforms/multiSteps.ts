@@ -9,7 +9,13 @@ import { safeIncrement } from '../base.js';
 import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeZerosLike } from '../tree.js';
-import { checkBoolean, checkInteger, checkOptionKeys, checkTransformation } from '../validate.js';
+import {
+  checkBoolean,
+  checkCount,
+  checkInteger,
+  checkOptionKeys,
+  checkTransformation,
+} from '../validate.js';
 
 /** Options of {@link multiSteps}. */
 export interface MultiStepsOptions {
@@ -148,8 +154,12 @@ export function multiSteps<S>(
       const tmp = acc.map((a) => typedArrayOps.zerosLike(a));
       let k = 1;
       let emit = false;
+      const what = [`multiSteps.update: state.miniStep`, `multiSteps.update: state.gradientStep`];
       return {
+        cannotThrow: step.cannotThrow,
         prepare(extraArgs: ExtraArgs | undefined) {
+          checkCount(what[0]!, state.miniStep);
+          checkCount(what[1]!, state.gradientStep);
           k = kAt(state.gradientStep);
           emit = state.miniStep === k - 1;
           if (emit) step.prepare(extraArgs);

@@ -1,8 +1,7 @@
 /** Rectified Adam's rescaling, as `optax.scale_by_radam`. */
 
 import type { GradientTransformationExtraArgs } from '../base.js';
-import { safeIncrement } from '../base.js';
-import { withFusionTag } from '../kernels/tag.js';
+import { safeIncrement, withFusionTag } from '../base.js';
 import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeMap, treeZerosLike } from '../tree.js';
@@ -232,8 +231,11 @@ export function adamFamily(
       const s = newRadamScalars();
       const buf: LeafBuffers = {};
       const res = new RadamLeafResult();
+      const countWhat = `${fn}.update: state.count`;
       return {
+        cannotThrow: true,
         prepare() {
+          checkCount(countWhat, state.count);
           fillScalars(state.count, s);
         },
         run(input, output) {

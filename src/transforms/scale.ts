@@ -5,8 +5,7 @@ import type {
   ScalarOrSchedule,
   Schedule,
 } from '../base.js';
-import { safeIncrement } from '../base.js';
-import { withFusionTag } from '../kernels/tag.js';
+import { safeIncrement, withFusionTag } from '../base.js';
 import { leafOps, typedArrayOps } from '../leaf.js';
 import { isContainer, mapLeaves } from '../tree.js';
 import {
@@ -67,6 +66,7 @@ export function scale(stepSize: number): GradientTransformationExtraArgs<EmptySt
       return [scaleTree(updates, stepSize), state];
     },
     bindInPlace: () => ({
+      cannotThrow: true,
       prepare() {},
       run(input, output) {
         for (let i = 0; i < input.length; i++) typedArrayOps.scale(input[i]!, stepSize, output[i]);
@@ -111,8 +111,11 @@ export function scaleBySchedule(
     },
     bindInPlace(state) {
       let s = 0;
+      const countWhat = `${name}.update: state.count`;
       return {
+        cannotThrow: true,
         prepare() {
+          checkCount(countWhat, state.count);
           s = evaluate(name, 'step size', stepSizeFn, state.count);
         },
         run(input, output) {

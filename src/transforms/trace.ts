@@ -89,6 +89,7 @@ export function trace(
       const traces = treeLeaves<ArrayLeaf>(state.trace);
       const res = new TraceLeafResult();
       return {
+        cannotThrow: true,
         prepare() {},
         run(input, output) {
           for (let i = 0; i < input.length; i++)

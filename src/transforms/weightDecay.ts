@@ -1,11 +1,10 @@
 /** Weight decay, as `optax.add_decayed_weights`. */
 
 import type { EmptyState, GradientTransformationExtraArgs, ScalarOrSchedule } from '../base.js';
-import { safeIncrement } from '../base.js';
-import { withFusionTag } from '../kernels/tag.js';
+import { safeIncrement, withFusionTag } from '../base.js';
 import { leafOps, typedArrayOps } from '../leaf.js';
 import { isContainer, mapLeaves } from '../tree.js';
-import { checkOptionKeys, checkScalarOrSchedule, evaluate } from '../validate.js';
+import { checkCount, checkOptionKeys, checkScalarOrSchedule, evaluate } from '../validate.js';
 import { type Mask, type MaskedState, masked } from './masked.js';
 
 /** Options of {@link addDecayedWeights}. */
@@ -71,9 +70,13 @@ export function addDecayedWeights(
     },
     bindInPlace(state) {
       let s = scheduled ? 0 : (weightDecay as number);
+      const countWhat = `${fn}.update: state.count`;
       return {
+        cannotThrow: true,
         prepare() {
-          if (scheduled) s = rate((state as { count: number }).count);
+          if (!scheduled) return;
+          checkCount(countWhat, (state as { count: number }).count);
+          s = rate((state as { count: number }).count);
         },
         run(input, output, params) {
           if (s !== 0 || scheduled) {

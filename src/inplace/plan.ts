@@ -1,10 +1,17 @@
 /**
- * The fused RAdam step of the in-place {@link Optimizer}: recognises `chain(scaleByRadam(...),
+ * The plan of the in-place {@link Optimizer}'s fused step: recognises `chain(scaleByRadam(...),
  * [addDecayedWeights(wd),] scaleByLearningRate(lr))` (and `scale`/`scaleBySchedule` in the last
  * place, nested chains included) by the members' fusion tags, and runs the whole chain plus the
  * parameter update as one pass per leaf, with the per-step scalars computed once.
  */
-import { safeIncrement } from '../base.js';
+import { type FusionTag, fusionTag, INT32_MAX, safeIncrement } from '../base.js';
+import type { Arena } from '../kernels/arena.js';
+import {
+  type KernelScalars,
+  newKernelScalars,
+  radamStepF32,
+  radamStepF64,
+} from '../kernels/radam-js.js';
 import type { Schedule } from '../schedule-types.js';
 import {
   newRadamScalars,
@@ -13,10 +20,7 @@ import {
   type ScaleByAdamState,
 } from '../transforms/radam.js';
 import type { ArrayLeaf } from '../tree.js';
-import { evaluate } from '../validate.js';
-import type { Arena } from './arena.js';
-import { type KernelScalars, newKernelScalars, radamStepF32, radamStepF64 } from './radam-js.js';
-import { type FusionTag, fusionTag } from './tag.js';
+import { checkCount, evaluate } from '../validate.js';
 
 /** A recognised chain, bound to its state. */
 export interface FusedPlan {
@@ -104,6 +108,15 @@ export class FusedRadamStep {
   prepare(): void {
     const { plan, k, s } = this;
     const scale = plan.scale;
+    // The counts as the functional update checks them (a caller may have written to the state).
+    const radamCount = plan.radamState.count;
+    if (!Number.isInteger(radamCount) || radamCount < 0 || radamCount > INT32_MAX)
+      checkCount('Optimizer.step: the state count of scaleByRadam', radamCount);
+    if (scale.kind === 'schedule') {
+      const count = scale.state.count;
+      if (!Number.isInteger(count) || count < 0 || count > INT32_MAX)
+        checkCount(`Optimizer.step: the state count of ${scale.name}`, count);
+    }
     // The schedule first: it may throw, and nothing has changed yet.
     k.s =
       scale.kind === 'scale'

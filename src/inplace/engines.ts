@@ -1,0 +1,212 @@
+/**
+ * The step engines of the in-place optimizers, one per way a step can run, chosen once when an
+ * optimizer is built. Each `step` either completes or throws with the params and every state leaf
+ * as they were:
+ * - {@link FusedLeavesEngine}: the fused JavaScript kernel on the caller's leaves;
+ * - {@link FusedArenaEngine}: the fused WebAssembly SIMD kernel on an arena (the optimizer's own
+ *   buffers, or staging copies of the caller's);
+ * - {@link GenericEngine}: the members' `bindInPlace` steps, with a state backup when a member
+ *   may throw half-way;
+ * - {@link FunctionalEngine}: `update` + `applyUpdates`, copied into the params.
+ * The fused engines validate everything in `prepare` and their kernels cannot throw, so they need
+ * no backup. Used by the core {@link Optimizer} and by the TF.js adapter's cpu path.
+ */
+import type { ExtraArgs, GradientTransformationExtraArgs, InPlaceStep } from '../base.js';
+import { applyUpdates } from '../base.js';
+import type { Arena } from '../kernels/arena.js';
+import { typedArrayOps } from '../leaf.js';
+import type { ArrayLeaf, TreeDef } from '../tree.js';
+import { StateBackup, StateGuard } from './guards.js';
+import { type FusedPlan, FusedRadamStep, fusedPlan } from './plan.js';
+
+/** How a step runs, as reported by `Optimizer.kernel`. */
+export type KernelKind = 'wasm' | 'js' | 'generic' | 'functional';
+
+/** One way of running a step; see the module comment. */
+export interface StepEngine {
+  readonly kernel: KernelKind;
+  /** Threads that ran the last step. */
+  readonly threads: 1 | 2;
+  /** Why a second kernel thread was given up, if it was. */
+  readonly threadFailure?: string | undefined;
+  /** The state (replaced by each step of the functional engine, else the same object). */
+  readonly state: unknown;
+  /**
+   * One step: reads `grads` (leaves in params order), updates `params` (leaves) and the state.
+   * `gradsTree`/`paramsTree` are the same as trees, for the functional engine.
+   */
+  step(
+    grads: readonly ArrayLeaf[],
+    params: readonly ArrayLeaf[],
+    extraArgs: ExtraArgs | undefined,
+    gradsTree: unknown,
+    paramsTree: unknown,
+  ): void;
+}
+
+/** The fused JavaScript kernel over the given leaves (the moments are the state's own arrays). */
+export class FusedLeavesEngine implements StepEngine {
+  readonly kernel = 'js';
+  readonly threads = 1;
+  private readonly fused: FusedRadamStep;
+
+  constructor(
+    plan: FusedPlan,
+    mu: readonly ArrayLeaf[],
+    nu: readonly ArrayLeaf[],
+    readonly state: unknown,
+  ) {
+    this.fused = new FusedRadamStep(plan, mu, nu);
+  }
+
+  step(grads: readonly ArrayLeaf[], params: readonly ArrayLeaf[]): void {
+    this.fused.prepare();
+    this.fused.runLeaves(grads, params);
+  }
+}
+
+/**
+ * The fused kernel over an arena. `staged`: the params are the caller's buffers, copied into the
+ * arena before the kernel and back after it (the moments live in the arena); otherwise the params
+ * are the arena's own views and only gradients that are not already the arena's are copied in.
+ */
+export class FusedArenaEngine implements StepEngine {
+  private readonly fused: FusedRadamStep;
+
+  constructor(
+    plan: FusedPlan,
+    private readonly arena: Arena,
+    private readonly staged: boolean,
+    readonly state: unknown,
+  ) {
+    this.fused = new FusedRadamStep(plan, arena.mu, arena.nu);
+  }
+
+  get kernel(): KernelKind {
+    return this.arena.kernel;
+  }
+
+  get threads(): 1 | 2 {
+    return this.arena.lastThreads;
+  }
+
+  get threadFailure(): string | undefined {
+    return this.arena.threadFailure;
+  }
+
+  step(grads: readonly ArrayLeaf[], params: readonly ArrayLeaf[]): void {
+    const { arena, fused } = this;
+    fused.prepare();
+    const g = arena.grads;
+    for (let i = 0; i < g.length; i++) if (grads[i] !== g[i]) g[i]!.set(grads[i]!);
+    const p = arena.params;
+    if (this.staged) for (let i = 0; i < p.length; i++) p[i]!.set(params[i]!);
+    fused.runArena(arena);
+    if (this.staged) for (let i = 0; i < p.length; i++) params[i]!.set(p[i]!);
+  }
+}
+
+/**
+ * The members' in-place steps: `prepare`, `run` into update buffers, then `p += u`. When a member
+ * may throw in `run` (it does not promise `cannotThrow`), the state is backed up before the step
+ * and restored if it throws; the params are written only after `run` has returned.
+ */
+export class GenericEngine implements StepEngine {
+  readonly kernel = 'generic';
+  readonly threads = 1;
+  private readonly updates: ArrayLeaf[];
+  private readonly backup: StateBackup | undefined;
+
+  readonly state: unknown;
+
+  constructor(
+    private readonly inPlace: InPlaceStep,
+    guard: StateGuard,
+    params: readonly ArrayLeaf[],
+  ) {
+    this.state = guard.state;
+    this.updates = params.map((p) => typedArrayOps.zerosLike(p));
+    this.backup = inPlace.cannotThrow === true ? undefined : new StateBackup(guard);
+  }
+
+  /** Bytes of the state backup (0 when every member promises not to throw). */
+  get backupBytes(): number {
+    return this.backup?.bytes ?? 0;
+  }
+
+  step(grads: readonly ArrayLeaf[], params: readonly ArrayLeaf[], extraArgs?: ExtraArgs): void {
+    const { inPlace, updates, backup } = this;
+    if (backup === undefined) {
+      inPlace.prepare(extraArgs);
+      inPlace.run(grads, updates, params);
+    } else {
+      backup.save();
+      try {
+        inPlace.prepare(extraArgs);
+        inPlace.run(grads, updates, params);
+      } catch (err) {
+        backup.restore();
+        throw err;
+      }
+    }
+    for (let i = 0; i < params.length; i++) typedArrayOps.add(params[i]!, updates[i]!, params[i]);
+  }
+}
+
+/** `update` + `applyUpdates`, the result copied into the params (allocates; always atomic). */
+export class FunctionalEngine implements StepEngine {
+  readonly kernel = 'functional';
+  readonly threads = 1;
+  private readonly next: unknown[] = [];
+
+  constructor(
+    private readonly tx: GradientTransformationExtraArgs,
+    public state: unknown,
+    private readonly def: TreeDef,
+  ) {}
+
+  step(
+    _grads: readonly ArrayLeaf[],
+    params: readonly ArrayLeaf[],
+    extraArgs: ExtraArgs | undefined,
+    gradsTree: unknown,
+    paramsTree: unknown,
+  ): void {
+    const [updates, state] = this.tx.update(gradsTree, this.state, paramsTree, extraArgs);
+    const next = this.next;
+    if (!this.def.match(applyUpdates(paramsTree, updates), next))
+      throw new TypeError('Optimizer.step: applyUpdates returned a tree unlike the params');
+    for (let i = 0; i < params.length; i++) params[i]!.set(next[i] as ArrayLeaf);
+    this.state = state;
+  }
+}
+
+/**
+ * The engine for a transformation over caller-owned leaves (`paramLeaves`, the leaves of
+ * `params`; a step may pass other arrays of the same sizes): the fused JavaScript kernel when the
+ * planner recognises the chain (unless `fuse` is false), else the members' in-place steps, else
+ * `undefined` (the transformation cannot run in place).
+ */
+export function bindLeafEngine(
+  tx: GradientTransformationExtraArgs,
+  state: unknown,
+  params: unknown,
+  def: TreeDef,
+  paramLeaves: readonly ArrayLeaf[],
+  fuse: boolean,
+): { engine: StepEngine; guard: StateGuard } | undefined {
+  const plan = fuse ? fusedPlan(tx, state) : undefined;
+  if (plan) {
+    const mu: unknown[] = [];
+    const nu: unknown[] = [];
+    if (def.match(plan.radamState.mu, mu) && def.match(plan.radamState.nu, nu))
+      return {
+        engine: new FusedLeavesEngine(plan, mu as ArrayLeaf[], nu as ArrayLeaf[], state),
+        guard: new StateGuard(state),
+      };
+  }
+  const inPlace = tx.bindInPlace?.(state, params);
+  if (inPlace === undefined) return undefined;
+  const guard = new StateGuard(state);
+  return { engine: new GenericEngine(inPlace, guard, paramLeaves), guard };
+}

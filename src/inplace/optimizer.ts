@@ -1,0 +1,400 @@
+/**
+ * The in-place optimizer: it keeps the parameter buffers (the caller's, or its own arena) and its
+ * own state, and each `step(grads)` updates both in place, allocating nothing for typed-array trees.
+ * The way a step runs (a {@link StepEngine}) is chosen once, at construction; every step first
+ * checks its inputs (structure, dtypes, buffers, aliasing, the state) and throws before changing
+ * anything.
+ */
+import type { ExtraArgs, GradientTransformationExtraArgs } from '../base.js';
+import { Arena, type ArenaThreads } from '../kernels/arena.js';
+import { wasmModule } from '../kernels/wasm.js';
+import type { ArrayLeaf, TreeDef } from '../tree.js';
+import { assertSameStructure, describeNode, TreeStructureError, treeFlatten } from '../tree.js';
+import { checkTransformation } from '../validate.js';
+import {
+  bindLeafEngine,
+  FunctionalEngine,
+  FusedArenaEngine,
+  type KernelKind,
+  type StepEngine,
+} from './engines.js';
+import { AliasGuard, bufferProblem, floatKind, StateGuard } from './guards.js';
+import { fusedPlan } from './plan.js';
+
+/** Options of {@link Optimizer}. */
+export interface OptimizerOptions {
+  /**
+   * Own the buffers: copy the params into one contiguous block (WebAssembly memory when the SIMD
+   * kernels load, else an `ArrayBuffer`), and expose them, the gradients and the state as views
+   * into it (`optimizer.params`, `optimizer.grads`, `optimizer.state`). The caller's own params
+   * buffers are then left alone. This is the fastest path: for `radam` (with or without decayed
+   * weights) every leaf of one dtype is stepped by one SIMD kernel call. Default `false`.
+   */
+  arena?: boolean;
+  /**
+   * `'auto'` (default): the WebAssembly SIMD kernels where they load: always in an arena, and on
+   * the caller's buffers from {@link WASM_STAGING_THRESHOLD} elements (the moments then live in
+   * WebAssembly memory and each step copies g and p in and p back out); else the JavaScript
+   * kernels. `'wasm'`: the WebAssembly kernels at any size where they load (else the JavaScript
+   * ones). `'js'`: always the JavaScript kernels. `'generic'`: no fused kernel, the members'
+   * `bindInPlace` steps (for comparison). Every choice gives the same bits.
+   */
+  kernel?: 'auto' | 'wasm' | 'js' | 'generic';
+  /**
+   * Threads for the fused WebAssembly step (an arena, or the WebAssembly memory that stages the
+   * caller's buffers; Node only): `'auto'` (default) runs arenas of at least 2^18 elements on two threads (this one and a worker, each stepping half
+   * of the elements; the arena's buffers are then over a `SharedArrayBuffer`) on machines with 2 or
+   * more CPUs; `2` does so at any size; `1` never does. Results are the same bits either way, and
+   * where workers or shared WebAssembly memory are unavailable a step runs on one thread. The
+   * worker does not keep the process alive and ends when the optimizer is garbage collected.
+   */
+  threads?: ArenaThreads;
+}
+
+/**
+ * With `kernel: 'auto'`, a fused RAdam step on the caller's buffers runs the WebAssembly SIMD kernels
+ * (through staging copies) when the params have at least this many elements in all; smaller trees
+ * run the JavaScript kernel. Measured: bench/README.md.
+ */
+export const WASM_STAGING_THRESHOLD = 1024;
+
+/** Rebuilds `params` with its leaves (in leaf order) replaced by `leaves`. */
+function withLeaves(def: TreeDef, leaves: readonly ArrayLeaf[]): any {
+  return def.unflatten(leaves);
+}
+
+let warnedNoWasm = false;
+/** Says once per process that the SIMD kernels are unavailable and the JavaScript one runs. */
+function warnNoWasm(): void {
+  if (warnedNoWasm) return;
+  warnedNoWasm = true;
+  console.warn(
+    'optax-ts: WebAssembly SIMD is not available here; the in-place Optimizer runs its JavaScript kernel instead (same results, several times slower on large trees).',
+  );
+}
+
+const OPTION_KEYS = ['arena', 'kernel', 'threads'];
+
+/**
+ * Runs a gradient transformation in place. The optimizer updates the params buffers with every
+ * step and owns the state (`optimizer.state`, also updated in place). Results are bit-identical to
+ * the functional loop `[u, state] = tx.update(grads, state, params); params = applyUpdates(params, u)`.
+ *
+ * Leaves must be `Float32Array` or `Float64Array` (or `null`). Three ways a step runs, fastest
+ * first (see {@link Optimizer.kernel}):
+ * - `radam(lr)` (`chain(scaleByRadam, scaleByLearningRate)`, constant or scheduled learning rate,
+ *   optionally with `addDecayedWeights` between them) is fused: one pass per leaf reads g, m, v, p
+ *   and writes m, v, p, with the per-step scalars computed once. Where WebAssembly SIMD loads, the
+ *   pass is a SIMD kernel (`f32x4` lanes for float32 leaves, `f64x2` for float64, making the
+ *   typed-array operations in the same order, so the bits are the same): with `{ arena: true }`
+ *   over the optimizer's own buffers; on the caller's buffers from
+ *   {@link WASM_STAGING_THRESHOLD} elements, with the moments kept in WebAssembly memory (the
+ *   state's `mu`/`nu` leaves are views into it) and each step copying g and p in and p back out
+ *   (about 9x faster than the JavaScript kernel for float32 at 1M elements; bench/README.md; the
+ *   staging copies of g and p cost two more buffers the size of the params). Smaller trees, or
+ *   `kernel: 'js'`, run the JavaScript kernel.
+ * - Other chains whose members can all run in place use their `bindInPlace` steps.
+ * - Otherwise the optimizer runs the functional update and copies the result into the params.
+ *
+ * No step allocates except the last kind. Gradients are checked against the params' structure
+ * before anything changes, and so are the per-step scalars (a schedule returning NaN throws with
+ * the state untouched).
+ *
+ * @example
+ * ```ts
+ * const params = { w: new Float32Array([1, 2, 3]) };
+ * const opt = new Optimizer(radam(0.003), params);
+ * opt.step({ w: params.w.map((x) => 2 * x) }); // params.w is now [0.994, 1.988, 2.982]
+ *
+ * const big = { w: new Float32Array(1e6) };
+ * const staged = new Optimizer(radam(0.003), big); // WebAssembly SIMD kernel, where it loads
+ * staged.kernel; // 'wasm'
+ * staged.step({ w: new Float32Array(1e6).fill(1) }); // updates the caller's buffer big.w
+ * big.w[999_999]; // -0.003
+ *
+ * const fast = new Optimizer(radam(0.003), { w: new Float32Array(1e6) }, { arena: true });
+ * fast.grads.w.fill(1); // write gradients into the arena...
+ * fast.step(); // ...and step; fast.params.w holds the new values
+ * ```
+ */
+export class Optimizer<T = unknown> {
+  /**
+   * The parameters, updated in place by {@link step}: the caller's own buffers, or with
+   * `{ arena: true }` views into the optimizer's arena (holding copies of the caller's values).
+   */
+  readonly params: T;
+  private readonly def: TreeDef;
+  private readonly paramLeaves: ArrayLeaf[];
+  private readonly lengths: Float64Array;
+  private readonly f32: boolean[];
+  private readonly gradLeaves: ArrayLeaf[];
+  private readonly scratch: unknown[] = [];
+  /** The grads tree of the last step that passed the checks. */
+  private lastGrads: unknown;
+  /** The grads tree of the step being checked (for error messages only). */
+  private gradsTree: unknown;
+  private readonly engine: StepEngine;
+  private readonly guard: StateGuard | undefined;
+  private readonly aliases: AliasGuard;
+  private readonly arena: Arena | undefined;
+  private readonly arenaGrads: T | undefined;
+
+  constructor(
+    readonly transformation: GradientTransformationExtraArgs,
+    params: T,
+    options: OptimizerOptions = {},
+  ) {
+    checkTransformation('Optimizer', 'transformation', transformation);
+    if (options === null || typeof options !== 'object' || Array.isArray(options))
+      throw new TypeError(`Optimizer: options must be an object, got ${describeNode(options)}`);
+    for (const key of Object.keys(options))
+      if (!OPTION_KEYS.includes(key))
+        throw new TypeError(
+          `Optimizer: unknown option ${JSON.stringify(key)}; expected ${OPTION_KEYS.join(', ')}`,
+        );
+    const kernel = options.kernel ?? 'auto';
+    if (kernel !== 'auto' && kernel !== 'wasm' && kernel !== 'js' && kernel !== 'generic')
+      throw new TypeError(
+        `Optimizer: kernel must be 'auto', 'wasm', 'js' or 'generic', got ${JSON.stringify(kernel) ?? String(kernel)}`,
+      );
+    if (options.arena !== undefined && typeof options.arena !== 'boolean')
+      throw new TypeError(`Optimizer: arena must be a boolean, got ${String(options.arena)}`);
+    const threads = options.threads ?? 'auto';
+    if (threads !== 'auto' && threads !== 1 && threads !== 2)
+      throw new TypeError(
+        `Optimizer: threads must be 'auto', 1 or 2, got ${JSON.stringify(threads) ?? String(threads)}`,
+      );
+
+    const [callerLeaves, def] = treeFlatten<ArrayLeaf>(params, 'params');
+    this.def = def;
+    callerLeaves.forEach((leaf, i) => {
+      if (floatKind(leaf) === undefined)
+        throw new TypeError(
+          `Optimizer: params${def.paths[i]} is ${typeof leaf === 'number' ? `the number ${leaf}` : describeNode(leaf)}; the in-place Optimizer updates Float32Array or Float64Array leaves (wrap a scalar as Float64Array.of(x), or use the functional update)`,
+        );
+    });
+    this.f32 = callerLeaves.map((leaf) => floatKind(leaf) === 'f32');
+    // Refuse overlapping params before anything is built on them.
+    new AliasGuard(
+      callerLeaves,
+      def.paths.map((p) => `params${p}`),
+      [],
+    );
+
+    let state = transformation.init(params);
+    const plan = kernel === 'generic' ? undefined : fusedPlan(transformation, state);
+    const wantWasm = kernel === 'auto' || kernel === 'wasm';
+    let elements = 0;
+    for (const leaf of callerLeaves) elements += leaf.length;
+    if (
+      plan &&
+      wantWasm &&
+      wasmModule() === null &&
+      (options.arena || kernel === 'wasm' || elements >= WASM_STAGING_THRESHOLD)
+    )
+      warnNoWasm();
+
+    let engine: StepEngine | undefined;
+    if (options.arena) {
+      const arena = new Arena(callerLeaves, plan !== undefined, wantWasm, threads);
+      this.arena = arena;
+      this.params = withLeaves(def, arena.params);
+      this.arenaGrads = withLeaves(def, arena.grads);
+      this.paramLeaves = arena.params.slice();
+      if (plan) {
+        // The moments live in the arena too; the state's other fields are unchanged.
+        plan.radamState.mu = withLeaves(def, arena.mu);
+        plan.radamState.nu = withLeaves(def, arena.nu);
+        engine = new FusedArenaEngine(plan, arena, false, state);
+      } else state = transformation.init(this.params);
+    } else {
+      this.params = params;
+      this.paramLeaves = callerLeaves;
+      if (
+        plan &&
+        wantWasm &&
+        (kernel === 'wasm' || elements >= WASM_STAGING_THRESHOLD) &&
+        wasmModule() !== null &&
+        Arena.fits(callerLeaves, true)
+      ) {
+        // The moments move into WebAssembly memory for good; g and p are staged each step.
+        const staging = new Arena(callerLeaves, true, true, threads);
+        plan.radamState.mu = withLeaves(def, staging.mu);
+        plan.radamState.nu = withLeaves(def, staging.nu);
+        engine = new FusedArenaEngine(plan, staging, true, state);
+      }
+    }
+    this.lengths = Float64Array.from(this.paramLeaves, (p) => p.length);
+    this.gradLeaves = this.paramLeaves.slice();
+    if (engine !== undefined) this.guard = new StateGuard(state);
+    else {
+      const bound = bindLeafEngine(
+        transformation,
+        state,
+        this.params,
+        def,
+        this.paramLeaves,
+        plan !== undefined,
+      );
+      this.guard = bound?.guard;
+      engine = bound?.engine ?? new FunctionalEngine(transformation, state, def);
+    }
+    this.engine = engine;
+    const stateArrays: { array: ArrayLeaf; path: string }[] = [];
+    for (const slot of this.guard?.slots ?? []) {
+      const v = slot.container[slot.key];
+      if (floatKind(v)) stateArrays.push({ array: v as ArrayLeaf, path: `state${slot.path}` });
+    }
+    this.aliases = new AliasGuard(
+      this.paramLeaves,
+      def.paths.map((p) => `params${p}`),
+      stateArrays,
+    );
+  }
+
+  /** The transformation's state, updated in place by each step (read it, don't write it). */
+  get state(): unknown {
+    return this.engine.state;
+  }
+
+  /**
+   * With `{ arena: true }`, the gradient buffers (views into the arena, zeros at first): write the
+   * gradients here and call `step()` with no argument to skip copying them. `undefined` otherwise.
+   */
+  get grads(): T {
+    return this.arenaGrads as T;
+  }
+
+  /** Whether steps run in place with no allocation (a fused kernel, or every member supports it). */
+  get runsInPlace(): boolean {
+    return this.engine.kernel !== 'functional';
+  }
+
+  /**
+   * Threads that ran the last step: 2 when an arena's fused step was split with a worker (see
+   * {@link OptimizerOptions.threads}; the worker takes the steps after it has started), else 1.
+   *
+   * @example
+   * ```ts
+   * const opt = new Optimizer(radam(1e-3), { w: new Float32Array(1 << 20) }, { arena: true });
+   * opt.step(); // the first steps may run on this thread alone while the worker starts
+   * opt.threads; // 2 once the worker takes part (Node, 2 or more CPUs), else 1
+   * ```
+   */
+  get threads(): 1 | 2 {
+    return this.engine.threads;
+  }
+
+  /**
+   * Why the second kernel thread was given up, or `undefined`. A thread that exits, or does not
+   * finish a chunk of its share of a step within a second, is terminated; that step is completed
+   * on the calling thread (same bits), every later step runs on one thread, and a warning is
+   * printed once per process.
+   *
+   * @example
+   * ```ts
+   * const opt = new Optimizer(radam(1e-3), { w: new Float32Array(1 << 20) }, { arena: true });
+   * opt.threadFailure; // undefined
+   * ```
+   */
+  get threadFailure(): string | undefined {
+    return this.engine.threadFailure;
+  }
+
+  /**
+   * How a step runs: `'wasm'` (fused WebAssembly SIMD kernel, over the arena or over staging
+   * copies of the caller's buffers), `'js'` (fused JavaScript kernel), `'generic'` (the members'
+   * in-place steps) or `'functional'`. Fixed at construction.
+   *
+   * @example
+   * ```ts
+   * // Small trees run the JavaScript kernel; from 1,024 elements the WebAssembly one, where it loads.
+   * new Optimizer(radam(1e-3), { w: new Float32Array(10) }).kernel; // 'js'
+   * new Optimizer(radam(1e-3), { w: new Float32Array(1e6) }).kernel; // 'wasm'
+   * new Optimizer(radam(1e-3), { w: new Float32Array(1e6) }, { kernel: 'js' }).kernel; // 'js'
+   * ```
+   */
+  get kernel(): KernelKind {
+    return this.engine.kernel;
+  }
+
+  /**
+   * Applies one step: computes the updates from `grads` (a tree like `params`) and adds them to
+   * the params in place. Throws, with the params and the state exactly as they were, on anything
+   * wrong: a gradient tree that does not match, a leaf of another type, a gradient that shares
+   * memory with another param or with the state, a detached or resized buffer, a params leaf or
+   * state leaf replaced since construction, a state count that the functional `update` would
+   * refuse, a schedule value that is not finite, or a member that throws. With
+   * `{ arena: true }`, `grads` may be omitted (the values in {@link grads} are used), and gradient
+   * leaves that are not the arena's own buffers are copied into them.
+   */
+  step(grads?: T, extraArgs?: ExtraArgs): void {
+    const arena = this.arena;
+    const gradLeaves = this.gradLeaves;
+    let gradsTree: unknown = grads;
+    if (grads === undefined) {
+      if (arena === undefined)
+        throw new TypeError(
+          'Optimizer.step: grads is required (only an optimizer made with { arena: true } reads its own grads buffers)',
+        );
+      for (let i = 0; i < gradLeaves.length; i++) gradLeaves[i] = arena.grads[i]!;
+      gradsTree = this.arenaGrads;
+    } else {
+      // A new grads tree is matched exactly; the same tree as last step only by its known keys
+      // (enumerating an object's keys can allocate, and a step must not).
+      const same = grads === this.lastGrads;
+      if (
+        !(same ? this.def.matchKnownKeys(grads, gradLeaves) : this.def.match(grads, gradLeaves))
+      ) {
+        assertSameStructure([grads, this.params], ['grads', 'params']);
+        throw new TypeError('Optimizer.step: grads does not have the structure of params');
+      }
+      this.gradsTree = grads;
+      this.checkGrads();
+      this.gradsTree = undefined;
+    }
+    this.lastGrads = grads;
+    this.checkParams();
+    this.guard?.verify();
+    this.engine.step(gradLeaves, this.paramLeaves, extraArgs, gradsTree, this.params);
+  }
+
+  /** Each gradient: the param's float type and length, a live buffer, no forbidden overlap. */
+  private checkGrads(): void {
+    const { gradLeaves, lengths, f32, def } = this;
+    for (let i = 0; i < gradLeaves.length; i++) {
+      const g = gradLeaves[i]!;
+      const kind = floatKind(g);
+      if (kind === undefined) {
+        // Names the unsupported leaf as every tree function does.
+        assertSameStructure([this.gradsTree, this.params], ['grads', 'params']);
+      }
+      if (kind === undefined || (kind === 'f32') !== f32[i])
+        throw new TypeError(
+          `Optimizer.step: grads${def.paths[i]}: ${(g as object)?.constructor?.name ?? typeof g}, params has ${f32[i] ? 'Float32Array' : 'Float64Array'}; each grads leaf must have the type of its param (Float32Array or Float64Array)`,
+        );
+      const why = bufferProblem(g, lengths[i]!);
+      if (why !== undefined)
+        throw g.byteLength !== 0 || lengths[i] === 0
+          ? new TreeStructureError(
+              `grads${def.paths[i]}: length ${g.length}, params has ${lengths[i]}`,
+            )
+          : new TypeError(`Optimizer.step: grads${def.paths[i]}: ${why}`);
+      this.aliases.checkGrad(g, i, def.paths[i]!);
+    }
+  }
+
+  /** The params tree still holds the leaves bound at construction, each with its length. */
+  private checkParams(): void {
+    const { def, scratch, paramLeaves, lengths } = this;
+    const same = def.matchKnownKeys(this.params, scratch);
+    for (let i = 0; i < paramLeaves.length; i++) {
+      if (!same || scratch[i] !== paramLeaves[i])
+        throw new TypeError(
+          `Optimizer.step: params${same ? def.paths[i] : ''} was replaced after the optimizer was built; it updates the arrays it was given (build a new Optimizer for new arrays)`,
+        );
+      const why = bufferProblem(paramLeaves[i]!, lengths[i]!);
+      if (why !== undefined) throw new TypeError(`Optimizer.step: params${def.paths[i]}: ${why}`);
+    }
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * A kernel thread that dies or hangs: the step is completed on the calling thread with the bits of
+ * an uninterrupted step, within about a second, and the optimizer goes on on one thread and says
+ * so (`threadFailure`, `threads`). Faults are injected into the worker through the arena's test
+ * hook: exit before the job, hang, or exit half-way through a chunk after backing it up.
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
+import { Optimizer, radam, treeLeaves } from '../../src/index.js';
+
+const N = 1 << 19; // above the chunk size many times over, in both dtypes
+
+function wave(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.sin(i * 0.37 + seed);
+  return a;
+}
+
+const paramsOf = () => ({ a: wave(N, 0), b: Float64Array.from(wave(N + 12, 9)) });
+const gradsOf = (k: number) => ({ a: wave(N, k + 1), b: Float64Array.from(wave(N + 12, k + 5)) });
+
+/** Every byte of the params and of every state leaf, as one hex digest-like summary per leaf. */
+function snapshot(opt: Optimizer): string[] {
+  return [...treeLeaves(opt.params), ...treeLeaves(opt.state)].map((x) =>
+    typeof x === 'number'
+      ? `count ${x}`
+      : createHash('sha256')
+          .update(new Uint8Array((x as Float32Array).slice().buffer))
+          .digest('hex'),
+  );
+}
+
+function arenaOf(opt: Optimizer): { injectWorkerFault(code: number): void; worker: unknown } {
+  return (opt as unknown as { engine: { arena: never } }).engine.arena;
+}
+
+/** An optimizer whose worker has started (it takes part in steps), stepped `steps` times. */
+async function twoThreaded(): Promise<Optimizer> {
+  const opt = new Optimizer(radam(1e-2), paramsOf(), { arena: true, threads: 2 });
+  // Warm-up steps with zero gradients until the worker takes part; the reference mirrors them.
+  for (let k = 0; k < 400 && opt.threads !== 2; k++) {
+    opt.step();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  expect(opt.threads).toBe(2);
+  return opt;
+}
+
+function reference(steps: number): Optimizer {
+  const opt = new Optimizer(radam(1e-2), paramsOf(), { arena: true, threads: 1 });
+  for (let k = 0; k < steps; k++) opt.step();
+  return opt;
+}
+
+describe('a kernel thread that fails', () => {
+  for (const [what, code] of [
+    ['exits before the step', -1],
+    ['hangs', -2],
+    ['exits half-way through its third chunk', 3],
+  ] as const)
+    it(`${what}: the step completes on this thread, exactly, within about a second`, async () => {
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      const opt = await twoThreaded();
+      const warm = (opt.state as [{ count: number }])[0].count;
+      const ref = reference(warm);
+      for (const o of [opt, ref]) o.step(gradsOf(0));
+      expect(opt.threads).toBe(2);
+      arenaOf(opt).injectWorkerFault(code);
+      const t0 = performance.now();
+      opt.step(gradsOf(1));
+      const took = performance.now() - t0;
+      ref.step(gradsOf(1));
+      expect(took).toBeLessThan(3000);
+      expect(opt.threads).toBe(1);
+      expect(opt.threadFailure).toMatch(/second kernel thread was given up/);
+      expect(snapshot(opt)).toEqual(snapshot(ref));
+      for (let k = 2; k < 5; k++) for (const o of [opt, ref]) o.step(gradsOf(k));
+      expect(opt.threads).toBe(1);
+      expect(snapshot(opt)).toEqual(snapshot(ref));
+      console.log(`${what}: the faulty step took ${took.toFixed(0)} ms`);
+      warn.mockRestore();
+    });
+
+  it('killed between steps: the next step runs on this thread at once, exactly', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const opt = await twoThreaded();
+    const ref = reference((opt.state as [{ count: number }])[0].count);
+    const worker = (arenaOf(opt).worker as { worker: { terminate(): Promise<number> } }).worker;
+    await worker.terminate();
+    await new Promise((r) => setTimeout(r, 50)); // the exit event
+    const t0 = performance.now();
+    opt.step(gradsOf(0));
+    expect(performance.now() - t0).toBeLessThan(500);
+    ref.step(gradsOf(0));
+    expect(opt.threads).toBe(1);
+    expect(opt.threadFailure).toMatch(/exited between steps/);
+    expect(snapshot(opt)).toEqual(snapshot(ref));
+    warn.mockRestore();
+  });
+});
