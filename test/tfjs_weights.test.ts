@@ -209,7 +209,21 @@ describe.each(['cpu', 'wasm'])('TransformationOptimizer weights on %s', (backend
     expect(tf.memory().numTensors).toBe(mid2);
     wrong.find((w) => w.name === 'optax/state.lastFinite')!.tensor.dispose();
 
-    for (const o of [opt, good, other, mismatch, flags, other2]) o.dispose();
+    // A schedule that turns NaN on the tensor path: refused inside tf.tidy, nothing leaked.
+    const nan = new TransformationOptimizer(
+      radam((c) => (c < 1 ? 0.1 : Number.NaN)),
+      {
+        cpuInPlace: false,
+      },
+    );
+    nan.applyGradients({ [v.name]: g });
+    const mid3 = tf.memory().numTensors;
+    expect(() => nan.applyGradients({ [v.name]: g })).toThrow(
+      /learning-rate schedule returned NaN/,
+    );
+    expect(tf.memory().numTensors).toBe(mid3);
+
+    for (const o of [opt, good, other, mismatch, flags, other2, nan]) o.dispose();
     tf.dispose([v, g]);
     expect(tf.memory().numTensors).toBe(start);
   });
