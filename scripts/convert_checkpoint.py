@@ -148,9 +148,10 @@ def write_checkpoint(path, like, values, count):
         entries.append((name, dtype, shape, data))
     entries.sort(key=lambda e: -SIZES[e[1]])  # stable: tree order within a size
     header = {}
-    meta = {k: v for k, v in like.metadata.items() if k != "optax_ts.crc32"}
+    # As serializeState: the checksum first, then the metadata in the order it was written.
+    meta = {"optax_ts.crc32": "00000000"}
+    meta.update((k, v) for k, v in like.metadata.items() if k != "optax_ts.crc32")
     meta["optax_ts.format"] = "2"
-    meta["optax_ts.crc32"] = "00000000"
     header["__metadata__"] = meta
     offset = 0
     for name, dtype, shape, data in entries:

@@ -130,7 +130,10 @@ function reseal(bytes: Uint8Array): Uint8Array | undefined {
 /** The file without its checksum key (header rewritten). */
 function strip(bytes: Uint8Array): Uint8Array {
   const { text } = headerOf(bytes);
-  return withHeader(bytes, text.replace(/,?"optax_ts\.crc32":"[0-9a-f]{8}"/, ''));
+  return withHeader(
+    bytes,
+    text.replace(/"optax_ts\.crc32":"[0-9a-f]{8}",?/, '').replace(/,}/, '}'),
+  );
 }
 
 /** Header-only edits: each returns a new header text (or undefined when it does not apply). */
@@ -325,10 +328,10 @@ describe('checkpoint fuzzing (seeded)', () => {
       for (let k = 0; k < base.bytes.length; k++)
         tryOne(base, base.bytes.subarray(0, k), counter('truncations'), wrong, `truncated to ${k}`);
       // Random byte-level corruptions of the file as written.
-      for (let i = 0; i < 2500; i++)
+      for (let i = 0; i < 2000; i++)
         tryOne(base, byteEdit(base.bytes, r), counter('byte edits'), wrong, `byte edit ${i}`);
       // Header edits, three ways.
-      for (let i = 0; i < 1200; i++) {
+      for (let i = 0; i < 1000; i++) {
         const edited = headerEdits(text.trimEnd(), r);
         if (edited === undefined) continue;
         const file = withHeader(base.bytes, edited);

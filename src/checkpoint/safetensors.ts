@@ -34,6 +34,8 @@ export class CheckpointError extends Error {
 /** The metadata key of the whole-file CRC-32. */
 export const CHECKSUM_KEY = 'optax_ts.crc32';
 const CHECKSUM_PLACEHOLDER = '00000000';
+const ENCODER = new TextEncoder();
+const PLACEHOLDER_BYTES = ENCODER.encode(CHECKSUM_PLACEHOLDER);
 
 /** Element sizes of the safetensors dtypes. */
 export const DTYPE_SIZE: Readonly<Record<string, number>> = {
@@ -130,8 +132,34 @@ const MAX_JSON_DEPTH = 256;
 
 /** `obj[key] = value` as an own data property, even for the key `__proto__`. */
 export function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key !== '__proto__') obj[key] = value;
+  else
+    Object.defineProperty(obj, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
 }
+
+/** A JSON number, matched where the reader is (sticky). */
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/** Where a value sits, for finding the checksum: the top level, inside `__metadata__`, elsewhere. */
+const TOP = 0;
+const METADATA = 1;
+const ELSEWHERE = 2;
+
+const ESCAPES: Readonly<Record<string, string>> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
 
 class JsonReader {
   at = 0;
@@ -155,34 +183,39 @@ class JsonReader {
     }
   }
 
-  value(depth: number, path: readonly string[]): unknown {
+  /** A value; an object it starts is read in context `ctx` (TOP, METADATA or ELSEWHERE). */
+  value(depth: number, ctx: number): unknown {
     if (depth > MAX_JSON_DEPTH) this.fail(`nesting deeper than ${MAX_JSON_DEPTH}`);
     this.space();
-    const c = this.text[this.at];
-    if (c === '{') return this.object(depth, path);
-    if (c === '[') return this.array(depth, path);
-    if (c === '"') {
-      if (path.length === 2 && path[0] === '__metadata__' && path[1] === CHECKSUM_KEY)
-        this.checksumAt = this.at;
-      return this.string();
+    const t = this.text;
+    const c = t.charCodeAt(this.at);
+    if (c === 0x7b /* { */) return this.object(depth, ctx);
+    if (c === 0x5b /* [ */) return this.array(depth);
+    if (c === 0x22 /* " */) return this.string();
+    if (t.startsWith('true', this.at)) {
+      this.at += 4;
+      return true;
     }
-    for (const [word, v] of [
-      ['true', true],
-      ['false', false],
-      ['null', null],
-    ] as const) {
-      if (this.text.startsWith(word, this.at)) {
-        this.at += word.length;
-        return v;
-      }
+    if (t.startsWith('false', this.at)) {
+      this.at += 5;
+      return false;
     }
-    const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(this.text.slice(this.at));
-    if (!m) this.fail(c === undefined ? 'unexpected end' : `unexpected ${JSON.stringify(c)}`);
+    if (t.startsWith('null', this.at)) {
+      this.at += 4;
+      return null;
+    }
+    NUMBER.lastIndex = this.at;
+    const m = NUMBER.exec(t);
+    if (!m)
+      this.fail(
+        this.at >= t.length ? 'unexpected end' : `unexpected ${JSON.stringify(t[this.at])}`,
+      );
     this.at += m[0].length;
     return Number(m[0]);
   }
 
-  object(depth: number, path: readonly string[]): Record<string, unknown> {
+  /** An object; `ctx` is TOP for the root, METADATA for `__metadata__`'s value. */
+  object(depth: number, ctx: number): Record<string, unknown> {
     this.at++;
     const out: Record<string, unknown> = {};
     const seen = new Set<string>();
@@ -204,7 +237,11 @@ class JsonReader {
       this.space();
       if (this.text[this.at] !== ':') this.fail('expected ":"');
       this.at++;
-      setOwn(out, key, this.value(depth + 1, path.length < 2 ? [...path, key] : path.concat('')));
+      this.space();
+      if (ctx === METADATA && key === CHECKSUM_KEY && this.text[this.at] === '"')
+        this.checksumAt = this.at;
+      const child = ctx === TOP && key === '__metadata__' ? METADATA : ELSEWHERE;
+      setOwn(out, key, this.value(depth + 1, child));
       this.space();
       const c = this.text[this.at++];
       if (c === '}') return out;
@@ -215,7 +252,7 @@ class JsonReader {
     }
   }
 
-  array(depth: number, path: readonly string[]): unknown[] {
+  array(depth: number): unknown[] {
     this.at++;
     const out: unknown[] = [];
     this.space();
@@ -224,7 +261,7 @@ class JsonReader {
       return out;
     }
     for (;;) {
-      out.push(this.value(depth + 1, path.concat('')));
+      out.push(this.value(depth + 1, ELSEWHERE));
       this.space();
       const c = this.text[this.at++];
       if (c === ']') return out;
@@ -238,6 +275,22 @@ class JsonReader {
   string(): string {
     const t = this.text;
     const start = ++this.at;
+    // Fast path: no escape and no control character before the closing quote.
+    const close = t.indexOf('"', start);
+    if (close >= 0) {
+      let plain = true;
+      for (let i = start; i < close; i++) {
+        const c = t.charCodeAt(i);
+        if (c === 0x5c || c < 0x20) {
+          plain = false;
+          break;
+        }
+      }
+      if (plain) {
+        this.at = close + 1;
+        return t.slice(start, close);
+      }
+    }
     let out = '';
     let chunk = start;
     while (this.at < t.length) {
@@ -251,18 +304,8 @@ class JsonReader {
       if (c === 0x5c) {
         out += t.slice(chunk, this.at);
         const e = t[this.at + 1];
-        const simple: Record<string, string> = {
-          '"': '"',
-          '\\': '\\',
-          '/': '/',
-          b: '\b',
-          f: '\f',
-          n: '\n',
-          r: '\r',
-          t: '\t',
-        };
-        if (e !== undefined && simple[e] !== undefined) {
-          out += simple[e];
+        if (e !== undefined && ESCAPES[e] !== undefined) {
+          out += ESCAPES[e];
           this.at += 2;
         } else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(t.slice(this.at + 2, this.at + 6))) {
           out += String.fromCharCode(Number.parseInt(t.slice(this.at + 2, this.at + 6), 16));
@@ -294,7 +337,7 @@ export function parseStrictJson(text: string, what: string): unknown {
 
 function parseWithChecksum(text: string, what: string): { value: unknown; checksumAt: number } {
   const r = new JsonReader(text, what);
-  const value = r.value(0, []);
+  const value = r.value(0, TOP);
   r.space();
   if (r.at !== text.length) r.fail('unexpected text after the JSON value');
   return { value, checksumAt: r.checksumAt };
@@ -319,9 +362,10 @@ export function encodeSafetensors(
   metadata: Readonly<Record<string, string>>,
 ): Uint8Array {
   const header: Record<string, unknown> = {};
+  // The checksum first, so that a reader finds its position after a few bytes.
   const meta: Record<string, string> = {};
-  for (const [k, v] of Object.entries(metadata)) if (k !== CHECKSUM_KEY) setOwn(meta, k, v);
   setOwn(meta, CHECKSUM_KEY, CHECKSUM_PLACEHOLDER);
+  for (const [k, v] of Object.entries(metadata)) if (k !== CHECKSUM_KEY) setOwn(meta, k, v);
   setOwn(header, '__metadata__', meta);
   let offset = 0;
   for (const t of tensors) {
@@ -335,7 +379,7 @@ export function encodeSafetensors(
     offset += t.bytes.length;
   }
   const text = JSON.stringify(header);
-  const json = new TextEncoder().encode(text);
+  const json = ENCODER.encode(text);
   const headerLength = Math.ceil((8 + json.length) / 8) * 8 - 8;
   const out = new Uint8Array(8 + headerLength + offset);
   const view = new DataView(out.buffer);
@@ -349,13 +393,23 @@ export function encodeSafetensors(
     at += t.bytes.length;
   }
   const where = checksumByteOffset(text, parseWithChecksum(text, 'the header').checksumAt);
-  out.set(new TextEncoder().encode(hex8(crc32(out))), where);
+  out.set(ENCODER.encode(hex8(crc32(out))), where);
   return out;
 }
 
 /** The byte offset in the file of the checksum's 8 digits, from the text index of its quote. */
 function checksumByteOffset(text: string, quoteAt: number): number {
-  return 8 + new TextEncoder().encode(text.slice(0, quoteAt + 1)).length;
+  let n = 0;
+  for (let i = 0; i <= quoteAt; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4; // a surrogate pair: one 4-byte character
+      i++;
+    } else n += 3;
+  }
+  return 8 + n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -471,7 +525,7 @@ export function decodeSafetensors(fn: string, bytes: Uint8Array): ParsedSafetens
   }
   const where = checksumByteOffset(text, at);
   let crc = crc32(bytes.subarray(0, where));
-  crc = crc32(new TextEncoder().encode(CHECKSUM_PLACEHOLDER), crc);
+  crc = crc32(PLACEHOLDER_BYTES, crc);
   crc = crc32(bytes.subarray(where + 8), crc);
   if (hex8(crc) !== recorded)
     throw new CheckpointError(
