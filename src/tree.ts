@@ -55,7 +55,12 @@ export const MAX_TREE_DEPTH = 1000;
  * The error for a tree that cannot be walked: deeper than {@link MAX_TREE_DEPTH} levels, or cyclic
  * (a container that is its own ancestor). `ancestors` holds the containers on the path, root first.
  */
-function depthError(name: string, path: string, ancestors: readonly unknown[]): TreeStructureError {
+function depthError(
+  name: string,
+  path: string,
+  ancestors: readonly unknown[],
+  limit = MAX_TREE_DEPTH,
+): TreeStructureError {
   const seen = new Set<unknown>();
   for (const node of ancestors) {
     if (seen.has(node))
@@ -65,7 +70,7 @@ function depthError(name: string, path: string, ancestors: readonly unknown[]): 
     seen.add(node);
   }
   return new TreeStructureError(
-    `${name}${path.slice(0, 200)}...: the tree is deeper than ${MAX_TREE_DEPTH} levels (MAX_TREE_DEPTH)`,
+    `${name}${path.slice(0, 200)}...: the tree is deeper than ${limit} levels${limit === MAX_TREE_DEPTH ? ' (MAX_TREE_DEPTH)' : ''}`,
   );
 }
 
@@ -259,7 +264,7 @@ export interface TreeSlot {
 /**
  * Every place below the root of `tree`, containers first and then their contents (leaves in leaf
  * order, `null` included as a leaf slot): what a walk that replaces, checks or restores values in
- * place needs.
+ * place needs. `maxDepth` defaults to {@link MAX_TREE_DEPTH}.
  *
  * @example
  * ```ts
@@ -267,11 +272,11 @@ export interface TreeSlot {
  * treeSlots(t).map((s) => `${s.path}:${s.leaf}`); // ['.a:false', '.a[0]:true', '.b:true']
  * ```
  */
-export function treeSlots(tree: unknown, name = 'tree'): TreeSlot[] {
+export function treeSlots(tree: unknown, name = 'tree', maxDepth = MAX_TREE_DEPTH): TreeSlot[] {
   const out: TreeSlot[] = [];
   const ancestors: unknown[] = [];
   const visit = (node: unknown, path: string): void => {
-    if (ancestors.length >= MAX_TREE_DEPTH) throw depthError(name, path, [...ancestors, node]);
+    if (ancestors.length >= maxDepth) throw depthError(name, path, [...ancestors, node], maxDepth);
     ancestors.push(node);
     const obj = node as Record<string | number, unknown>;
     const keys: (string | number)[] = Array.isArray(node)

@@ -13,7 +13,7 @@
  */
 import type { ExtraArgs, GradientTransformationExtraArgs, InPlaceStep } from '../base.js';
 import { applyUpdates } from '../base.js';
-import type { Arena } from '../kernels/arena.js';
+import type { ArenaSet } from '../kernels/arena-set.js';
 import { typedArrayOps } from '../leaf.js';
 import type { ArrayLeaf, TreeDef } from '../tree.js';
 import { StateBackup, StateGuard } from './guards.js';
@@ -66,43 +66,40 @@ export class FusedLeavesEngine implements StepEngine {
 }
 
 /**
- * The fused kernel over an arena. `staged`: the params are the caller's buffers, copied into the
- * arena before the kernel and back after it (the moments live in the arena); otherwise the params
- * are the arena's own views and only gradients that are not already the arena's are copied in.
+ * The fused kernel over a set of arenas. `staged`: the params are the caller's buffers, copied
+ * into the arenas before the kernels and back after them (the moments live in the arenas, or in
+ * ordinary arrays for a streamed leaf); otherwise the params are the arenas' own views and only
+ * gradients that are not already the arenas' are copied in.
  */
 export class FusedArenaEngine implements StepEngine {
   private readonly fused: FusedRadamStep;
 
   constructor(
     plan: FusedPlan,
-    private readonly arena: Arena,
+    readonly arenas: ArenaSet,
     private readonly staged: boolean,
     readonly state: unknown,
   ) {
-    this.fused = new FusedRadamStep(plan, arena.mu, arena.nu);
+    this.fused = new FusedRadamStep(plan, arenas.mu, arenas.nu);
   }
 
   get kernel(): KernelKind {
-    return this.arena.kernel;
+    return this.arenas.kernel;
   }
 
   get threads(): 1 | 2 {
-    return this.arena.lastThreads;
+    return this.arenas.lastThreads;
   }
 
   get threadFailure(): string | undefined {
-    return this.arena.threadFailure;
+    return this.arenas.threadFailure;
   }
 
   step(grads: readonly ArrayLeaf[], params: readonly ArrayLeaf[]): void {
-    const { arena, fused } = this;
+    const { fused } = this;
     fused.prepare();
-    const g = arena.grads;
-    for (let i = 0; i < g.length; i++) if (grads[i] !== g[i]) g[i]!.set(grads[i]!);
-    const p = arena.params;
-    if (this.staged) for (let i = 0; i < p.length; i++) p[i]!.set(params[i]!);
-    fused.runArena(arena);
-    if (this.staged) for (let i = 0; i < p.length; i++) params[i]!.set(p[i]!);
+    this.arenas.step(fused.k, grads, params, this.staged);
+    fused.commit();
   }
 }
 

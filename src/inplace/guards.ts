@@ -6,7 +6,7 @@
  * backup that makes a step of the generic path transactional.
  */
 import type { ArrayLeaf, TreeSlot } from '../tree.js';
-import { treeSlots } from '../tree.js';
+import { MAX_TREE_DEPTH, treeSlots } from '../tree.js';
 
 /** `'f32'`, `'f64'` or `undefined`: the float array type of `x`, from any realm. */
 export function floatKind(x: unknown): 'f32' | 'f64' | undefined {
@@ -42,7 +42,8 @@ export class StateGuard {
   private readonly types: string[];
 
   constructor(readonly state: unknown) {
-    this.slots = treeSlots(state, 'state');
+    // A state wraps trees like the params in a few levels of its own (chains, wrappers).
+    this.slots = treeSlots(state, 'state', MAX_TREE_DEPTH + 64);
     const n = this.slots.length;
     this.kinds = new Uint8Array(n);
     this.refs = new Array(n).fill(null);

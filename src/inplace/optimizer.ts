@@ -6,7 +6,8 @@
  * anything.
  */
 import type { ExtraArgs, GradientTransformationExtraArgs } from '../base.js';
-import { Arena, type ArenaThreads } from '../kernels/arena.js';
+import type { ArenaThreads } from '../kernels/arena.js';
+import { ArenaSet } from '../kernels/arena-set.js';
 import { wasmModule } from '../kernels/wasm.js';
 import type { ArrayLeaf, TreeDef } from '../tree.js';
 import { assertSameStructure, describeNode, TreeStructureError, treeFlatten } from '../tree.js';
@@ -136,7 +137,7 @@ export class Optimizer<T = unknown> {
   private readonly engine: StepEngine;
   private readonly guard: StateGuard | undefined;
   private readonly aliases: AliasGuard;
-  private readonly arena: Arena | undefined;
+  private readonly arena: ArenaSet | undefined;
   private readonly arenaGrads: T | undefined;
 
   constructor(
@@ -196,7 +197,8 @@ export class Optimizer<T = unknown> {
 
     let engine: StepEngine | undefined;
     if (options.arena) {
-      const arena = new Arena(callerLeaves, plan !== undefined, wantWasm, threads);
+      const names = def.paths.map((p) => `params${p}`);
+      const arena = new ArenaSet(callerLeaves, plan !== undefined, wantWasm, threads, false, names);
       this.arena = arena;
       this.params = withLeaves(def, arena.params);
       this.arenaGrads = withLeaves(def, arena.grads);
@@ -214,11 +216,12 @@ export class Optimizer<T = unknown> {
         plan &&
         wantWasm &&
         (kernel === 'wasm' || elements >= WASM_STAGING_THRESHOLD) &&
-        wasmModule() !== null &&
-        Arena.fits(callerLeaves, true)
+        wasmModule() !== null
       ) {
-        // The moments move into WebAssembly memory for good; g and p are staged each step.
-        const staging = new Arena(callerLeaves, true, true, threads);
+        // The moments move into WebAssembly memory for good (a leaf too large for one memory
+        // keeps ordinary arrays and is streamed); g and p are staged each step.
+        const names = def.paths.map((p) => `params${p}`);
+        const staging = new ArenaSet(callerLeaves, true, true, threads, true, names);
         plan.radamState.mu = withLeaves(def, staging.mu);
         plan.radamState.nu = withLeaves(def, staging.nu);
         engine = new FusedArenaEngine(plan, staging, true, state);

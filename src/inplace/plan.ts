@@ -159,13 +159,8 @@ export class FusedRadamStep {
     this.commit();
   }
 
-  /** Steps every leaf of an arena (built with moments, whose mu/nu views are this step's). */
-  runArena(arena: Arena): void {
-    arena.radamStep(this.k);
-    this.commit();
-  }
-
-  private commit(): void {
+  /** Advances the counts, after the kernels have stepped every leaf with {@link k}. */
+  commit(): void {
     const { plan, s } = this;
     plan.radamState.count = s.t;
     if (plan.scale.kind === 'schedule')

@@ -84,6 +84,14 @@ function arenaLayout(leaves: readonly ArrayLeaf[], moments: boolean): Layout {
   return { layout, bytes };
 }
 
+/**
+ * The bytes of one WebAssembly memory that an arena for `leaves` needs, including the second
+ * thread's backup region (so that the answer does not depend on the thread count).
+ */
+export function arenaBytes(leaves: readonly ArrayLeaf[], moments: boolean): number {
+  return arenaLayout(leaves, moments).bytes + BACKUP_BYTES;
+}
+
 /** Float32Array from any realm (the kernels only index it). */
 function isF32(leaf: ArrayLeaf): boolean {
   return (leaf as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Float32Array';

@@ -12,6 +12,7 @@ import {
   isContainer,
   joinPath,
   TreeStructureError,
+  treeFlatten,
   treeLeaves,
   treeMap,
 } from '../tree.js';
@@ -80,6 +81,9 @@ export function applyMask(tree: unknown, fullMask: unknown): unknown {
 /** The mask tree for `tree`: calls `mask` when it is a function, then expands and checks it. */
 function maskFor(fn: string, mask: Mask, tree: unknown): unknown {
   const m = typeof mask === 'function' ? (mask as (t: unknown) => unknown)(tree) : mask;
+  // Refuse a cyclic or too-deep mask (or tree) before walking them side by side.
+  treeFlatten(m, 'mask');
+  treeFlatten(tree, 'params');
   return resolveMask(fn, m, tree);
 }
 

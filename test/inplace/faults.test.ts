@@ -30,8 +30,9 @@ function snapshot(opt: Optimizer): string[] {
   );
 }
 
+/** The one arena of an optimizer whose tree fits one WebAssembly memory. */
 function arenaOf(opt: Optimizer): { injectWorkerFault(code: number): void; worker: unknown } {
-  return (opt as unknown as { engine: { arena: never } }).engine.arena;
+  return (opt as unknown as { engine: { arenas: { arenas: never[] } } }).engine.arenas.arenas[0]!;
 }
 
 /** An optimizer whose worker has started (it takes part in steps), stepped `steps` times. */

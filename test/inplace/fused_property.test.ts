@@ -88,6 +88,7 @@ const KERNEL: Record<string, string> = {
   "{ kernel: 'js' }": 'js',
   "{ kernel: 'wasm' }": 'wasm',
   "{ kernel: 'generic' }": 'generic',
+  '{ threads: 2 }': 'js',
   '{ arena: true }': 'wasm',
   "{ arena: true, kernel: 'js' }": 'js',
   '{ arena: true, threads: 2 }': 'wasm',

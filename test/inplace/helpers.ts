@@ -151,8 +151,13 @@ export interface Composition {
   nonFinite?: boolean;
   /** Used in the atomicity suite too (else the equivalence matrix only). */
   core?: boolean;
-  /** Steps before an emitted update (multiSteps): a NaN is refused only on those. */
-  emitEvery?: number;
+  /**
+   * multiSteps: whether the next step emits an update (only then do the inner members run, so
+   * only then can a NaN or a corrupted inner count be refused).
+   */
+  emits?: (state: any) => boolean;
+  /** injectHyperparams: the hyperparameters given as constants (a schedule overwrites the rest). */
+  constantHyperparams?: readonly string[];
 }
 
 /**
@@ -238,7 +243,7 @@ export const COMPOSITIONS: Composition[] = [
     make: () => multiSteps(applyIfFinite(radam(1e-2), 0), { everyK: 2 }),
     triggers: ['nan'],
     core: true,
-    emitEvery: 2,
+    emits: (st) => st.miniStep === 1,
   },
   {
     name: 'chain(injectHyperparams(radam)({ learningRate: schedule, b1 }), applyIfFinite(identity(), 0))',
@@ -251,6 +256,7 @@ export const COMPOSITIONS: Composition[] = [
       ),
     triggers: ['nan', 'schedule'],
     core: true,
+    constantHyperparams: ['b1'],
   },
   {
     name: 'chain(masked(scaleByAdam(), tree), scaleByLearningRate(schedule))',
@@ -321,6 +327,28 @@ export const COMPOSITIONS: Composition[] = [
     triggers: ['boom'],
     core: true,
   },
+  {
+    name: 'multiSteps(chain(radam, recorder), { everyK: 2 })',
+    make: (k) => multiSteps(chain(radam(1e-2), recorder(k, true)), { everyK: 2 }),
+    triggers: ['boom'],
+    emits: (st) => st.miniStep === 1,
+  },
+  {
+    name: 'lookahead(chain(radam, recorder), { syncPeriod: 2, resetState })',
+    make: (k) =>
+      lookahead(chain(radam(1e-2), recorder(k, true)), {
+        syncPeriod: 2,
+        slowStepSize: 0.5,
+        resetState: true,
+      }),
+    lookahead: true,
+    triggers: ['boom'],
+  },
+  {
+    name: 'chain(masked(chain(radam, recorder), tree), scale(1))',
+    make: (k) => chain(masked(chain(radam(1e-2), recorder(k, true)), maskTree), scale(1)),
+    triggers: ['boom'],
+  },
   // --- the factories of the former test/transforms_inplace.test.ts (matrix only) ---
   { name: 'addDecayedWeights(0.1)', make: () => addDecayedWeights(0.1), triggers: [] },
   {
@@ -381,6 +409,7 @@ export const COMPOSITIONS: Composition[] = [
         radam(h.learningRate, { b1: h.b1 }),
       )({ learningRate: 0.01, b1: 0.8 }),
     triggers: [],
+    constantHyperparams: ['learningRate', 'b1'],
   },
   {
     name: 'injectHyperparams(adamw) scheduled',
@@ -389,12 +418,19 @@ export const COMPOSITIONS: Composition[] = [
         adamw(h.learningRate, { weightDecay: h.weightDecay }),
       )({ learningRate: (c: number) => 0.01 * (c + 1), weightDecay: 0.1 }),
     triggers: [],
+    constantHyperparams: ['weightDecay'],
   },
-  { name: 'multiSteps(adam, 3)', make: () => multiSteps(adam(0.1), { everyK: 3 }), triggers: [] },
+  {
+    name: 'multiSteps(adam, 3)',
+    make: () => multiSteps(adam(0.1), { everyK: 3 }),
+    triggers: [],
+    emits: (st) => st.miniStep === 2,
+  },
   {
     name: 'multiSteps(sgd, sum, everyK schedule)',
     make: () => multiSteps(sgd(0.1), { everyK: (s) => s + 1, useGradMean: false }),
     triggers: [],
+    emits: (st) => st.miniStep === st.gradientStep,
   },
   {
     name: 'applyIfFinite(radam(lr, { weightDecay }), 100) with NaN and -Infinity gradients',
@@ -427,6 +463,7 @@ export const SETTINGS: Setting[] = [
   { name: "{ kernel: 'js' }", options: { kernel: 'js' } },
   { name: "{ kernel: 'wasm' }", options: { kernel: 'wasm' } },
   { name: "{ kernel: 'generic' }", options: { kernel: 'generic' } },
+  { name: '{ threads: 2 }', options: { threads: 2 } },
   { name: '{ arena: true }', options: { arena: true } },
   { name: "{ arena: true, kernel: 'js' }", options: { arena: true, kernel: 'js' } },
   { name: '{ arena: true, threads: 2 }', options: { arena: true, threads: 2 } },

@@ -11,12 +11,14 @@
  * per-mode equivalence properties of test/optimizer_fused.test.ts (see fused_property.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { Optimizer, radam } from '../../src/index.js';
+import { INT32_MAX, Optimizer, radam } from '../../src/index.js';
 import { wasmModule } from '../../src/kernels/wasm.js';
+import { treeSlots } from '../../src/tree.js';
 import {
   assertSameBits,
   CASES,
   COMPOSITIONS,
+  type Composition,
   diffPlaces,
   expectedKernel,
   Functional,
@@ -106,4 +108,132 @@ describe('in-place equals functional, bit for bit (composition x kernel x case)'
         });
     });
   });
+});
+
+/** Runs `steps` steps of both paths from the current states, comparing after each. */
+async function run(
+  opt: Optimizer<any>,
+  ref: Functional,
+  grads: (t: number) => unknown,
+  fgrads: (t: number) => unknown,
+  from: number,
+  steps: number,
+): Promise<void> {
+  for (let t = from; t < from + steps; t++) {
+    ref.step(fgrads(t));
+    opt.step(grads(t) as any);
+    assertSameBits(snapshot(opt), functionalSnapshot(ref), `step ${t + 1}`);
+  }
+}
+
+describe('counts written near the int32 limit by the user continue like the functional path', () => {
+  // Every count that may take any value: the step counts of the members, multiSteps'
+  // gradientStep and applyIfFinite's totalNotfinite (not the ones bounded by a period).
+  const KEYS = new Set(['count', 'gradientStep', 'totalNotfinite']);
+  COMPOSITIONS.forEach((c, ci) => {
+    for (const s of SETTINGS)
+      it(`${c.name}, ${s.name}`, async () => {
+        const pc = CASES[ci % 2 === 0 ? 1 : 5]!; // f32 large or mixed large
+        const pr = problem(c, pc, 77 + ci);
+        const ref = new Functional(c.make({ poison: false, boom: false }), pr.params());
+        const opt = new Optimizer(c.make({ poison: false, boom: false }), pr.params(), s.options);
+        await run(opt, ref, pr.grads, pr.functionalGrads, 0, 2);
+        let written = 0;
+        for (const value of [INT32_MAX - 2, INT32_MAX]) {
+          const mine = treeSlots(opt.state, 'state');
+          const theirs = treeSlots(ref.state, 'state');
+          mine.forEach((slot, i) => {
+            if (!slot.leaf || !KEYS.has(String(slot.key))) return;
+            if (typeof slot.container[slot.key] !== 'number') return;
+            const other = theirs[i]!;
+            expect(other.path).toBe(slot.path);
+            slot.container[slot.key] = value;
+            other.container[other.key] = value;
+            written++;
+          });
+          await run(opt, ref, pr.grads, pr.functionalGrads, 2, 4);
+        }
+        if (c.fused) expect(written).toBeGreaterThan(0);
+      });
+  });
+});
+
+describe('params with a null leaf', () => {
+  for (const c of COMPOSITIONS.filter((x) => !/mask/i.test(x.name)))
+    for (const s of SETTINGS)
+      it(`${c.name}, ${s.name}`, async () => {
+        const pr = problem(c, CASES[4]!, 5); // mixed small
+        const withNull = (t: any) => {
+          for (const half of c.lookahead ? [t.fast, t.slow] : [t]) half.n = null;
+          return t;
+        };
+        const ref = new Functional(c.make({ poison: false, boom: false }), withNull(pr.params()));
+        const opt = new Optimizer(
+          c.make({ poison: false, boom: false }),
+          withNull(pr.params()),
+          s.options,
+        );
+        await run(
+          opt,
+          ref,
+          (t) => withNull(pr.grads(t)),
+          (t) => {
+            const g: any = pr.functionalGrads(t);
+            g.n = null;
+            return g;
+          },
+          0,
+          8,
+        );
+      });
+});
+
+describe('a constant injected hyperparameter changed between steps continues like the functional path', () => {
+  const NEW: Record<string, number> = { b1: 0.85, learningRate: 0.02, weightDecay: 0.2 };
+  for (const c of COMPOSITIONS.filter((x) => x.constantHyperparams))
+    for (const s of SETTINGS)
+      it(`${c.name}, ${s.name}`, async () => {
+        const pr = problem(c, CASES[1]!, 11);
+        const ref = new Functional(c.make({ poison: false, boom: false }), pr.params());
+        const opt = new Optimizer(c.make({ poison: false, boom: false }), pr.params(), s.options);
+        await run(opt, ref, pr.grads, pr.functionalGrads, 0, 3);
+        const mine = treeSlots(opt.state, 'state');
+        const theirs = treeSlots(ref.state, 'state');
+        let changed = 0;
+        mine.forEach((slot, i) => {
+          const key = String(slot.key);
+          if (!slot.path.includes('.hyperparams.') || !c.constantHyperparams!.includes(key)) return;
+          slot.container[slot.key] = NEW[key];
+          theirs[i]!.container[theirs[i]!.key] = NEW[key];
+          changed++;
+        });
+        expect(changed).toBe(c.constantHyperparams!.length);
+        await run(opt, ref, pr.grads, pr.functionalGrads, 3, 4);
+      });
+});
+
+describe('params whose root is a list', () => {
+  const toList = (b: any) => [b.a, [b.b.c, b.b.d], b.e];
+  const listed = (c: Composition, t: any) =>
+    c.lookahead ? { fast: toList(t.fast), slow: toList(t.slow) } : toList(t);
+  for (const c of COMPOSITIONS.filter((x) => !/mask/i.test(x.name)))
+    for (const s of SETTINGS)
+      it(`${c.name}, ${s.name}`, async () => {
+        const pr = problem(c, CASES[5]!, 21); // mixed large
+        const ref = new Functional(c.make({ poison: false, boom: false }), listed(c, pr.params()));
+        const opt = new Optimizer(
+          c.make({ poison: false, boom: false }),
+          listed(c, pr.params()),
+          s.options,
+        );
+        expect(opt.kernel).toBe(expectedKernel(c, s, CASES[5]!));
+        await run(
+          opt,
+          ref,
+          (t) => listed(c, pr.grads(t)),
+          (t) => toList(pr.functionalGrads(t)),
+          0,
+          6,
+        );
+      });
 });
