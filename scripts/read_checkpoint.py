@@ -4,7 +4,9 @@
 This shows that the files written by ``serializeState`` / ``saveState`` are ordinary safetensors
 files that the Python ecosystem reads without optax-ts: the header is parsed here with ``struct``
 and ``json`` only, the tensors are read with ``numpy.frombuffer``, and the CRC-32 the library
-records in ``__metadata__["optax_ts.crc32"]`` is checked with ``zlib.crc32``.
+records in ``__metadata__["optax_ts.crc32"]`` is checked with ``zlib.crc32``. In format 2 (the
+current one) it covers the whole file (length, header and data) with its own 8 hex digits read as
+``00000000``; in format 1 it covered the data section only.
 
 Usage (from the repository root)::
 
@@ -24,6 +26,7 @@ Exit status: 0 when the file parses and its checksum (if any) matches, 1 otherwi
 
 import json
 import math
+import re
 import struct
 import sys
 import zlib
@@ -69,8 +72,23 @@ def read_checkpoint(path):
         array = np.frombuffer(data[begin:end], dtype=dtype).reshape(shape)
         tensors[name] = (entry["dtype"], array)
     recorded = metadata.get("optax_ts.crc32")
-    crc_ok = None if recorded is None else format(zlib.crc32(data) & 0xFFFFFFFF, "08x") == recorded
+    if recorded is None:
+        crc_ok = None
+    elif metadata.get("optax_ts.format") == "1":
+        crc_ok = format(zlib.crc32(data) & 0xFFFFFFFF, "08x") == recorded
+    else:
+        crc_ok = format(whole_file_crc(raw, header_len), "08x") == recorded
     return metadata, tensors, crc_ok
+
+
+def whole_file_crc(raw, header_len):
+    """The CRC-32 of the file with the recorded checksum's 8 digits replaced by '0's (format 2)."""
+    head = raw[8 : 8 + header_len]
+    found = list(re.finditer(rb'"optax_ts\.crc32"\s*:\s*"([0-9a-f]{8})"', head))
+    if len(found) != 1:
+        return -1
+    begin = 8 + found[0].start(1)
+    return zlib.crc32(raw[:begin] + b"00000000" + raw[begin + 8 :]) & 0xFFFFFFFF
 
 
 def plain(x):

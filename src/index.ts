@@ -22,14 +22,14 @@ export {
   identity,
   safeIncrement,
 } from './base.js';
-export type { SerializeOptions } from './checkpoint.js';
+export { CheckpointError } from './checkpoint/safetensors.js';
+export type { DeserializeOptions, SerializeOptions } from './checkpoint/state.js';
 export {
-  CheckpointError,
   checkpointMetadata,
   deserializeState,
   deserializeStateInto,
   serializeState,
-} from './checkpoint.js';
+} from './checkpoint/state.js';
 export type { ChainState } from './combine.js';
 export { chain } from './combine.js';
 export type { KernelKind } from './inplace/engines.js';
@@ -81,6 +81,8 @@ export {
 } from './transforms/radam.js';
 export type { ScaleByLearningRateOptions, ScaleByScheduleState } from './transforms/scale.js';
 export { scale, scaleByLearningRate, scaleBySchedule } from './transforms/scale.js';
+export type { SlowParamsState } from './transforms/slowParamsInState.js';
+export { slowParamsInState } from './transforms/slowParamsInState.js';
 export type { TraceOptions, TraceState } from './transforms/trace.js';
 export { trace } from './transforms/trace.js';
 export type {

@@ -28,6 +28,8 @@
  * order.
  */
 
+import { checkName, describeValue, isForeignTypedArray } from './validate.js';
+
 /** The elementwise operations the transformations need, for one kind of leaf. */
 export interface LeafOps<L = any> {
   /** A short name for error messages, e.g. `typed array`, `tf.Tensor`. */
@@ -330,8 +332,44 @@ export function anyLeafNeedsDispose(): boolean {
  * ```
  */
 export function registerLeafOps(ops: LeafOps): void {
+  const fn = 'registerLeafOps';
+  if (ops === null || typeof ops !== 'object')
+    throw new TypeError(
+      `${fn}: ops must be a LeafOps object (name, isLeaf, size, dtype and the arithmetic), got ${describeValue(ops)}`,
+    );
+  const record = ops as unknown as Record<string, unknown>;
+  if (typeof record.name !== 'string' || record.name === '')
+    throw new TypeError(
+      `${fn}: ops.name must be a non-empty string, got ${describeValue(record.name)}`,
+    );
+  for (const method of LEAF_OPS_METHODS)
+    if (typeof record[method] !== 'function')
+      throw new TypeError(
+        `${fn}: ops.${method} must be a function (see the LeafOps interface), got ${describeValue(record[method])}`,
+      );
+  if (record.dispose !== undefined && typeof record.dispose !== 'function')
+    throw new TypeError(
+      `${fn}: ops.dispose must be a function or absent, got ${describeValue(record.dispose)}`,
+    );
   if (!registry.includes(ops)) registry.push(ops);
 }
+
+/** The methods every {@link LeafOps} must have (`dispose` is optional). */
+const LEAF_OPS_METHODS = [
+  'isLeaf',
+  'size',
+  'dtype',
+  'zerosLike',
+  'moment',
+  'scale',
+  'divide',
+  'linearCombination',
+  'adamRatio',
+  'add',
+  'clip',
+  'sumOfSquares',
+  'allFinite',
+] as const;
 
 /**
  * The registered {@link LeafOps} for `x`, or `undefined`.
@@ -360,16 +398,20 @@ export function findLeafOps(x: unknown): LeafOps | undefined {
 export function leafOps(x: unknown, path = 'leaf'): LeafOps {
   const ops = findLeafOps(x);
   if (ops) return ops;
+  checkName('leafOps', 'path', path);
   let found: string;
   if (x === null || x === undefined) found = String(x);
-  else if (ArrayBuffer.isView(x)) found = x.constructor.name;
-  else if (typeof x === 'object') found = (x as object).constructor?.name ?? 'object';
-  else found = `${typeof x} ${JSON.stringify(x)}`;
+  else if (ArrayBuffer.isView(x) || typeof x === 'object')
+    found = describeValue(x).replace(/ of length \d+$/, '');
+  else found = describeValue(x);
   const extra = registry.map((o) => o.name);
+  const hint = isForeignTypedArray(x)
+    ? ` (a typed array from another realm, such as a vm context or an iframe, is not this realm's ${Object.prototype.toString.call(x).slice(8, -1)}: copy it with ${Object.prototype.toString.call(x).slice(8, -1)}.from(x))`
+    : '';
   throw new TypeError(
     `${path}: unsupported leaf ${found}; expected number, Float32Array or Float64Array${
       extra.length > 0 ? ` or ${extra.join(', ')}` : ''
-    }`,
+    }${hint}`,
   );
 }
 

@@ -9,6 +9,7 @@
  * a different order have the same leaves in the same order.
  */
 import { describeLeaf, leafOps } from './leaf.js';
+import { checkFinite, checkName } from './validate.js';
 
 /** A leaf of the core: a number, a `Float32Array` or a `Float64Array`. */
 export type ArrayLeaf = Float32Array | Float64Array;
@@ -551,15 +552,34 @@ export function treeZerosLike<T>(tree: T): T {
 }
 
 /**
- * Leafwise `a + b`; the result has `a`'s leaf types.
+ * The leafwise sum of two or more trees, as `optax.tree_utils.tree_add(tree_x, tree_y,
+ * *other_trees)`; the result has the first tree's leaf types. Every tree must have the first's
+ * structure (the error names the tree, `trees[2]`, and the path).
  *
  * @example
  * ```ts
  * treeAdd({ x: 1 }, { x: 2 }); // { x: 3 }
+ * treeAdd({ x: 1 }, { x: 2 }, { x: 4 }); // { x: 7 }
  * ```
  */
-export function treeAdd<T>(a: T, b: T): T {
-  return mapLeaves(([x, y]) => leafOps(x).linearCombination(1, x, 1, y), [a, b], ['a', 'b']);
+export function treeAdd<T>(...trees: [a: T, b: T, ...more: T[]]): T {
+  if (trees.length < 2)
+    throw new TypeError(`treeAdd: expected at least two trees to add, got ${trees.length}`);
+  const names = trees.map((_, i) => `trees[${i}]`);
+  return mapLeaves(
+    (leaves: unknown[]) => {
+      const ops = leafOps(leaves[0]);
+      let sum = ops.linearCombination(1, leaves[0], 1, leaves[1]);
+      for (let i = 2; i < leaves.length; i++) {
+        const next = ops.linearCombination(1, sum, 1, leaves[i]);
+        ops.dispose?.(sum);
+        sum = next;
+      }
+      return sum;
+    },
+    trees,
+    names,
+  );
 }
 
 /**
@@ -570,19 +590,24 @@ export function treeAdd<T>(a: T, b: T): T {
  * treeSub({ x: 1 }, { x: 2 }); // { x: -1 }
  * ```
  */
-export function treeSub<T>(a: T, b: T): T {
+export function treeSub<T>(...trees: [a: T, b: T]): T {
+  if (trees.length !== 2)
+    throw new TypeError(`treeSub: expected two trees (a, b), got ${trees.length} arguments`);
+  const [a, b] = trees;
   return mapLeaves(([x, y]) => leafOps(x).linearCombination(1, x, -1, y), [a, b], ['a', 'b']);
 }
 
 /**
- * Leafwise `s * a`.
+ * Leafwise `s * a`; `s` must be a finite number.
  *
  * @example
  * ```ts
  * treeScale(2, { x: new Float64Array([1, 2]) }); // { x: Float64Array [2, 4] }
+ * treeScale(Number.NaN, { x: 1 }); // RangeError: treeScale: s must be a finite number, got NaN
  * ```
  */
 export function treeScale<T>(s: number, a: T): T {
+  checkFinite('treeScale', 's', s, ' (the factor every element is multiplied by)');
   return mapLeaves(([x]) => leafOps(x).scale(x, s), [a], ['tree']);
 }
 
@@ -595,6 +620,7 @@ export function treeScale<T>(s: number, a: T): T {
  * ```
  */
 export function treeSumOfSquares(tree: unknown, name = 'tree'): number {
+  checkName('treeSumOfSquares', 'name', name);
   let total = 0;
   mapLeaves(
     ([x]) => {
@@ -617,6 +643,7 @@ export function treeSumOfSquares(tree: unknown, name = 'tree'): number {
  * ```
  */
 export function treeL2Norm(tree: unknown, name = 'tree'): number {
+  checkName('treeL2Norm', 'name', name);
   return Math.sqrt(treeSumOfSquares(tree, name));
 }
 

@@ -11,6 +11,97 @@ function show(value: unknown): string {
   return typeof value;
 }
 
+/** The class name of an object, read without calling anything the object defines. */
+function className(x: object): string | undefined {
+  try {
+    const proto = Object.getPrototypeOf(x);
+    if (proto === null) return undefined;
+    const ctor = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value;
+    return typeof ctor === 'function' && typeof ctor.name === 'string' && ctor.name !== ''
+      ? ctor.name
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True for a typed array made in another realm (a `vm` context, an iframe, a worker's copy). */
+export function isForeignTypedArray(x: unknown): boolean {
+  if (!ArrayBuffer.isView(x) || x instanceof DataView) return false;
+  const tag = Object.prototype.toString.call(x).slice(8, -1);
+  const here = (globalThis as Record<string, unknown>)[tag];
+  return typeof here === 'function' && !(x instanceof (here as new () => object));
+}
+
+/**
+ * Describes any value for an error message without throwing (not even for symbols, BigInts,
+ * objects without a prototype or values from another realm): `number NaN`, `string "abc"`,
+ * `bigint 10n`, `undefined`, `a function`, `Float32Array of length 3`, `Map`, `an object with keys
+ * [a, b]`, `an array of length 2`.
+ *
+ * @example
+ * ```ts
+ * describeValue(10n); // 'bigint 10n'
+ * describeValue(Object.create(null)); // 'an object with keys []'
+ * ```
+ */
+export function describeValue(x: unknown): string {
+  switch (typeof x) {
+    case 'undefined':
+      return 'undefined';
+    case 'number':
+    case 'boolean':
+      return `${typeof x} ${String(x)}`;
+    case 'string':
+      return `string ${JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}...` : x)}`;
+    case 'bigint':
+      return `bigint ${x.toString()}n`;
+    case 'symbol':
+      return `symbol ${x.description === undefined ? '' : JSON.stringify(x.description)}`.trim();
+    case 'function':
+      return 'a function';
+  }
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return `an array of length ${x.length}`;
+  if (ArrayBuffer.isView(x)) {
+    const tag = Object.prototype.toString.call(x).slice(8, -1);
+    const foreign = isForeignTypedArray(x) ? ' from another realm' : '';
+    return x instanceof DataView || !('length' in x)
+      ? `${tag}${foreign}`
+      : `${tag}${foreign} of length ${(x as unknown as { length: number }).length}`;
+  }
+  const name = className(x as object);
+  if (name === undefined || name === 'Object') {
+    let keys: string[] = [];
+    try {
+      keys = Object.keys(x as object).sort();
+    } catch {
+      // A proxy that refuses: no keys to show.
+    }
+    const shown = keys.slice(0, 8).join(', ') + (keys.length > 8 ? ', ...' : '');
+    return `an object with keys [${shown}]`;
+  }
+  return name;
+}
+
+/**
+ * Throws a `TypeError` unless `value` is a string: for the parameters that name things in
+ * messages (`name`, `path`, `fn`).
+ *
+ * @example
+ * ```ts
+ * checkName('treeL2Norm', 'name', 'grads'); // 'grads'
+ * checkName('treeL2Norm', 'name', 3); // TypeError: treeL2Norm: name must be a string (it names the tree in error messages), got number 3
+ * ```
+ */
+export function checkName(fn: string, param: string, value: unknown): string {
+  if (typeof value !== 'string')
+    throw new TypeError(
+      `${fn}: ${param} must be a string (it names the tree in error messages), got ${describeValue(value)}`,
+    );
+  return value;
+}
+
 /** Throws unless `value` is a finite number. */
 export function checkFinite(fn: string, name: string, value: unknown, why = ''): number {
   if (typeof value !== 'number' || !Number.isFinite(value))

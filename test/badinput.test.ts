@@ -4,6 +4,7 @@
  * step-count limit saturates and keeps working, and a step of the in-place Optimizer that throws
  * leaves its params and state exactly as they were.
  */
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   adamw,
@@ -23,14 +24,19 @@ import {
   lookahead,
   lookaheadParams,
   multiSteps,
+  numberOps,
   Optimizer,
   radam,
+  registerLeafOps,
   scale,
   scaleByLearningRate,
   scaleByRadam,
   scaleBySchedule,
   serializeState,
   TreeStructureError,
+  treeAdd,
+  treeL2Norm,
+  treeScale,
 } from '../src/index.js';
 
 type ErrorType = new (...args: any[]) => Error;
@@ -455,6 +461,87 @@ const catalogue: Record<string, Case[]> = {
         'injectHyperparams.update: state must be { count, hyperparams, innerState } as made by init',
     },
   ],
+  'leaves and arguments of the wrong type': [
+    {
+      name: 'a BigInt leaf',
+      run: () => tx.init({ w: 10n as never }),
+      type: TypeError,
+      message: 'tree.w: unsupported leaf bigint 10n; expected number, Float32Array or Float64Array',
+    },
+    {
+      name: 'a BigInt leaf in a checkpoint',
+      run: () => serializeState({ c: 10n }),
+      type: CheckpointError,
+      message: ['serializeState: state.c is bigint 10', 'a state leaf must be a number'],
+    },
+    {
+      name: 'a Float32Array from another realm (vm.runInNewContext)',
+      run: () => tx.init({ w: runInNewContext('new Float32Array(3)') }),
+      type: TypeError,
+      message:
+        "tree.w: unsupported leaf Float32Array from another realm; expected number, Float32Array or Float64Array (a typed array from another realm, such as a vm context or an iframe, is not this realm's Float32Array: copy it with Float32Array.from(x))",
+    },
+    {
+      name: 'injectHyperparams with staticArgs: 5',
+      run: () => injectHyperparams((h: { lr: number }) => radam(h.lr), { staticArgs: 5 as never }),
+      type: TypeError,
+      message:
+        'injectHyperparams: staticArgs must be a list of argument names (strings), got number 5',
+    },
+    {
+      name: "injectHyperparams with staticArgs: 'mask'",
+      run: () =>
+        injectHyperparams((h: { lr: number }) => radam(h.lr), { staticArgs: 'mask' as never }),
+      type: TypeError,
+      message:
+        'injectHyperparams: staticArgs must be a list of argument names (strings), got string "mask" (write ["mask"])',
+    },
+    ...([Number.NaN, undefined, 'abc'] as const).map((s) => ({
+      name: `treeScale(${String(s)}, tree)`,
+      run: () => treeScale(s as never, { x: 1 }),
+      type: RangeError,
+      message: `treeScale: s must be a finite number, got ${typeof s === 'string' ? '"abc"' : String(s)} (the factor every element is multiplied by)`,
+    })),
+    {
+      name: 'treeAdd with one tree',
+      run: () => (treeAdd as (...t: unknown[]) => unknown)({ x: 1 }),
+      type: TypeError,
+      message: 'treeAdd: expected at least two trees to add, got 1',
+    },
+    {
+      name: 'treeAdd with trees of different structure names the tree',
+      run: () => treeAdd({ x: 1 }, { x: 2 }, { y: 3 } as never),
+      type: TreeStructureError,
+      message: 'trees[0]: object with keys [x], trees[2] has no key "x" and extra key "y"',
+    },
+    {
+      name: 'treeL2Norm with a name that is not a string',
+      run: () => treeL2Norm({ x: 1 }, 3 as never),
+      type: TypeError,
+      message:
+        'treeL2Norm: name must be a string (it names the tree in error messages), got number 3',
+    },
+    {
+      name: 'registerLeafOps(undefined)',
+      run: () => registerLeafOps(undefined as never),
+      type: TypeError,
+      message:
+        'registerLeafOps: ops must be a LeafOps object (name, isLeaf, size, dtype and the arithmetic), got undefined',
+    },
+    {
+      name: 'registerLeafOps with a method missing',
+      run: () => registerLeafOps({ ...numberOps, name: 'half', adamRatio: undefined } as never),
+      type: TypeError,
+      message:
+        'registerLeafOps: ops.adamRatio must be a function (see the LeafOps interface), got undefined',
+    },
+    {
+      name: 'scaleBySchedule with a schedule that is not a function',
+      run: () => scaleBySchedule(0.1 as never),
+      type: TypeError,
+      message: 'scaleBySchedule: stepSizeFn must be a function (count) => number, got number 0.1',
+    },
+  ],
 };
 
 describe('catalogue of bad inputs', () => {
@@ -472,6 +559,21 @@ describe('catalogue of bad inputs', () => {
       CheckpointError,
       'deserializeState: state: the template has a list of length 2, the checkpoint has an object with keys [count, mu, nu]',
     );
+  });
+});
+
+describe('tree utilities as optax.tree_utils', () => {
+  it('treeAdd sums every tree given, as optax.tree_utils.tree_add', () => {
+    const a = { x: Float64Array.of(1, 2), y: 0.5 };
+    expect(treeAdd(a, a, a)).toEqual({ x: Float64Array.of(3, 6), y: 1.5 });
+    expect(treeAdd(a, a, a, a)).toEqual({ x: Float64Array.of(4, 8), y: 2 });
+    expect(treeAdd(a, a)).toEqual({ x: Float64Array.of(2, 4), y: 1 });
+  });
+
+  it('a refused registerLeafOps leaves the registry working', () => {
+    expect(() => registerLeafOps(undefined as never)).toThrow(TypeError);
+    const [u] = tx.update(grads(), tx.init(params()), params());
+    expect(Array.from((u as { w: Float32Array }).w).every(Number.isFinite)).toBe(true);
   });
 });
 

@@ -3,22 +3,29 @@
  * errors for truncated, corrupted and mismatched files, Python interoperability and the Node
  * file helpers.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  CheckpointError,
-  checkpointMetadata,
-  deserializeState,
-  deserializeStateInto,
-  serializeState,
-} from '../src/checkpoint.js';
+import { crc32 } from '../src/checkpoint/safetensors.js';
 import {
   applyIfFinite,
   applyUpdates,
+  CheckpointError,
   chain,
+  checkpointMetadata,
+  deserializeState,
+  deserializeStateInto,
   type GradientTransformationExtraArgs,
   injectHyperparams,
   lookahead,
@@ -30,8 +37,9 @@ import {
   scaleByLearningRate,
   scaleByRadam,
   scaleBySchedule,
+  serializeState,
 } from '../src/index.js';
-import { loadState, loadStateInto, saveState } from '../src/node/index.js';
+import { loadState, loadStateInto, removeStaleTemporaries, saveState } from '../src/node/index.js';
 import { VERSION } from '../src/version.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -216,7 +224,11 @@ describe('version', () => {
       types: './dist/node/index.d.ts',
       default: './dist/node/index.js',
     });
-    for (const file of ['src/checkpoint.ts', 'src/version.ts'])
+    for (const file of [
+      'src/checkpoint/safetensors.ts',
+      'src/checkpoint/state.ts',
+      'src/version.ts',
+    ])
       expect(readFileSync(file, 'utf8')).not.toMatch(/from ['"](node:|fs|path|crypto)/);
   });
 });
@@ -270,7 +282,7 @@ describe('safetensors layout', () => {
     const m = checkpointMetadata(bytes);
     expect(m.run).toBe('demo');
     expect(m.step).toBe('3');
-    expect(m['optax_ts.format']).toBe('1');
+    expect(m['optax_ts.format']).toBe('2');
     expect(JSON.parse(m['optax_ts.treedef']!)).toEqual([
       {
         count: 0,
@@ -459,6 +471,34 @@ describe('round trips and resuming', () => {
     expect(Array.from(leaf)).toEqual([4, 5]);
   });
 
+  it('deserializeStateInto checks that the target can be written before writing anything', () => {
+    const tx = radam(0.1);
+    const params = makeParams(false);
+    const [, state] = run(tx, params, tx.init(params), 0, 3);
+    const bytes = serializeState(state);
+    const frozen = tx.init(params) as any;
+    Object.freeze(frozen[0]);
+    const before = Buffer.from(serializeState(frozen));
+    expect(() => deserializeStateInto(bytes, frozen)).toThrow(
+      new CheckpointError(
+        'deserializeStateInto: target[0].count cannot be assigned (its container is frozen); nothing was written',
+      ),
+    );
+    expect(Buffer.from(serializeState(frozen)).equals(before)).toBe(true);
+    const getter = tx.init(params) as any;
+    Object.defineProperty(getter[0], 'count', { get: () => 0, enumerable: true });
+    expect(() => deserializeStateInto(bytes, getter)).toThrow(
+      'deserializeStateInto: target[0].count cannot be assigned (it is read-only or an accessor); nothing was written',
+    );
+    const shared = tx.init(params) as any;
+    shared[0].nu['odd key'] = shared[0].mu['odd key'];
+    const snapshot = Buffer.from(serializeState(shared));
+    expect(() => deserializeStateInto(bytes, shared)).toThrow(
+      /target\[0\]\.mu\["odd key"\] and target\[0\]\.nu\["odd key"\] share memory/,
+    );
+    expect(Buffer.from(serializeState(shared)).equals(snapshot)).toBe(true);
+  });
+
   it('the result shares no memory with the bytes or the template, and neither is modified', () => {
     const tx = radam(0.1);
     const params = makeParams(false);
@@ -533,7 +573,7 @@ describe('truncated, corrupted and mismatched checkpoints', () => {
         const bad = bytes.slice();
         bad[i]! ^= 1 << bit;
         expect(() => deserializeState(bad, template())).toThrow(
-          /the checkpoint is corrupted: the CRC-32 of its \d+ data bytes is [0-9a-f]{8}, the header records [0-9a-f]{8}/,
+          /the checkpoint is corrupted: the CRC-32 of its \d+ bytes is [0-9a-f]{8}, the header records [0-9a-f]{8}/,
         );
       }
     }
@@ -580,20 +620,59 @@ describe('truncated, corrupted and mismatched checkpoints', () => {
     );
   });
 
-  it('a newer checkpoint format and a malformed checksum are refused', () => {
+  it('a newer checkpoint format, a malformed or missing checksum are refused', () => {
     const state1 = { c: 1 };
     const h = header(serializeState(state1));
     const data = new Uint8Array(8);
     data[0] = 1;
+    const { 'optax_ts.crc32': _, ...unchecked } = h.__metadata__;
     const withMeta = (meta: Record<string, string>) =>
-      build({ ...h, __metadata__: { ...h.__metadata__, ...meta } }, data);
-    expect(() => deserializeState(withMeta({ 'optax_ts.format': '2' }), { c: 0 })).toThrow(
-      `deserializeState: checkpoint format "2" (written by optax-ts ${VERSION}) is not supported; this is optax-ts ${VERSION}, which reads format 1`,
+      build({ ...h, __metadata__: { ...unchecked, ...meta } }, data);
+    const lax = { requireChecksum: false };
+    expect(() => deserializeState(withMeta({ 'optax_ts.format': '3' }), { c: 0 }, lax)).toThrow(
+      `deserializeState: checkpoint format "3" (written by optax-ts ${VERSION}) is not supported; this is optax-ts ${VERSION}, which reads formats 1 and 2`,
     );
     expect(() => deserializeState(withMeta({ 'optax_ts.crc32': 'zz' }), { c: 0 })).toThrow(
       'deserializeState: bad header: optax_ts.crc32 must be 8 lowercase hex digits, got "zz"',
     );
-    expect(deserializeState(withMeta({}), { c: 0 })).toEqual({ c: 1 });
+    expect(() => deserializeState(withMeta({}), { c: 0 })).toThrow(
+      new CheckpointError(
+        'deserializeState: the checkpoint has no optax_ts.crc32 checksum (the key was removed: the file was edited); pass { requireChecksum: false } to read it anyway, checked structurally only',
+      ),
+    );
+    expect(deserializeState(withMeta({}), { c: 0 }, lax)).toEqual({ c: 1 });
+    expect(() => deserializeState(withMeta({ 'optax_ts.extra': 'x' }), { c: 0 }, lax)).toThrow(
+      'deserializeState: bad header: unknown metadata key "optax_ts.extra"; optax-ts writes optax_ts.version, optax_ts.format, optax_ts.treedef, optax_ts.crc32',
+    );
+    expect(() => deserializeState(serializeState(state1), { c: 0 }, { strict: 1 } as any)).toThrow(
+      'deserializeState: unknown option "strict"; expected requireChecksum',
+    );
+  });
+
+  it('a format-1 file (older optax-ts: CRC-32 of the data only) loads with requireChecksum: false', () => {
+    const h = header(bytes);
+    const start = 8 + new DataView(bytes.buffer).getUint32(0, true);
+    const data = bytes.subarray(start);
+    const v1 = build(
+      {
+        ...h,
+        __metadata__: {
+          ...h.__metadata__,
+          'optax_ts.format': '1',
+          'optax_ts.crc32': crc32(data).toString(16).padStart(8, '0'),
+        },
+      },
+      data,
+    );
+    expect(() => deserializeState(v1, template())).toThrow(
+      'deserializeState: the checkpoint has no optax_ts.crc32 checksum of its header (format 1, written by an older optax-ts, checks the data only); pass { requireChecksum: false } to read it anyway, checked structurally only',
+    );
+    expectBitEqual(deserializeState(v1, template(), { requireChecksum: false }), state);
+    const flipped = v1.slice();
+    flipped[flipped.length - 2]! ^= 4;
+    expect(() => deserializeState(flipped, template(), { requireChecksum: false })).toThrow(
+      /the checkpoint is corrupted: the CRC-32 of its \d+ data bytes is [0-9a-f]{8}, the header records/,
+    );
   });
 
   it('a checkpoint of float64 state read with a float32 template names the path and both dtypes', () => {
@@ -627,13 +706,13 @@ describe('truncated, corrupted and mismatched checkpoints', () => {
     const h = header(bytes);
     const start = 8 + new DataView(bytes.buffer).getUint32(0, true);
     const data = bytes.subarray(start);
-    const { 'optax_ts.treedef': _, ...meta } = h.__metadata__;
-    const noTreedef = build({ ...h, __metadata__: meta }, data);
-    expectBitEqual(deserializeState(noTreedef, template()), state);
-    expect(() => deserializeState(noTreedef, tx.init(extraKey))).toThrow(
+    const noTreedef = build({ ...h, __metadata__: {} }, data);
+    const lax = { requireChecksum: false };
+    expectBitEqual(deserializeState(noTreedef, template(), lax), state);
+    expect(() => deserializeState(noTreedef, tx.init(extraKey), lax)).toThrow(
       'deserializeState: state[0].mu.extra: missing from the checkpoint (expected F32 with 1 elements)',
     );
-    expect(() => deserializeState(noTreedef, tx.init(nullB))).toThrow(
+    expect(() => deserializeState(noTreedef, tx.init(nullB), lax)).toThrow(
       'deserializeState: the checkpoint has 2 tensors that the template does not: "state[0].mu.layers[0].b", "state[0].nu.layers[0].b"',
     );
     expect(() => deserializeState(serializeState({ c: 1.5 }), { c: false })).toThrow(
@@ -642,7 +721,7 @@ describe('truncated, corrupted and mismatched checkpoints', () => {
     expect(() => deserializeState(bytes, { bad: 'template' })).toThrow(
       /state: the template has an object with keys \[bad\], the checkpoint has a list of length 2/,
     );
-    expect(() => deserializeState(noTreedef, [{ count: 'x' }, {}])).toThrow(
+    expect(() => deserializeState(noTreedef, [{ count: 'x' }, {}], lax)).toThrow(
       `deserializeState: the template's leaf state[0].count is string "x"; expected a number, a boolean, a typed array or null (pass tx.init(params))`,
     );
     expect(() => deserializeState('bytes' as any, {})).toThrow(
@@ -656,9 +735,8 @@ describe('truncated, corrupted and mismatched checkpoints', () => {
     expect(() =>
       deserializeState(
         build({ 'state.c': { dtype: 'I64', shape: [], data_offsets: [0, 8] } }, big),
-        {
-          c: 0,
-        },
+        { c: 0 },
+        { requireChecksum: false },
       ),
     ).toThrow(
       'deserializeState: state.c: the I64 value 1152921504606846976 is outside the range a number holds exactly (|x| <= 2^53 - 1)',
@@ -667,6 +745,7 @@ describe('truncated, corrupted and mismatched checkpoints', () => {
       deserializeState(
         build({ 'state.f': { dtype: 'BOOL', shape: [], data_offsets: [0, 1] } }, Uint8Array.of(2)),
         { f: true },
+        { requireChecksum: false },
       ),
     ).toThrow('deserializeState: state.f: a BOOL must be the byte 0 or 1, found 2');
   });
@@ -754,6 +833,89 @@ describe('optax-ts/node: saveState and loadState', () => {
     );
     expect(readFileSync(file).equals(before)).toBe(true);
     expect(readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // A failure after the temporary file was written (the rename onto a directory fails).
+    const target = join(tmp, 'a-directory');
+    mkdirSync(join(target, 'inside'), { recursive: true });
+    await expect(saveState(target, state)).rejects.toThrow(/EISDIR|ENOTEMPTY|EEXIST/);
+    expect(readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('removes the temporary files of killed writers (a dead pid), keeps those of live ones', async () => {
+    const dir = mkdtempSync(join(tmp, 'stale-'));
+    const file = join(dir, 'run.safetensors');
+    // A pid that existed and is gone: a child process that has exited.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const stale = `.run.safetensors.${dead}.0123456789ab.tmp`;
+    const live = `.run.safetensors.${process.ppid}.0123456789ab.tmp`;
+    const other = `.other.safetensors.${dead}.0123456789ab.tmp`;
+    for (const name of [stale, live, other]) writeFileSync(join(dir, name), 'partial');
+    await saveState(file, state);
+    expect(readdirSync(dir).sort()).toEqual([live, other, 'run.safetensors'].sort());
+    writeFileSync(join(dir, stale), 'partial');
+    expect(await removeStaleTemporaries(file)).toEqual([stale]);
+    expect(await removeStaleTemporaries(file)).toEqual([]);
+  });
+
+  it('a writer killed mid-write leaves the old file; the next save removes its temporary file', async () => {
+    const dir = mkdtempSync(join(tmp, 'killed-'));
+    const file = join(dir, 'big.safetensors');
+    await saveState(file, state);
+    const before = readFileSync(file);
+    /** Starts a child writing a 64 MiB checkpoint and kills it as soon as its temporary file appears. */
+    const killMidWrite = async (): Promise<{ seen: boolean; left: string[] }> => {
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '-e',
+          `import('./src/node/index.ts').then((m) => m.saveState(${JSON.stringify(file)}, { x: new Float64Array(2 ** 23) }))`,
+        ],
+        { stdio: 'ignore' },
+      );
+      const prefix = `.big.safetensors.${child.pid}.`;
+      let seen = false;
+      for (let i = 0; i < 8000 && !seen; i++) {
+        seen = readdirSync(dir).some((n) => n.startsWith(prefix));
+        if (!seen) await new Promise((r) => setTimeout(r, 1));
+      }
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      return { seen, left: readdirSync(dir).filter((n) => n.startsWith(prefix)) };
+    };
+    // The kill almost always lands before the rename (a 64 MiB write and fsync take longer than
+    // one poll); when the child wins the race, the file is its complete checkpoint: restore, retry.
+    let outcome = await killMidWrite();
+    for (let attempt = 0; attempt < 4 && outcome.left.length === 0; attempt++) {
+      writeFileSync(file, before);
+      outcome = await killMidWrite();
+    }
+    expect(outcome.seen).toBe(true);
+    expect(outcome.left.length).toBe(1);
+    expect(readFileSync(file).equals(before)).toBe(true);
+    await saveState(file, state);
+    expect(readdirSync(dir)).toEqual(['big.safetensors']);
+  }, 60_000);
+
+  it('refuses paths that are not strings, naming the value', async () => {
+    await expect(saveState(undefined as never, state)).rejects.toThrow(
+      'saveState: path must be a non-empty string, got undefined',
+    );
+    await expect(loadState(3 as never, state)).rejects.toThrow(
+      'loadState: path must be a non-empty string, got number 3',
+    );
+    await expect(removeStaleTemporaries(Object.create(null))).rejects.toThrow(
+      'removeStaleTemporaries: path must be a non-empty string, got an object with keys []',
+    );
+  });
+
+  it('a serializeState of cross-realm typed arrays (vm.runInNewContext) round-trips', () => {
+    const foreign = runInNewContext('({ w: new Float32Array([1.5, -2]), n: new Int32Array([7]) })');
+    const bytes = serializeState({ w: foreign.w, n: foreign.n });
+    expectBitEqual(deserializeState(bytes, { w: new Float32Array(2), n: new Int32Array(1) }), {
+      w: Float32Array.of(1.5, -2),
+      n: Int32Array.of(7),
+    });
   });
 
   it('loadStateInto restores an Optimizer in place', async () => {
@@ -779,6 +941,100 @@ describe('optax-ts/node: saveState and loadState', () => {
     expect(err).toBeInstanceOf(CheckpointError);
     expect(err.message).toMatch(
       new RegExp(`^${file.replace(/[.\\]/g, '\\$&')}: deserializeState: `),
+    );
+  });
+});
+
+describe('the header cannot lie: its meaning is checked against the template, checksum or not', () => {
+  const tx = radam(0.01);
+  const params = makeParams(false);
+  const [, state] = run(tx, params, tx.init(params), 0, 4);
+  const bytes = serializeState(state);
+  const template = () => tx.init(makeParams(false));
+  const headerLength = new DataView(bytes.buffer).getUint32(0, true);
+  const text = new TextDecoder().decode(bytes.subarray(8, 8 + headerLength));
+  const data = bytes.subarray(8 + headerLength);
+
+  /** The file with its header text edited; the checksum is then recomputed (`seal`) or removed. */
+  function edited(edit: (t: string) => string, how: 'seal' | 'strip'): Uint8Array {
+    let t = edit(text.trimEnd());
+    t =
+      how === 'strip'
+        ? t.replace(/"optax_ts\.crc32":"[0-9a-f]{8}",?/, '').replace(/,}/, '}')
+        : t.replace(/("optax_ts\.crc32":")[0-9a-f]{8}/, '$100000000');
+    const json = new TextEncoder().encode(t);
+    const out = new Uint8Array(8 + json.length + data.length);
+    new DataView(out.buffer).setUint32(0, json.length, true);
+    out.set(json, 8);
+    out.set(data, 8 + json.length);
+    if (how === 'seal') {
+      const at = 8 + t.indexOf('"optax_ts.crc32":"') + '"optax_ts.crc32":"'.length;
+      out.set(new TextEncoder().encode(crc32(out).toString(16).padStart(8, '0')), at);
+    }
+    return out;
+  }
+  const lax = { requireChecksum: false };
+  const load = (b: Uint8Array) => () => deserializeState(b, template(), lax);
+
+  it('the checksum covers the header: editing it without resealing is detected', () => {
+    const b = edited(
+      (t) => t.replace('"state[0].count":{"dtype":"I64"', '"state[0].count":{"dtype":"F64"'),
+      'seal',
+    );
+    // Take the edited header but the original checksum: the CRC no longer matches.
+    const stale = b.slice();
+    const at = 8 + new TextDecoder().decode(stale.subarray(8)).indexOf('"optax_ts.crc32":"') + 18;
+    stale.set(new TextEncoder().encode(checkpointMetadata(bytes)['optax_ts.crc32']!), at);
+    expect(() => deserializeState(stale, template())).toThrow(/the checkpoint is corrupted/);
+  });
+
+  for (const how of ['seal', 'strip'] as const) {
+    const label = how === 'seal' ? 'with the checksum recomputed' : 'with the checksum removed';
+    it(`I64 -> F64 in a step count is refused (${label})`, () => {
+      const b = edited(
+        (t) => t.replace('"state[0].count":{"dtype":"I64"', '"state[0].count":{"dtype":"F64"'),
+        how,
+      );
+      expect(load(b)).toThrow(
+        'deserializeState: state[0].count: expected a step count (a 0-d I64 tensor, an integer in [0, 2147483647]), the checkpoint has dtype F64 (shape [])',
+      );
+    });
+    it(`swapped data_offsets of mu and nu are refused (${label})`, () => {
+      const h = JSON.parse(text) as Record<string, any>;
+      const a = JSON.stringify(h['state[0].mu.layers[0].w'].data_offsets);
+      const c = JSON.stringify(h['state[0].nu.layers[0].w'].data_offsets);
+      const b = edited((t) => t.replace(a, '@').replace(c, a).replace('@', c), how);
+      expect(load(b)).toThrow(
+        /bad header entry "state\[0\]\.mu\.layers\[0\]\.w": data_offsets \[\d+, \d+\], expected \[\d+, \d+\] \(tensors are stored by decreasing element size, then in tree order; were two entries swapped\?\)/,
+      );
+    });
+    it(`a duplicated key is refused (${label})`, () => {
+      const b = edited((t) => t.replace('{"__metadata__":', '{"x":1,"x":2,"__metadata__":'), how);
+      expect(load(b)).toThrow(
+        /bad header: not valid JSON \(duplicate key "x" at character 7 of the header\)/,
+      );
+    });
+    it(`an unknown key in an entry is refused (${label})`, () => {
+      const b = edited(
+        (t) =>
+          t.replace('"state[0].count":{"dtype":"I64"', '"state[0].count":{"big":1,"dtype":"I64"'),
+        how,
+      );
+      expect(load(b)).toThrow(
+        'deserializeState: bad header entry "state[0].count": expected exactly the keys [data_offsets, dtype, shape], got [big, data_offsets, dtype, shape]',
+      );
+    });
+  }
+
+  it('without the checksum only an explicit option loads the file, and a flipped data byte then goes unseen', () => {
+    const b = edited((t) => t, 'strip');
+    expect(() => deserializeState(b, template())).toThrow(/has no optax_ts\.crc32 checksum/);
+    expectBitEqual(deserializeState(b, template(), lax), state);
+    // What the option gives up: a changed data byte cannot be seen without the checksum.
+    b[b.length - 1]! ^= 1;
+    expect(() => deserializeState(b, template())).toThrow(/has no optax_ts\.crc32 checksum/);
+    expect((deserializeState(b, template(), lax) as any)[0].nu.scalar).not.toBe(
+      (state as any)[0].nu.scalar,
     );
   });
 });

@@ -18,19 +18,17 @@ import { radamHyperparams, type ScaleByRadamOptions } from '../transforms/radam.
 import { isContainer, treeFlatten, treeLeafPaths, treeLeaves } from '../tree.js';
 import { checkTransformation } from '../validate.js';
 import { registerTfjsOps } from './ops.js';
+import {
+  decodeLeaf,
+  type NamedTensor,
+  pendingWeights,
+  readWeights,
+  type SavedWeights,
+  STATE_PREFIX,
+  stateWeights,
+} from './weights.js';
 
-/** A named tensor, as TF.js optimizers' weights (`tf.NamedTensor`, not re-exported by tfjs-core). */
-export interface NamedTensor {
-  name: string;
-  tensor: tf.Tensor;
-}
-
-/** Name of the weight that lists the variables the state covers, in order. */
-const VARIABLES_WEIGHT = 'optax/variables';
-/** Prefix of the weights holding the state's leaves; the rest of the name is the leaf's path. */
-const STATE_PREFIX = 'optax/state';
-const INT32_MIN = -2_147_483_648;
-const INT32_MAX = 2_147_483_647;
+export type { NamedTensor } from './weights.js';
 
 /** Enough of tfjs-backend-cpu's data store to read and write float32 data in place. */
 interface CpuBackendLike {
@@ -105,12 +103,6 @@ export function disposeReplaced(old: unknown, ...current: unknown[]): void {
   for (const x of new Set(treeLeaves<unknown>(old))) if (isTensor(x) && !keep.has(x)) x.dispose();
 }
 
-/** Weights read back by `setWeights`, applied at the next `applyGradients`. */
-interface PendingWeights {
-  keys: string[];
-  leaves: Map<string, { values: ArrayLike<number>; size: number }>;
-}
-
 /** Options of {@link TransformationOptimizer}. */
 export interface TransformationOptimizerOptions {
   /**
@@ -177,7 +169,7 @@ export class TransformationOptimizer extends tf.Optimizer {
   private mode: 'array' | 'tensor' | undefined;
   /** The core's in-place step engine over the cpu backend's arrays (fused or generic). */
   private engine: StepEngine | undefined;
-  private pending: PendingWeights | undefined;
+  private pending: SavedWeights | undefined;
   private snapshot: tf.Tensor[] = [];
 
   constructor(
@@ -457,18 +449,7 @@ export class TransformationOptimizer extends tf.Optimizer {
             `${fn}: no weight ${JSON.stringify(name)} for the transformation's state leaf ${path}; were the weights saved from an optimizer with the same transformation?`,
           );
         used.add(name);
-        if (!isTensor(leaf)) {
-          if (saved.size !== 1)
-            throw new TypeError(
-              `${fn}: weight ${JSON.stringify(name)} has ${saved.size} elements, expected a scalar`,
-            );
-          return Number(saved.values[0]);
-        }
-        if (saved.size !== leaf.size)
-          throw new TypeError(
-            `${fn}: weight ${JSON.stringify(name)} has ${saved.size} elements, the state leaf for the current variables has ${leaf.size} (shape [${leaf.shape}])`,
-          );
-        return tf.tensor(Float32Array.from(saved.values), leaf.shape, leaf.dtype);
+        return decodeLeaf(fn, name, saved, leaf);
       });
       const unused = [...p.leaves.keys()].filter((k) => !used.has(k));
       if (unused.length > 0) {
@@ -508,34 +489,11 @@ export class TransformationOptimizer extends tf.Optimizer {
    * belong to the optimizer (valid until the next `getWeights`, `setWeights` or `dispose`).
    */
   override async getWeights(): Promise<NamedTensor[]> {
+    const fn = 'TransformationOptimizer.getWeights';
+    const out = this.pending
+      ? pendingWeights(this.pending)
+      : stateWeights(fn, this.iterations, this.order, this.state);
     this.disposeSnapshot();
-    const out: NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(this.iterations, 'int32') }];
-    const p = this.pending;
-    const keys = p ? p.keys : this.order;
-    out.push({ name: VARIABLES_WEIGHT, tensor: tf.tensor(keys, [keys.length], 'string') });
-    if (p) {
-      for (const [name, saved] of p.leaves)
-        out.push({ name, tensor: tf.tensor(Float32Array.from(saved.values), [saved.size]) });
-    } else if (this.state !== undefined) {
-      const paths = treeLeafPaths(this.state);
-      treeLeaves<unknown>(this.state).forEach((x, i) => {
-        const name = STATE_PREFIX + paths[i];
-        let tensor: tf.Tensor;
-        if (isTensor(x)) tensor = tf.clone(x);
-        else if (typeof x === 'number')
-          tensor =
-            Number.isInteger(x) && x >= INT32_MIN && x <= INT32_MAX
-              ? tf.scalar(x, 'int32')
-              : tf.scalar(x, 'float32');
-        else if (x instanceof Float32Array || x instanceof Float64Array)
-          tensor = tf.tensor(Float32Array.from(x), [x.length]);
-        else
-          throw new TypeError(
-            `TransformationOptimizer.getWeights: state leaf ${paths[i]} is not a number, typed array or tensor`,
-          );
-        out.push({ name, tensor });
-      });
-    }
     this.snapshot = out.map((w) => tf.keep(w.tensor));
     return out;
   }
@@ -547,41 +505,10 @@ export class TransformationOptimizer extends tf.Optimizer {
    * caller's (they are read, not kept).
    */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const fn = 'TransformationOptimizer.setWeights';
-    if (!Array.isArray(weightValues))
-      throw new TypeError(`${fn}: expected the list of { name, tensor } made by getWeights`);
-    let iterations = 0;
-    let keys: string[] | undefined;
-    const leaves: PendingWeights['leaves'] = new Map();
-    for (const w of weightValues) {
-      if (!w || typeof w.name !== 'string' || !isTensor(w.tensor))
-        throw new TypeError(`${fn}: each weight must be { name, tensor }`);
-      if (w.name === 'iter') iterations = Number((await w.tensor.data())[0]);
-      else if (w.name === VARIABLES_WEIGHT) {
-        if (w.tensor.dtype !== 'string')
-          throw new TypeError(`${fn}: ${VARIABLES_WEIGHT} must be a string tensor`);
-        keys = (await w.tensor.data()) as unknown as string[];
-        keys = [...keys];
-      } else if (w.name.startsWith(STATE_PREFIX)) {
-        const values = await w.tensor.data();
-        leaves.set(w.name, {
-          values: Float32Array.from(values as ArrayLike<number>),
-          size: w.tensor.size,
-        });
-      } else
-        throw new TypeError(
-          `${fn}: unexpected weight ${JSON.stringify(w.name)}; expected iter, ${VARIABLES_WEIGHT} and ${STATE_PREFIX}… weights made by getWeights`,
-        );
-    }
-    if (keys === undefined)
-      throw new TypeError(
-        `${fn}: no ${JSON.stringify(VARIABLES_WEIGHT)} weight; expected the list made by TransformationOptimizer.getWeights`,
-      );
-    if (!Number.isInteger(iterations) || iterations < 0)
-      throw new TypeError(`${fn}: iter must be a non-negative integer, got ${iterations}`);
+    const saved = await readWeights('TransformationOptimizer.setWeights', weightValues);
     this.disposeSnapshot();
-    this.pending = { keys, leaves };
-    this.iterations_ = iterations;
+    this.pending = saved;
+    this.iterations_ = saved.iterations;
   }
 
   /** Frees the state's tensors and the weights handed out by `getWeights`. */

@@ -9,7 +9,7 @@ import type {
 } from '../base.js';
 import { safeIncrement } from '../base.js';
 import { isContainer } from '../tree.js';
-import { checkCount, checkOptionKeys, evaluate } from '../validate.js';
+import { checkCount, checkOptionKeys, describeValue, evaluate } from '../validate.js';
 
 /** The state of an {@link injectHyperparams} transformation (optax's `InjectHyperparamsState`). */
 export interface InjectHyperparamsState<S = unknown> {
@@ -67,7 +67,14 @@ export function injectHyperparams<H extends Record<string, unknown>>(
   if (typeof factory !== 'function')
     throw new TypeError(`${fn}: factory must be a function (hyperparams) => transformation`);
   checkOptionKeys(fn, options, ['staticArgs']);
-  const staticArgs = new Set(options.staticArgs ?? []);
+  const names = options?.staticArgs ?? [];
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string'))
+    throw new TypeError(
+      `${fn}: staticArgs must be a list of argument names (strings), got ${describeValue(names)}${
+        typeof names === 'string' ? ` (write [${JSON.stringify(names)}])` : ''
+      }`,
+    );
+  const staticArgs = new Set<string>(names);
   return (args) => {
     if (!isContainer(args) || Array.isArray(args))
       throw new TypeError(`${fn}: the hyperparameters must be an object of named values`);

@@ -12,6 +12,7 @@ import {
   checkFinite,
   checkNonNegative,
   checkOptionKeys,
+  describeValue,
 } from '../validate.js';
 
 /** Options of {@link scaleByRadam} (and of `radam`), with optax's defaults. */
@@ -71,6 +72,10 @@ const RADAM_OPTIONS = ['b1', 'b2', 'eps', 'epsRoot', 'threshold', 'nesterov'] as
  * ```
  */
 export function radamHyperparams(fn: string, options: ScaleByRadamOptions = {}): RadamHyperparams {
+  if (typeof fn !== 'string')
+    throw new TypeError(
+      `radamHyperparams: fn must be the name of the calling function (a string, for error messages), got ${describeValue(fn)}`,
+    );
   checkOptionKeys(fn, options, RADAM_OPTIONS);
   const hp: RadamHyperparams = {
     b1: checkDecay(fn, 'b1', options.b1 ?? 0.9, ' (the decay of the first-moment average)'),

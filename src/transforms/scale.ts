@@ -12,8 +12,10 @@ import {
   checkBoolean,
   checkCount,
   checkFinite,
+  checkName,
   checkOptionKeys,
   checkScalarOrSchedule,
+  describeValue,
   evaluate,
 } from '../validate.js';
 
@@ -95,9 +97,10 @@ export function scaleBySchedule(
   stepSizeFn: Schedule,
   name = 'scaleBySchedule',
 ): GradientTransformationExtraArgs<ScaleByScheduleState> {
+  checkName('scaleBySchedule', 'name', name);
   if (typeof stepSizeFn !== 'function')
     throw new TypeError(
-      `${name}: stepSizeFn must be a function (count) => number, got ${typeof stepSizeFn}`,
+      `${name}: stepSizeFn must be a function (count) => number, got ${describeValue(stepSizeFn)}`,
     );
   const tx: GradientTransformationExtraArgs<ScaleByScheduleState> = {
     init: () => ({ count: 0 }),
