@@ -35,6 +35,7 @@ export { chain } from './combine.js';
 export type { KernelKind } from './inplace/engines.js';
 export type { OptimizerOptions } from './inplace/optimizer.js';
 export { Optimizer, WASM_STAGING_THRESHOLD } from './inplace/optimizer.js';
+export { KernelThreadError } from './kernels/threads.js';
 export type { LeafOps } from './leaf.js';
 export {
   describeLeaf,

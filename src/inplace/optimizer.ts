@@ -301,8 +301,9 @@ export class Optimizer<T = unknown> {
   /**
    * Why the second kernel thread was given up, or `undefined`. A thread that exits, or does not
    * finish a chunk of its share of a step within a second, is terminated; that step is completed
-   * on the calling thread (same bits), every later step runs on one thread, and a warning is
-   * printed once per process.
+   * on the calling thread (same bits; if the thread died in the middle of writing a chunk, that
+   * chunk cannot be, and the step throws a `KernelThreadError`), every later step runs on one
+   * thread, and a warning is printed once per process.
    *
    * @example
    * ```ts

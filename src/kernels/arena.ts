@@ -12,7 +12,7 @@
  */
 import type { ArrayLeaf } from '../tree.js';
 import { type KernelScalars, radamStepF32, radamStepF64 } from './radam-js.js';
-import { BACKUP_BYTES, CHUNK, KernelWorker, threadsAvailable } from './threads.js';
+import { CHUNK, KernelThreadError, KernelWorker, threadsAvailable } from './threads.js';
 import {
   instantiateKernels,
   KERNEL_SCALARS,
@@ -85,11 +85,10 @@ function arenaLayout(leaves: readonly ArrayLeaf[], moments: boolean): Layout {
 }
 
 /**
- * The bytes of one WebAssembly memory that an arena for `leaves` needs, including the second
- * thread's backup region (so that the answer does not depend on the thread count).
+ * The bytes of one WebAssembly memory that an arena for `leaves` needs.
  */
 export function arenaBytes(leaves: readonly ArrayLeaf[], moments: boolean): number {
-  return arenaLayout(leaves, moments).bytes + BACKUP_BYTES;
+  return arenaLayout(leaves, moments).bytes;
 }
 
 /** Float32Array from any realm (the kernels only index it). */
@@ -122,10 +121,7 @@ export class Arena {
    * after which every step runs on this thread; `undefined` while it is fine or was never used.
    */
   threadFailure: string | undefined;
-  /** The whole block, as bytes. */
-  private readonly memory: Uint8Array;
-  /** Byte offset of the worker's backup region. */
-  private readonly backupAt: number;
+
   /** Total bytes of the block. */
   readonly bytes: number;
   private readonly groups: Group[] = [];
@@ -157,19 +153,16 @@ export class Arena {
       (threads === 2
         ? threadsAvailable(1)
         : threads === 'auto' && elements >= THREAD_THRESHOLD && threadsAvailable(2));
-    // With two threads, the worker's backup region goes after the leaves.
-    const bytes = laidOut + (twoThreads ? BACKUP_BYTES : 0);
+    const bytes = laidOut;
     this.bytes = bytes;
-    this.backupAt = laidOut;
     const shared = twoThreads ? instantiateKernels(bytes, true) : undefined;
     const inst = shared ?? (wasm ? instantiateKernels(bytes) : undefined);
     this.worker = shared
-      ? KernelWorker.start(this, shared.module, shared.memory, ALL_KERNELS, CONTROL, laidOut)
+      ? KernelWorker.start(this, shared.module, shared.memory, ALL_KERNELS, CONTROL)
       : undefined;
     this.kernels = inst?.kernels;
     this.kernel = inst ? 'wasm' : 'js';
     const buffer: ArrayBuffer = inst ? inst.memory.buffer : new ArrayBuffer(Math.max(bytes, 8));
-    this.memory = new Uint8Array(buffer);
     this.scalars = new Float64Array(buffer, 0, KERNEL_SCALARS.length);
     this.scalars32 = new Float32Array(buffer, F32_SCALARS, KERNEL_SCALARS.length);
     let at = SCALARS_BYTES;
@@ -216,30 +209,23 @@ export class Arena {
   }
 
   /**
-   * Completes the worker's share of the step it abandoned: the chunks it had not finished, in
-   * its order, restoring first the one it may have half-written from its backup. Each element
-   * is then stepped exactly once, so the bits are those of an uninterrupted step.
+   * Completes the worker's share of the step it abandoned: the chunks it had not started, in its
+   * order, each stepped exactly once, so that the bits are those of an uninterrupted step. Returns
+   * false when the worker died in the middle of a chunk (`midChunk`): that chunk's elements may
+   * be half-written and are left as they are (the others are completed).
    */
-  private finishForWorker(worker: KernelWorker, fn: number, rectify: number): void {
+  private finishForWorker(worker: KernelWorker, fn: number, rectify: number): boolean {
     const done = worker.progress;
     const mid = worker.midChunk;
-    const bytes = this.memory;
-    const backup = this.backupAt;
     let chunk = 0;
     for (const grp of this.groups) {
       const half = (grp.n >> 1) & ~3;
       const size = grp.f32 ? 4 : 8;
       const n = grp.n - half;
       for (let at = 0; at < n; at += CHUNK, chunk++) {
-        if (chunk < done) continue;
+        if (chunk < done || (chunk === done && mid)) continue;
         const len = Math.min(CHUNK, n - at);
         const off = (half + at) * size;
-        const span = len * size;
-        if (chunk === done && mid) {
-          bytes.copyWithin(grp.m + off, backup, backup + span);
-          bytes.copyWithin(grp.v + off, backup + span, backup + 2 * span);
-          bytes.copyWithin(grp.p + off, backup + 2 * span, backup + 3 * span);
-        }
         grp.fns[fn]!(
           grp.g + off,
           grp.m + off,
@@ -251,6 +237,7 @@ export class Arena {
         );
       }
     }
+    return !mid;
   }
 
   /** Stops using the worker for good, records why, and says so once per process. */
@@ -319,12 +306,18 @@ export class Arena {
         this.lastThreads = 2;
         return;
       }
-      this.finishForWorker(worker, fn, rectify);
-      this.giveUpWorker(
-        'it died or stopped answering during a step, which was completed on the calling thread',
-      );
+      const exact = this.finishForWorker(worker, fn, rectify);
       this.lastThreads = 1;
-      return;
+      if (exact) {
+        this.giveUpWorker(
+          'it died or stopped answering during a step, which was completed on the calling thread',
+        );
+        return;
+      }
+      this.giveUpWorker('it died in the middle of writing a chunk of a step');
+      throw new KernelThreadError(
+        'Optimizer.step: the second kernel thread died in the middle of writing a chunk of this step (at most 16,384 elements of the params and moments may be half-updated; every other element was stepped exactly once on this thread). Restore the optimizer from a checkpoint; later steps run on one thread',
+      );
     }
     if (worker?.failed) this.giveUpWorker('it exited between steps');
     this.lastThreads = 1;

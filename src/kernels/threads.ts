@@ -35,16 +35,28 @@ const CALL_SLOTS = 8;
 export const CONTROL_SLOTS = CALLS + 2 * CALL_SLOTS;
 
 /**
- * Elements per chunk of the worker's share. Before stepping a chunk the worker copies its m, v
- * and p into a backup region (at most `3 * CHUNK * 8` bytes, which stays in cache), so that if it
- * dies half-way through, the calling thread can restore the chunk and step it exactly once.
+ * Elements per chunk of the worker's share. The worker counts the chunks it has finished, so that
+ * if it dies between two of them the calling thread can step the rest exactly once. (A chunk it
+ * dies in the middle of cannot be completed exactly: backing each chunk up first would make that
+ * possible, but measured 65% slower two-thread steps.)
  */
 export const CHUNK = 16384;
-/** Bytes of the worker's backup region. */
-export const BACKUP_BYTES = 3 * CHUNK * 8;
 /** How long the worker may go without finishing a chunk before it is taken for dead. */
 export const STALL_MS = 1000;
 const WAIT_SLICE_MS = 100;
+
+/**
+ * Thrown by a step when the second kernel thread died in the middle of writing its share: the one
+ * chunk it was writing may be half-updated (see `Optimizer.threadFailure`).
+ *
+ * @example
+ * ```ts
+ * new KernelThreadError('the second kernel thread died').name; // 'KernelThreadError'
+ * ```
+ */
+export class KernelThreadError extends Error {
+  override name = 'KernelThreadError';
+}
 
 /** A started worker, in Node or in a browser. */
 interface HostWorker {
@@ -154,7 +166,7 @@ function threadHost(): ThreadHost | undefined {
  * The worker's program, for Node (CommonJS, evaluated by `new Worker(code, { eval: true })`,
  * given its data as `workerData`) or for the web (a module-less script given its data by the first
  * message). For each call of a job it steps the call's elements chunk by chunk: copy the chunk's
- * m, v, p to the backup region, set PHASE, run the kernel on the chunk in place, clear PHASE and
+ * set PHASE, run the kernel on the chunk in place, clear PHASE and
  * count the chunk in PROGRESS. The element size comes from the kernel index (float32 kernels first,
  * 4 of them).
  */
@@ -169,9 +181,8 @@ function workerSource(kind: 'node' | 'web'): string {
       : "const die = () => { close(); throw new Error('optax-ts kernel thread: injected fault'); };";
   return `
 ${die}
-function main({ module, memory, names, control, backup }) {
+function main({ module, memory, names, control }) {
 const ctl = new Int32Array(memory.buffer, control, ${CONTROL_SLOTS});
-const bytes = new Uint8Array(memory.buffer);
 let fns;
 try {
   const exp = new WebAssembly.Instance(module, { env: { memory } }).exports;
@@ -200,10 +211,6 @@ for (;;) {
       for (let at = 0; at < n; at += ${CHUNK}, chunk++) {
         const len = Math.min(${CHUNK}, n - at);
         const off = at * size;
-        const span = len * size;
-        bytes.copyWithin(backup, m + off, m + off + span);
-        bytes.copyWithin(backup + span, v + off, v + off + span);
-        bytes.copyWithin(backup + 2 * span, p + off, p + off + span);
         Atomics.store(ctl, ${PHASE}, 1);
         if (fault === chunk + 1) {
           fn(g + off, m + off, v + off, p + off, (len >> 3) << 2, ctl[b + 6], ctl[b + 7]);
@@ -259,7 +266,7 @@ export class KernelWorker {
   /**
    * Starts a worker on `memory` (shared) with the compiled shared-memory `module`, exporting
    * kernels `names` (a call's kernel index points into it); the control block is at byte
-   * `control`, the backup region ({@link BACKUP_BYTES}) at byte `backup`. `undefined` when
+   * `control`. `undefined` when
    * workers are unavailable.
    */
   static start(
@@ -268,7 +275,6 @@ export class KernelWorker {
     memory: WasmMemory,
     names: readonly string[],
     control: number,
-    backup: number,
   ): KernelWorker | undefined {
     const h = threadHost();
     if (h === undefined) return undefined;
@@ -278,7 +284,7 @@ export class KernelWorker {
       // A worker that fails to start is never ready; one that dies between steps is marked
       // FAILED here (the event arrives when this thread is idle); one that dies during a step
       // is noticed by join.
-      const worker = h.spawn({ module, memory, names, control, backup }, () => {
+      const worker = h.spawn({ module, memory, names, control }, () => {
         Atomics.store(kw.ctl, FAILED, 1);
       });
       kw.worker = worker;
@@ -339,7 +345,7 @@ export class KernelWorker {
    * has. False when it has died or has not finished a chunk for {@link STALL_MS}: the worker is
    * then terminated and never used again, and the caller completes the job from
    * {@link progress} (chunks finished) and {@link midChunk} (whether the next chunk may be
-   * half-written, its old values being in the backup region). No clock is read (it allocates):
+   * half-written). No clock is read (it allocates):
    * the stall is counted in timed-out waits.
    */
   join(): boolean {
@@ -385,7 +391,7 @@ export class KernelWorker {
     return Atomics.load(this.ctl, PROGRESS);
   }
 
-  /** Whether the worker had backed up chunk {@link progress} and may have written part of it. */
+  /** Whether the worker had started chunk {@link progress} and may have written part of it. */
   get midChunk(): boolean {
     return Atomics.load(this.ctl, PHASE) === 1;
   }
