@@ -185,12 +185,21 @@ describe.skipIf(!HAVE_CHROMIUM)('the packed package in headless Chromium', () =>
     expect(await result<string>('/seed.html')).toBe(SEED_OUTPUT);
   });
 
-  type Bits = { kernel: string; hash: string; changed: number; ms: number };
+  type Bits = {
+    kernel: string;
+    hash: string;
+    changed: number;
+    ms: number;
+    threads: number;
+    threadsSeen: number;
+  };
   type BitsPage = {
     crossOriginIsolated: boolean;
     sharedArrayBuffer: boolean;
     default: Bits;
     arena: Bits;
+    arenaThreads: Bits;
+    stagedThreads: Bits;
   };
 
   it("gives the in-place Optimizer's bits at 1e6 elements as Node does", async () => {
@@ -213,6 +222,11 @@ describe.skipIf(!HAVE_CHROMIUM)('the packed package in headless Chromium', () =>
       expect(page[mode].changed, mode).toBeGreaterThan(900_000);
     }
     expect(page.default.hash).toBe(page.arena.hash);
+    // Not isolated: no shared memory, so one thread, reported as such, with the same bits.
+    for (const mode of ['arenaThreads', 'stagedThreads'] as const) {
+      expect(page[mode].threadsSeen, mode).toBe(1);
+      expect(page[mode].hash, mode).toBe(node.default.hash);
+    }
   });
 
   it('is cross-origin isolated, with SharedArrayBuffer, when served with COOP/COEP', async () => {
@@ -221,6 +235,11 @@ describe.skipIf(!HAVE_CHROMIUM)('the packed package in headless Chromium', () =>
     expect(page.sharedArrayBuffer).toBe(true);
     expect(page.default.kernel).toBe('wasm');
     expect(page.arena.hash).toBe(page.default.hash);
+    // Isolated: a Web Worker steps half of each step over shared WebAssembly memory.
+    for (const mode of ['arenaThreads', 'stagedThreads'] as const) {
+      expect(page[mode].threads, mode).toBe(2);
+      expect(page[mode].hash, mode).toBe(page.default.hash);
+    }
   });
 
   type Training = { backend: string; losses: number[]; tensors: number[]; w: number[] };

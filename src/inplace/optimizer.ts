@@ -43,11 +43,13 @@ export interface OptimizerOptions {
   kernel?: 'auto' | 'wasm' | 'js' | 'generic';
   /**
    * Threads for the fused WebAssembly step (an arena, or the WebAssembly memory that stages the
-   * caller's buffers; Node only): `'auto'` (default) runs arenas of at least 2^18 elements on two threads (this one and a worker, each stepping half
-   * of the elements; the arena's buffers are then over a `SharedArrayBuffer`) on machines with 2 or
-   * more CPUs; `2` does so at any size; `1` never does. Results are the same bits either way, and
-   * where workers or shared WebAssembly memory are unavailable a step runs on one thread. The
-   * worker does not keep the process alive and ends when the optimizer is garbage collected.
+   * caller's buffers), in Node and in cross-origin isolated pages: `'auto'` (default) runs arenas
+   * of at least 2^18 elements on two threads (this one and a worker, each stepping half of the
+   * elements; the arena's buffers are then over a `SharedArrayBuffer`) on machines with 2 or more
+   * CPUs; `2` does so at any size; `1` never does. Results are the same bits either way, and where
+   * workers or shared WebAssembly memory are unavailable a step runs on one thread. The worker
+   * does not keep the process alive and ends when the optimizer is garbage collected; a worker
+   * that fails is handled as {@link Optimizer.threadFailure} describes.
    */
   threads?: ArenaThreads;
 }

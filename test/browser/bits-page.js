@@ -7,6 +7,10 @@ try {
     sharedArrayBuffer: typeof SharedArrayBuffer === 'function',
     default: await optimizerBits(optax),
     arena: await optimizerBits(optax, { arena: true }),
+    // Two threads where the page allows them (a worker over shared memory), pausing between
+    // steps so that the worker can start; the bits must not change.
+    arenaThreads: await optimizerBits(optax, { arena: true, threads: 2 }, 1_000_000, 8, 100),
+    stagedThreads: await optimizerBits(optax, { threads: 2 }, 1_000_000, 8, 100),
   };
 } catch (e) {
   window.__error = String(e?.stack ?? e);

@@ -15,8 +15,11 @@ function fill(out, seed) {
   }
 }
 
-/** `optax` is the optax-ts module namespace; `options` go to the Optimizer. */
-export async function optimizerBits(optax, options = {}, n = 1_000_000, steps = 8) {
+/**
+ * `optax` is the optax-ts module namespace; `options` go to the Optimizer. `pauseMs`: wait that
+ * long between steps (so that a kernel thread, which starts in the background, can take part).
+ */
+export async function optimizerBits(optax, options = {}, n = 1_000_000, steps = 8, pauseMs = 0) {
   const { Optimizer, radam } = optax;
   const w = new Float32Array(n);
   fill(w, 12345);
@@ -25,9 +28,12 @@ export async function optimizerBits(optax, options = {}, n = 1_000_000, steps = 
   const opt = new Optimizer(radam(1e-3, { weightDecay: 1e-4 }), params, options);
   const g = new Float32Array(n);
   const started = performance.now();
+  let threadsSeen = 1;
   for (let s = 0; s < steps; s++) {
     fill(g, 1000 + s);
     opt.step({ w: g });
+    threadsSeen = Math.max(threadsSeen, opt.threads);
+    if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
   }
   const ms = performance.now() - started;
   const out = options.arena ? opt.params.w : w;
@@ -36,5 +42,5 @@ export async function optimizerBits(optax, options = {}, n = 1_000_000, steps = 
   // A copy: the arena's memory may be a SharedArrayBuffer, which digest() refuses.
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', out.slice()));
   const hash = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
-  return { kernel: opt.kernel, hash, changed, ms };
+  return { kernel: opt.kernel, hash, changed, ms, threads: opt.threads, threadsSeen };
 }
