@@ -131,7 +131,7 @@ describe('fused in-place RAdam', () => {
   });
 
   it("kernel 'auto' on the caller buffers: WebAssembly (staged) from the threshold, JavaScript below; same bits", () => {
-    expect(WASM_STAGING_THRESHOLD).toBe(1024);
+    expect(WASM_STAGING_THRESHOLD).toBe(64);
     const init = (n: number) => ({
       a: Float32Array.from({ length: n - 24 }, (_, i) => Math.sin(i)),
       b: Float64Array.from({ length: 24 }, (_, i) => Math.cos(i)),
@@ -140,7 +140,7 @@ describe('fused in-place RAdam', () => {
       a: Float32Array.from({ length: n - 24 }, (_, i) => Math.sin(i * t + 1)),
       b: Float64Array.from({ length: 24 }, (_, i) => Math.cos(i + t) * 1e-3),
     });
-    const below = new Optimizer(radam(0.01), init(1023));
+    const below = new Optimizer(radam(0.01), init(63));
     expect(below.kernel).toBe('js');
     const staged = new Optimizer(radam(0.01, { weightDecay: 1e-3 }), init(1024));
     const js = new Optimizer(radam(0.01, { weightDecay: 1e-3 }), init(1024), { kernel: 'js' });

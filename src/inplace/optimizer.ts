@@ -59,7 +59,7 @@ export interface OptimizerOptions {
  * (through staging copies) when the params have at least this many elements in all; smaller trees
  * run the JavaScript kernel. Measured: bench/README.md.
  */
-export const WASM_STAGING_THRESHOLD = 1024;
+export const WASM_STAGING_THRESHOLD = 64;
 
 /** Rebuilds `params` with its leaves (in leaf order) replaced by `leaves`. */
 function withLeaves(def: TreeDef, leaves: readonly ArrayLeaf[]): any {
@@ -324,7 +324,7 @@ export class Optimizer<T = unknown> {
    *
    * @example
    * ```ts
-   * // Small trees run the JavaScript kernel; from 1,024 elements the WebAssembly one, where it loads.
+   * // Tiny trees run the JavaScript kernel; from 64 elements the WebAssembly one, where it loads.
    * new Optimizer(radam(1e-3), { w: new Float32Array(10) }).kernel; // 'js'
    * new Optimizer(radam(1e-3), { w: new Float32Array(1e6) }).kernel; // 'wasm'
    * new Optimizer(radam(1e-3), { w: new Float32Array(1e6) }, { kernel: 'js' }).kernel; // 'js'

@@ -16,6 +16,7 @@ import {
   radam,
   scaleByLearningRate,
   scaleByRadam,
+  WASM_STAGING_THRESHOLD,
 } from '../../src/index.js';
 import {
   assertSameBits,
@@ -82,13 +83,13 @@ function tree(c: Case, next: () => number): Record<string, ArrayLeaf> {
 const copy = (t: Record<string, ArrayLeaf>): Record<string, ArrayLeaf> =>
   Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.slice()]));
 
-/** The kernel each setting runs for these small trees (fewer than 1,024 elements). */
+/** The kernel each setting runs for these small trees ('auto' depends on their size). */
 const KERNEL: Record<string, string> = {
-  '{}': 'js',
+  '{}': 'auto',
   "{ kernel: 'js' }": 'js',
   "{ kernel: 'wasm' }": 'wasm',
   "{ kernel: 'generic' }": 'generic',
-  '{ threads: 2 }': 'js',
+  '{ threads: 2 }': 'auto',
   '{ arena: true }': 'wasm',
   "{ arena: true, kernel: 'js' }": 'js',
   '{ arena: true, threads: 2 }': 'wasm',
@@ -108,7 +109,9 @@ describe('fused RAdam, random hyperparameters and values: every kernel gives the
 
           const mine = copy(p0);
           const opt = new Optimizer(makeTx(c), mine, s.options);
-          expect(opt.kernel).toBe(KERNEL[s.name]);
+          const total = Object.values(p0).reduce((n, a) => n + a.length, 0);
+          const auto = total >= WASM_STAGING_THRESHOLD ? 'wasm' : 'js';
+          expect(opt.kernel).toBe(KERNEL[s.name] === 'auto' ? auto : KERNEL[s.name]);
           for (const g of grads) opt.step(g);
           // Every bit except the sign and payload of NaNs (a known failure below).
           assertSameBits(snapshot(opt), functionalSnapshot(ref), 'after the steps', true);
@@ -128,16 +131,23 @@ describe('KNOWN FAILURES (lead to fix)', () => {
   // functional path (and the JavaScript kernel) keeps the NaN with the sign bit set
   // (0xfff8000000000000), the WebAssembly kernel the one without (0x7ff8000000000000). Equal under
   // Object.is, but not the same bits.
+  // Documented in README and docs/errors.md: a NaN stays a NaN on every kernel, its sign bit may
+  // differ (WebAssembly gives no NaN sign guarantee); every other bit is the same.
   for (const options of [{ kernel: 'wasm' as const }, { arena: true }])
-    it.skip(`NaN bits: the WebAssembly kernel ${JSON.stringify(options)} gives the functional path's NaN sign bit (today: params.w at [0]: 7ff8000000000000 vs fff8000000000000)`, () => {
+    it(`a NaN stays a NaN on the WebAssembly kernel ${JSON.stringify(options)} (its sign bit may differ)`, () => {
       for (const C of [Float64Array, Float32Array]) {
-        const ref = new Functional(radam(0.1), { w: C.of(Number.NaN) });
-        const opt = new Optimizer(radam(0.1), { w: C.of(Number.NaN) }, options);
+        const ref = new Functional(radam(0.1), { w: C.of(Number.NaN, 1) });
+        const opt = new Optimizer(radam(0.1), { w: C.of(Number.NaN, 1) }, options);
         for (const g of [Infinity, 0, 0, 0, 0, 0]) {
-          ref.step({ w: C.of(g) });
-          opt.step({ w: C.of(g) });
+          ref.step({ w: C.of(g, g) });
+          opt.step({ w: C.of(g, g) });
         }
-        assertSameBits(snapshot(opt), functionalSnapshot(ref), C.name);
+        const mine = (opt.params as { w: Float32Array | Float64Array }).w;
+        const theirs = (ref.params as { w: Float32Array | Float64Array }).w;
+        for (let i = 0; i < mine.length; i++)
+          expect(Object.is(mine[i], theirs[i]), C.name).toBe(true);
+        expect(Number.isNaN(mine[0])).toBe(true);
+        assertSameBits(snapshot(opt), functionalSnapshot(ref), C.name, true);
       }
     });
 });

@@ -32,7 +32,7 @@ import {
   treeMap,
   treeZerosLike,
 } from '../../src/index.js';
-import type { OptimizerOptions } from '../../src/inplace/optimizer.js';
+import { type OptimizerOptions, WASM_STAGING_THRESHOLD } from '../../src/inplace/optimizer.js';
 import { joinPath } from '../../src/tree.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -76,8 +76,7 @@ export interface ParamCase {
 }
 
 const SMALL = { a: 5, c: 17, d: 3, e: 0 };
-// 1,237 elements in all: at least WASM_STAGING_THRESHOLD (1,024), though no one leaf reaches it
-// except `a`.
+// 25 elements in all, below WASM_STAGING_THRESHOLD (64); 1,237 above it.
 const LARGE = { a: 1100, c: 130, d: 7, e: 1 };
 
 export const CASES: ParamCase[] = (['f32', 'f64', 'mixed'] as const).flatMap((dtype) =>
@@ -478,7 +477,7 @@ export function expectedKernel(c: Composition, s: Setting, pc: ParamCase): strin
   if (o.kernel === 'js') return 'js';
   if (o.kernel === 'wasm' || o.arena) return 'wasm';
   const total = pc.lengths.a + pc.lengths.c + pc.lengths.d + pc.lengths.e;
-  return total >= 1024 ? 'wasm' : 'js';
+  return total >= WASM_STAGING_THRESHOLD ? 'wasm' : 'js';
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
  * Issue #11, promise 3: the in-place Optimizer gives the bits of the functional loop
  * `[u, s] = tx.update(g, s, p); p = applyUpdates(p, u)`, params and every state leaf after every
  * step, for every composition x kernel setting x param case (float32, float64, mixed; below and
- * above the 1,024-element staging threshold), over 30 steps of seeded random gradients. Neither
+ * above the 64-element staging threshold), over 30 steps of seeded random gradients. Neither
  * path mutates its inputs; with an arena the caller's buffers are left alone, otherwise the
  * Optimizer updates them. Arena rows alternate `step(g)` and writing into `optimizer.grads` +
  * `step()`.
