@@ -26,7 +26,9 @@ export interface InPlaceStep {
    * step throws; a step that sets it is spared that copy. Leave it unset when unsure.
    */
   readonly cannotThrow?: boolean;
+  /** Computes and checks the step's scalars from the state; changes nothing (may throw). */
   prepare(extraArgs: ExtraArgs | undefined): void;
+  /** Reads `input` (and `params`), writes `output` (may be `input`) and advances the state. */
   run(
     input: readonly ArrayLeaf[],
     output: readonly ArrayLeaf[],
@@ -46,7 +48,9 @@ export interface InPlaceStep {
  * ```
  */
 export interface GradientTransformation<S = any> {
+  /** The initial state for `params`. */
   init(params: any): S;
+  /** The new updates and the new state; the inputs are not changed. */
   update(updates: any, state: S, params?: any): [any, S];
   /**
    * Present when the transformation can run in place on typed-array trees; see
@@ -66,6 +70,7 @@ export interface GradientTransformation<S = any> {
  * ```
  */
 export interface GradientTransformationExtraArgs<S = any> extends GradientTransformation<S> {
+  /** As {@link GradientTransformation.update}, with extra arguments for the members that use them. */
   update(updates: any, state: S, params?: any, extraArgs?: ExtraArgs): [any, S];
 }
 

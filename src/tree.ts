@@ -318,6 +318,7 @@ export function describeNode(x: unknown): string {
  * ```
  */
 export class TreeStructureError extends Error {
+  /** `'TreeStructureError'`. */
   override name = 'TreeStructureError';
 }
 

@@ -28,6 +28,7 @@
  * ```
  */
 export class CheckpointError extends Error {
+  /** `'CheckpointError'`. */
   override name = 'CheckpointError';
 }
 

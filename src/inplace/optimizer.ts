@@ -143,6 +143,7 @@ export class Optimizer<T = unknown> {
   private readonly arenaGrads: T | undefined;
 
   constructor(
+    /** The transformation the optimizer runs. */
     readonly transformation: GradientTransformationExtraArgs,
     params: T,
     options: OptimizerOptions = {},
@@ -341,7 +342,7 @@ export class Optimizer<T = unknown> {
    * memory with another param or with the state, a detached or resized buffer, a params leaf or
    * state leaf replaced since construction, a state count that the functional `update` would
    * refuse, a schedule value that is not finite, or a member that throws. With
-   * `{ arena: true }`, `grads` may be omitted (the values in {@link grads} are used), and gradient
+   * `{ arena: true }`, `grads` may be omitted (the values in {@link Optimizer.grads} are used), and gradient
    * leaves that are not the arena's own buffers are copied into them.
    */
   step(grads?: T, extraArgs?: ExtraArgs): void {

@@ -55,6 +55,7 @@ const WAIT_SLICE_MS = 100;
  * ```
  */
 export class KernelThreadError extends Error {
+  /** `'KernelThreadError'`. */
   override name = 'KernelThreadError';
 }
 

@@ -21,7 +21,9 @@ import { describeValue } from '../validate.js';
 
 /** A named tensor, as TF.js optimizers' weights (`tf.NamedTensor`, not re-exported by tfjs-core). */
 export interface NamedTensor {
+  /** The variable's or weight's name. */
   name: string;
+  /** Its value. */
   tensor: tf.Tensor;
 }
 

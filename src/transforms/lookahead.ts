@@ -23,7 +23,9 @@ import {
  * evaluation and inference.
  */
 export interface LookaheadParams<T = any> {
+  /** The fast params, which every step updates. */
   fast: T;
+  /** The slow params, which move toward the fast ones every `syncPeriod` steps. */
   slow: T;
 }
 
@@ -54,6 +56,7 @@ export interface LookaheadOptions {
 
 /** The state of {@link lookahead} (optax's `LookaheadState`). */
 export interface LookaheadState<S = unknown> {
+  /** The state of the fast transformation. */
   fastState: S;
   /** Fast steps since the last synchronisation; the update that makes it `syncPeriod` syncs. */
   stepsSinceSync: number;

@@ -26,6 +26,7 @@ export type Mask = unknown | ((tree: any) => unknown);
 
 /** The state of {@link masked} (optax's `MaskedState`): the inner state, built on the masked params. */
 export interface MaskedState<S = unknown> {
+  /** The state of the inner transformation, over the masked-in leaves. */
   innerState: S;
 }
 

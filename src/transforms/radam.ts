@@ -36,8 +36,11 @@ export type RadamHyperparams = Required<ScaleByRadamOptions>;
 
 /** The state of {@link scaleByRadam} (optax's `ScaleByAdamState`): step count and both moments. */
 export interface ScaleByAdamState<T = any> {
+  /** Steps made so far (int32, saturating). */
   count: number;
+  /** The first moment (mean) of the gradients, leaf by leaf. */
   mu: T;
+  /** The second moment (uncentred variance) of the gradients, leaf by leaf. */
   nu: T;
 }
 
@@ -45,6 +48,7 @@ export interface ScaleByAdamState<T = any> {
  * The per-step scalars of RAdam, in float64 whatever the leaf type. `t` is the 1-based step.
  */
 export interface RadamScalars {
+  /** The 1-based step these scalars are for. */
   t: number;
   /** `1 - b1^t` */
   bc1: number;

@@ -78,6 +78,7 @@ export function scale(stepSize: number): GradientTransformationExtraArgs<EmptySt
 
 /** The state of {@link scaleBySchedule}: how many updates have been made. */
 export interface ScaleByScheduleState {
+  /** Updates made so far: the schedule's argument at the next update. */
   count: number;
 }
 

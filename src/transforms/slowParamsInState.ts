@@ -16,7 +16,9 @@ import { type LookaheadParams, lookaheadParams } from './lookahead.js';
 
 /** The state of {@link slowParamsInState}: the wrapped state and the slow params. */
 export interface SlowParamsState<S = unknown, T = any> {
+  /** The state of the wrapped lookahead. */
   innerState: S;
+  /** The slow params, kept in the state. */
   slow: T;
 }
 

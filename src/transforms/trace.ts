@@ -14,6 +14,7 @@ export interface TraceOptions {
 
 /** The state of {@link trace} (optax's `TraceState`): the momentum buffer, shaped like the params. */
 export interface TraceState<T = any> {
+  /** The momentum buffer, leaf by leaf. */
   trace: T;
 }
 

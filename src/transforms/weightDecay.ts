@@ -17,7 +17,12 @@ export interface AddDecayedWeightsOptions {
 }
 
 /** The state of {@link addDecayedWeights}: `{}` for a constant rate, `{ count }` for a schedule. */
-export type AddDecayedWeightsState = EmptyState | { count: number };
+export type AddDecayedWeightsState =
+  | EmptyState
+  | {
+      /** Updates made so far, with a scheduled rate: the schedule's argument at the next update. */
+      count: number;
+    };
 
 /**
  * Adds `weightDecay * params` to the updates, as `optax.add_decayed_weights`. Placed after
