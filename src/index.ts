@@ -91,13 +91,15 @@ export type {
   AddDecayedWeightsState,
 } from './transforms/weightDecay.js';
 export { addDecayedWeights } from './transforms/weightDecay.js';
-export type { ArrayLeaf, Leaf, Tree } from './tree.js';
+export type { ArrayLeaf, Leaf, Tree, TreeDef } from './tree.js';
 export {
   assertSameStructure,
   isContainer,
+  MAX_TREE_DEPTH,
   TreeStructureError,
   treeAdd,
   treeAllFinite,
+  treeFlatten,
   treeL2Norm,
   treeLeafPaths,
   treeLeaves,

@@ -44,7 +44,7 @@ export function joinPath(path: string, key: string | number): string {
 }
 
 /** The sorted own keys of a plain object. */
-export function sortedKeys(obj: Record<string, unknown>): string[] {
+function sortedKeys(obj: Record<string, unknown>): string[] {
   return Object.keys(obj).sort();
 }
 
@@ -52,26 +52,25 @@ export function sortedKeys(obj: Record<string, unknown>): string[] {
 export const MAX_TREE_DEPTH = 1000;
 
 /**
- * The error for a tree that cannot be walked: deeper than {@link MAX_TREE_DEPTH} levels, or cyclic
- * (a container that is its own ancestor). `ancestors` holds the containers on the path, root first.
+ * Throws when a walk is about to enter container `node` at `path` below `ancestors` (the
+ * containers above it, root first): a cyclic tree (`node` is one of its own ancestors) or one
+ * deeper than `limit`. The check costs O(depth) per container; trees are shallow.
  */
-function depthError(
+function enter(
+  node: unknown,
+  ancestors: readonly unknown[],
   name: string,
   path: string,
-  ancestors: readonly unknown[],
   limit = MAX_TREE_DEPTH,
-): TreeStructureError {
-  const seen = new Set<unknown>();
-  for (const node of ancestors) {
-    if (seen.has(node))
-      return new TreeStructureError(
-        `${name}${path.slice(0, 200)}...: the tree is cyclic (a container contains itself); trees must be finite`,
-      );
-    seen.add(node);
-  }
-  return new TreeStructureError(
-    `${name}${path.slice(0, 200)}...: the tree is deeper than ${limit} levels${limit === MAX_TREE_DEPTH ? ' (MAX_TREE_DEPTH)' : ''}`,
-  );
+): void {
+  if (ancestors.includes(node))
+    throw new TreeStructureError(
+      `${name}${path}: the tree is cyclic (this container is also one of its ancestors); trees must be finite`,
+    );
+  if (ancestors.length >= limit)
+    throw new TreeStructureError(
+      `${name}${path.slice(0, 80)}...: the tree is deeper than ${limit} levels${limit === MAX_TREE_DEPTH ? ' (MAX_TREE_DEPTH)' : ''}`,
+    );
 }
 
 /** A compiled node of a {@link TreeDef}. */
@@ -233,7 +232,7 @@ export function treeFlatten<L = Leaf>(tree: unknown, name = 'tree'): [L[], TreeD
       paths.push(path);
       return { kind: 'leaf', index: leaves.length - 1 };
     }
-    if (ancestors.length >= MAX_TREE_DEPTH) throw depthError(name, path, [...ancestors, node]);
+    enter(node, ancestors, name, path);
     ancestors.push(node);
     let out: DefNode;
     if (Array.isArray(node)) {
@@ -276,7 +275,7 @@ export function treeSlots(tree: unknown, name = 'tree', maxDepth = MAX_TREE_DEPT
   const out: TreeSlot[] = [];
   const ancestors: unknown[] = [];
   const visit = (node: unknown, path: string): void => {
-    if (ancestors.length >= maxDepth) throw depthError(name, path, [...ancestors, node], maxDepth);
+    enter(node, ancestors, name, path, maxDepth);
     ancestors.push(node);
     const obj = node as Record<string | number, unknown>;
     const keys: (string | number)[] = Array.isArray(node)
@@ -390,8 +389,7 @@ function mapNode(
   if (isContainer(first)) {
     const err = childMismatch(trees, names, path);
     if (err) throw err;
-    if (ancestors.length >= MAX_TREE_DEPTH)
-      throw depthError(names[0]!, path, [...ancestors, first]);
+    enter(first, ancestors, names[0]!, path);
     ancestors.push(first);
     const result = mapChildren(fn, trees, names, path, ancestors);
     ancestors.pop();

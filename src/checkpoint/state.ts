@@ -24,7 +24,7 @@
  * offsets, dtypes, shapes or names were edited is refused even when its checksum was recomputed
  * or removed.
  */
-import { isContainer, joinPath } from '../tree.js';
+import { isContainer, joinPath, MAX_TREE_DEPTH, TreeStructureError, treeSlots } from '../tree.js';
 import { VERSION } from '../version.js';
 import {
   CHECKSUM_KEY,
@@ -204,6 +204,19 @@ function canonicalOrder<T extends { dtype: string }>(tensors: T[]): T[] {
 }
 
 /**
+ * Refuses a cyclic state or one deeper than a state can be (the params' {@link MAX_TREE_DEPTH}
+ * plus the levels a transformation's state adds) with a `CheckpointError`, before any walk.
+ */
+function refuseUnwalkable(fn: string, state: unknown): void {
+  try {
+    treeSlots(state, 'state', MAX_TREE_DEPTH + 64);
+  } catch (err) {
+    if (err instanceof TreeStructureError) throw new CheckpointError(`${fn}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
  * Serializes an optimizer state (any tree of numbers, booleans, typed arrays and `null`, as made
  * by `tx.init` and `tx.update`) to safetensors bytes. The state is not modified. See the module
  * documentation for how each leaf is stored.
@@ -219,6 +232,7 @@ function canonicalOrder<T extends { dtype: string }>(tensors: T[]): T[] {
  */
 export function serializeState(state: unknown, options: SerializeOptions = {}): Uint8Array {
   const fn = 'serializeState';
+  refuseUnwalkable(fn, state);
   if (options === null || typeof options !== 'object' || Array.isArray(options))
     throw new TypeError(`${fn}: options must be an object, got ${describe(options)}`);
   for (const key of Object.keys(options))
@@ -643,6 +657,7 @@ export function deserializeState<S>(
   options?: DeserializeOptions,
 ): S {
   const fn = 'deserializeState';
+  refuseUnwalkable(fn, template);
   const requireChecksum = checkOptions(fn, options);
   const data = toBytes(fn, bytes);
   const { parsed, leaves } = validate(fn, data, template, requireChecksum);

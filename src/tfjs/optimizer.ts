@@ -15,7 +15,7 @@ import { applyUpdates } from '../base.js';
 import { bindLeafEngine, type StepEngine } from '../inplace/engines.js';
 import { typedArrayOps } from '../leaf.js';
 import { radamHyperparams, type ScaleByRadamOptions } from '../transforms/radam.js';
-import { isContainer, treeFlatten, treeLeafPaths, treeLeaves } from '../tree.js';
+import { isContainer, treeFlatten, treeLeafPaths, treeLeaves, treeSlots } from '../tree.js';
 import { checkTransformation } from '../validate.js';
 import { registerTfjsOps } from './ops.js';
 import {
@@ -66,15 +66,8 @@ function isTensor(x: unknown): x is tf.Tensor {
 /** Replaces every leaf of `tree` in place by `fn(leaf, index)` (leaves in `treeLeaves` order). */
 function replaceLeaves(tree: unknown, fn: (leaf: unknown, index: number) => unknown): void {
   let index = 0;
-  const visit = (node: Record<string | number, unknown>, key: string | number): void => {
-    const child = node[key];
-    if (child === null) return;
-    if (Array.isArray(child)) for (let i = 0; i < child.length; i++) visit(child as never, i);
-    else if (isContainer(child))
-      for (const k of Object.keys(child).sort()) visit(child as Record<string, unknown>, k);
-    else node[key] = fn(child, index++);
-  };
-  visit({ root: tree }, 'root');
+  for (const { container, key, leaf } of treeSlots(tree, 'state'))
+    if (leaf && container[key] !== null) container[key] = fn(container[key], index++);
 }
 
 /**
