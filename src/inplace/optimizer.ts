@@ -61,11 +61,6 @@ export interface OptimizerOptions {
  */
 export const WASM_STAGING_THRESHOLD = 64;
 
-/** Rebuilds `params` with its leaves (in leaf order) replaced by `leaves`. */
-function withLeaves(def: TreeDef, leaves: readonly ArrayLeaf[]): any {
-  return def.unflatten(leaves);
-}
-
 let warnedNoWasm = false;
 /** Says once per process that the SIMD kernels are unavailable and the JavaScript one runs. */
 function warnNoWasm(): void {
@@ -81,10 +76,11 @@ const OPTION_KEYS = ['arena', 'kernel', 'threads'];
 /**
  * Runs a gradient transformation in place. The optimizer updates the params buffers with every
  * step and owns the state (`optimizer.state`, also updated in place). Results are bit-identical to
- * the functional loop `[u, state] = tx.update(grads, state, params); params = applyUpdates(params, u)`.
+ * the functional loop `[u, state] = tx.update(grads, state, params); params = applyUpdates(params, u)`
+ * (a NaN may come out with another sign bit on the WebAssembly kernel).
  *
- * Leaves must be `Float32Array` or `Float64Array` (or `null`). Three ways a step runs, fastest
- * first (see {@link Optimizer.kernel}):
+ * Leaves must be `Float32Array` or `Float64Array` (or `null`). How a step runs is chosen once, here
+ * (see {@link Optimizer.kernel}), fastest first:
  * - `radam(lr)` (`chain(scaleByRadam, scaleByLearningRate)`, constant or scheduled learning rate,
  *   optionally with `addDecayedWeights` between them) is fused: one pass per leaf reads g, m, v, p
  *   and writes m, v, p, with the per-step scalars computed once. Where WebAssembly SIMD loads, the
@@ -93,15 +89,18 @@ const OPTION_KEYS = ['arena', 'kernel', 'threads'];
  *   over the optimizer's own buffers; on the caller's buffers from
  *   {@link WASM_STAGING_THRESHOLD} elements, with the moments kept in WebAssembly memory (the
  *   state's `mu`/`nu` leaves are views into it) and each step copying g and p in and p back out
- *   (about 9x faster than the JavaScript kernel for float32 at 1M elements; bench/README.md; the
- *   staging copies of g and p cost two more buffers the size of the params). Smaller trees, or
- *   `kernel: 'js'`, run the JavaScript kernel.
- * - Other chains whose members can all run in place use their `bindInPlace` steps.
+ *   (the staging copies cost two more buffers the size of the params). A tree larger than one
+ *   WebAssembly memory (4 GiB) is spread over several; on the caller's buffers a single leaf too
+ *   large for one is streamed through a small window (its moments stay ordinary arrays). Smaller
+ *   trees, or `kernel: 'js'`, run the JavaScript kernel.
+ * - Other chains whose members can all run in place use their `bindInPlace` steps (with a backup
+ *   of the state when a member may throw half-way).
  * - Otherwise the optimizer runs the functional update and copies the result into the params.
  *
- * No step allocates except the last kind. Gradients are checked against the params' structure
- * before anything changes, and so are the per-step scalars (a schedule returning NaN throws with
- * the state untouched).
+ * A fused step allocates nothing. Every step checks its inputs before it changes anything (the
+ * grads' structure, types and lengths, buffers shared with another param or the state, detached
+ * or replaced buffers and leaves, the state's counts, the schedules' values), and a step that
+ * throws leaves the params and the state as they were; see {@link Optimizer.step}.
  *
  * @example
  * ```ts
@@ -203,13 +202,13 @@ export class Optimizer<T = unknown> {
       const names = def.paths.map((p) => `params${p}`);
       const arena = new ArenaSet(callerLeaves, plan !== undefined, wantWasm, threads, false, names);
       this.arena = arena;
-      this.params = withLeaves(def, arena.params);
-      this.arenaGrads = withLeaves(def, arena.grads);
+      this.params = def.unflatten(arena.params);
+      this.arenaGrads = def.unflatten(arena.grads);
       this.paramLeaves = arena.params.slice();
       if (plan) {
         // The moments live in the arena too; the state's other fields are unchanged.
-        plan.radamState.mu = withLeaves(def, arena.mu);
-        plan.radamState.nu = withLeaves(def, arena.nu);
+        plan.radamState.mu = def.unflatten(arena.mu);
+        plan.radamState.nu = def.unflatten(arena.nu);
         engine = new FusedArenaEngine(plan, arena, false, state);
       } else state = transformation.init(this.params);
     } else {
@@ -225,8 +224,8 @@ export class Optimizer<T = unknown> {
         // keeps ordinary arrays and is streamed); g and p are staged each step.
         const names = def.paths.map((p) => `params${p}`);
         const staging = new ArenaSet(callerLeaves, true, true, threads, true, names);
-        plan.radamState.mu = withLeaves(def, staging.mu);
-        plan.radamState.nu = withLeaves(def, staging.nu);
+        plan.radamState.mu = def.unflatten(staging.mu);
+        plan.radamState.nu = def.unflatten(staging.nu);
         engine = new FusedArenaEngine(plan, staging, true, state);
       }
     }
@@ -341,9 +340,10 @@ export class Optimizer<T = unknown> {
    * wrong: a gradient tree that does not match, a leaf of another type, a gradient that shares
    * memory with another param or with the state, a detached or resized buffer, a params leaf or
    * state leaf replaced since construction, a state count that the functional `update` would
-   * refuse, a schedule value that is not finite, or a member that throws. With
-   * `{ arena: true }`, `grads` may be omitted (the values in {@link Optimizer.grads} are used), and gradient
-   * leaves that are not the arena's own buffers are copied into them.
+   * refuse, a schedule value that is not finite, or a member that throws. (The one exception is a
+   * `KernelThreadError`: see {@link Optimizer.threadFailure}.) With `{ arena: true }`, `grads` may
+   * be omitted (the values in {@link Optimizer.grads} are used), and gradient leaves that are not
+   * the arena's own buffers are copied into them.
    */
   step(grads?: T, extraArgs?: ExtraArgs): void {
     const arena = this.arena;
