@@ -90,6 +90,10 @@ export const INT32_MAX = 2_147_483_647;
  * ```
  */
 export function safeIncrement(count: number): number {
+  if (!(Number.isInteger(count) && count >= 0))
+    throw new RangeError(
+      `safeIncrement: count must be an integer step count >= 0, got ${typeof count === 'number' ? count : typeof count}`,
+    );
   return count < INT32_MAX ? count + 1 : INT32_MAX;
 }
 

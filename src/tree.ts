@@ -458,6 +458,8 @@ export function treeMap<R = unknown>(
   tree: unknown,
   ...rest: unknown[]
 ): any {
+  if (typeof fn !== 'function')
+    throw new TypeError(`treeMap: fn must be a function of the leaves, got ${describeNode(fn)}`);
   const trees = [tree, ...rest];
   return mapNode((leaves) => fn(...leaves), trees, defaultNames(trees.length), '');
 }
@@ -677,5 +679,18 @@ export function treeAllFinite(tree: unknown): boolean {
  * ```
  */
 export function assertSameStructure(trees: readonly unknown[], names?: readonly string[]): void {
+  if (!Array.isArray(trees) || trees.length === 0)
+    throw new TypeError(
+      `assertSameStructure: trees must be a non-empty list of trees, got ${describeNode(trees)}`,
+    );
+  if (
+    names !== undefined &&
+    (!Array.isArray(names) ||
+      names.length < trees.length ||
+      names.some((n) => typeof n !== 'string'))
+  )
+    throw new TypeError(
+      `assertSameStructure: names must be a list of ${trees.length} strings (one per tree), got ${describeNode(names)}`,
+    );
   mapLeaves(() => null, trees, names ?? defaultNames(trees.length));
 }

@@ -49,21 +49,6 @@ function isGeneric(e: unknown): boolean {
   return !(e instanceof Error) || GENERIC.some((re) => re.test(e.message));
 }
 
-/**
- * Exports whose argument checks belong to the tree core and the protocol module (src/tree.ts's
- * treeMap/assertSameStructure, src/base.ts's safeIncrement) and to radam's per-step scalars shared
- * with the kernels: their generic errors are counted and printed (KINDS=1 lists them), not
- * asserted here.
- */
-const CORE_OWNED = new Set([
-  'treeMap',
-  'assertSameStructure',
-  'safeIncrement',
-
-  'radamScalars',
-  'newRadamScalars',
-]);
-
 const foreignF32 = runInNewContext('new Float32Array([1, 2, 3])') as Float32Array;
 const foreignObject = runInNewContext('({ w: 1 })') as object;
 
@@ -156,10 +141,8 @@ const functions = Object.entries(api).filter(
     !((v as { prototype?: unknown }).prototype instanceof Error),
 ) as [string, (...args: unknown[]) => unknown][];
 
-const stats = { calls: 0, generic: 0, examples: [] as string[], core: { calls: 0, generic: 0 } };
+const stats = { calls: 0, generic: 0, examples: [] as string[] };
 const byKind = new Map<string, number>();
-/** The generic errors of the core-owned exports, by function and message (printed with KINDS=1). */
-const coreKinds = new Map<string, number>();
 
 function describeArgs(args: unknown[]): string {
   return args.map((a) => fc.stringify(a)).join(', ');
@@ -167,17 +150,11 @@ function describeArgs(args: unknown[]): string {
 
 /** Calls `f(...args)`, classifies what it throws; returns the result when it did not throw. */
 function attempt(label: string, f: () => unknown, args: unknown[]): unknown {
-  const core = CORE_OWNED.has(label.split(/[.(]/)[0]!);
-  if (core) stats.core.calls++;
-  else stats.calls++;
+  stats.calls++;
   try {
     return f();
   } catch (e) {
-    if (isGeneric(e) && core) {
-      stats.core.generic++;
-      const key = `${label}: ${e instanceof Error ? e.message.replace(/\d+/g, 'N').slice(0, 70) : typeof e}`;
-      coreKinds.set(key, (coreKinds.get(key) ?? 0) + 1);
-    } else if (isGeneric(e)) {
+    if (isGeneric(e)) {
       stats.generic++;
       const key = `${label}: ${e instanceof Error ? e.message.replace(/\d+/g, 'N').slice(0, 60) : typeof e}`;
       byKind.set(key, (byKind.get(key) ?? 0) + 1);
@@ -250,19 +227,18 @@ describe('no generic JavaScript error escapes the exported API', () => {
       { seed: 13, numRuns: Number(process.env.RUNS ?? 20000) },
     );
     console.log(
-      `api bad-input property (seed 13): ${stats.calls} bad calls, ${stats.generic} generic errors; exports owned by the core rewrite (${[...CORE_OWNED].join(', ')}): ${stats.core.calls} calls, ${stats.core.generic} generic errors${
+      `api bad-input property (seed 13): ${stats.calls} bad calls, ${stats.generic} generic errors${
         stats.examples.length > 0 ? `\n  ${stats.examples.join('\n  ')}` : ''
       }`,
     );
-    if (process.env.KINDS)
-      console.log([...byKind, ...coreKinds].map(([k, n]) => `${n}\t${k}`).join('\n'));
+    if (process.env.KINDS) console.log([...byKind].map(([k, n]) => `${n}\t${k}`).join('\n'));
     expect(stats.examples).toEqual([]);
     expect(stats.generic).toBe(0);
     expect(stats.calls).toBeGreaterThan(20_000);
   }, 120_000);
 
   it('random wrong gradients, states and params to every transformation and schedule', () => {
-    const before = { ...stats, core: { ...stats.core } };
+    const before = { ...stats };
     const txs: [string, () => api.GradientTransformationExtraArgs][] = [
       ['radam', () => api.radam(0.1)],
       [

@@ -110,6 +110,19 @@ export function radamHyperparams(fn: string, options: ScaleByRadamOptions = {}):
  * ```
  */
 export function radamScalars(count: number, hp: RadamHyperparams, out: RadamScalars): RadamScalars {
+  if (
+    hp === null ||
+    typeof hp !== 'object' ||
+    typeof hp.b1 !== 'number' ||
+    typeof hp.b2 !== 'number' ||
+    typeof hp.threshold !== 'number'
+  )
+    throw new TypeError(
+      'radamScalars: hp must be the hyperparameters made by radamHyperparams ({ b1, b2, threshold, ... })',
+    );
+  if (out === null || typeof out !== 'object')
+    throw new TypeError('radamScalars: out must be a scalars record made by newRadamScalars()');
+  checkCount('radamScalars: count', count);
   const t = safeIncrement(count);
   const b2t = hp.b2 ** t;
   out.t = t;
