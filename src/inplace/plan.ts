@@ -5,7 +5,6 @@
  * parameter update as one pass per leaf, with the per-step scalars computed once.
  */
 import { type FusionTag, fusionTag, INT32_MAX, safeIncrement } from '../base.js';
-import type { Arena } from '../kernels/arena.js';
 import {
   type KernelScalars,
   newKernelScalars,

@@ -8,14 +8,12 @@ import type {
   ExtraArgs,
   GradientTransformation,
   GradientTransformationExtraArgs,
-  InPlaceStep,
   ScalarOrSchedule,
 } from '../base.js';
 import { applyUpdates } from '../base.js';
 import { bindLeafEngine, type StepEngine } from '../inplace/engines.js';
-import { typedArrayOps } from '../leaf.js';
 import { radamHyperparams, type ScaleByRadamOptions } from '../transforms/radam.js';
-import { isContainer, treeFlatten, treeLeafPaths, treeLeaves, treeSlots } from '../tree.js';
+import { treeFlatten, treeLeafPaths, treeLeaves, treeSlots } from '../tree.js';
 import { checkTransformation } from '../validate.js';
 import { registerTfjsOps } from './ops.js';
 import {
