@@ -416,6 +416,22 @@ export function leafOps(x: unknown, path = 'leaf'): LeafOps {
 }
 
 /**
+ * `'f32'`, `'f64'` or `undefined`: the float array type of `x`, from any realm (the in-place
+ * engine and the kernels decide a leaf's dtype with this).
+ *
+ * @example
+ * ```ts
+ * floatKind(new Float32Array(2)); // 'f32'
+ * floatKind([1, 2]); // undefined
+ * ```
+ */
+export function floatKind(x: unknown): 'f32' | 'f64' | undefined {
+  if (!ArrayBuffer.isView(x)) return undefined;
+  const tag = (x as { [Symbol.toStringTag]?: string })[Symbol.toStringTag];
+  return tag === 'Float32Array' ? 'f32' : tag === 'Float64Array' ? 'f64' : undefined;
+}
+
+/**
  * A short description of a supported leaf for messages; `undefined` for anything else.
  *
  * @example

@@ -126,11 +126,6 @@ export class GenericEngine implements StepEngine {
     this.backup = inPlace.cannotThrow === true ? undefined : new StateBackup(guard);
   }
 
-  /** Bytes of the state backup (0 when every member promises not to throw). */
-  get backupBytes(): number {
-    return this.backup?.bytes ?? 0;
-  }
-
   step(grads: readonly ArrayLeaf[], params: readonly ArrayLeaf[], extraArgs?: ExtraArgs): void {
     const { inPlace, updates, backup } = this;
     if (backup === undefined) {

@@ -5,15 +5,9 @@
  * gradients neither overlap a param other than their own nor any state buffer. Also the state
  * backup that makes a step of the generic path transactional.
  */
+import { floatKind } from '../leaf.js';
 import type { ArrayLeaf, TreeSlot } from '../tree.js';
 import { MAX_TREE_DEPTH, treeSlots } from '../tree.js';
-
-/** `'f32'`, `'f64'` or `undefined`: the float array type of `x`, from any realm. */
-export function floatKind(x: unknown): 'f32' | 'f64' | undefined {
-  if (!ArrayBuffer.isView(x)) return undefined;
-  const tag = (x as { [Symbol.toStringTag]?: string })[Symbol.toStringTag];
-  return tag === 'Float32Array' ? 'f32' : tag === 'Float64Array' ? 'f64' : undefined;
-}
 
 /** Why an array that had `expected` elements cannot be used now, or `undefined` if it can. */
 export function bufferProblem(x: ArrayLeaf, expected: number): string | undefined {
@@ -130,13 +124,6 @@ export class StateBackup {
     });
     this.numbers = new Float64Array(this.numberSlots.length);
     this.others = new Array(this.otherSlots.length).fill(null);
-  }
-
-  /** Bytes held by the backup's arrays. */
-  get bytes(): number {
-    let total = 0;
-    for (const a of this.arrays) total += a.copy.byteLength;
-    return total;
   }
 
   /** Copies the state's current values. */

@@ -9,6 +9,7 @@ import type { ExtraArgs, GradientTransformationExtraArgs } from '../base.js';
 import type { ArenaThreads } from '../kernels/arena.js';
 import { ArenaSet } from '../kernels/arena-set.js';
 import { wasmModule } from '../kernels/wasm.js';
+import { floatKind } from '../leaf.js';
 import type { ArrayLeaf, TreeDef } from '../tree.js';
 import { assertSameStructure, describeNode, TreeStructureError, treeFlatten } from '../tree.js';
 import { checkTransformation } from '../validate.js';
@@ -19,7 +20,7 @@ import {
   type KernelKind,
   type StepEngine,
 } from './engines.js';
-import { AliasGuard, bufferProblem, floatKind, StateGuard } from './guards.js';
+import { AliasGuard, bufferProblem, StateGuard } from './guards.js';
 import { fusedPlan } from './plan.js';
 
 /** Options of {@link Optimizer}. */
@@ -126,6 +127,8 @@ export class Optimizer<T = unknown> {
    */
   readonly params: T;
   private readonly def: TreeDef;
+  /** Each params leaf's name in errors (`params.w`), in leaf order. */
+  private readonly names: string[];
   private readonly paramLeaves: ArrayLeaf[];
   private readonly lengths: Float64Array;
   private readonly f32: boolean[];
@@ -177,12 +180,10 @@ export class Optimizer<T = unknown> {
         );
     });
     this.f32 = callerLeaves.map((leaf) => floatKind(leaf) === 'f32');
+    const names = def.paths.map((p) => `params${p}`);
+    this.names = names;
     // Refuse overlapping params before anything is built on them.
-    new AliasGuard(
-      callerLeaves,
-      def.paths.map((p) => `params${p}`),
-      [],
-    );
+    new AliasGuard(callerLeaves, names, []);
 
     let state = transformation.init(params);
     const plan = kernel === 'generic' ? undefined : fusedPlan(transformation, state);
@@ -199,7 +200,6 @@ export class Optimizer<T = unknown> {
 
     let engine: StepEngine | undefined;
     if (options.arena) {
-      const names = def.paths.map((p) => `params${p}`);
       const arena = new ArenaSet(callerLeaves, plan !== undefined, wantWasm, threads, false, names);
       this.arena = arena;
       this.params = def.unflatten(arena.params);
@@ -222,7 +222,6 @@ export class Optimizer<T = unknown> {
       ) {
         // The moments move into WebAssembly memory for good (a leaf too large for one memory
         // keeps ordinary arrays and is streamed); g and p are staged each step.
-        const names = def.paths.map((p) => `params${p}`);
         const staging = new ArenaSet(callerLeaves, true, true, threads, true, names);
         plan.radamState.mu = def.unflatten(staging.mu);
         plan.radamState.nu = def.unflatten(staging.nu);
@@ -263,8 +262,7 @@ export class Optimizer<T = unknown> {
     this.arena?.grads.forEach((array, i) => {
       avoid.push({ array, path: `the arena's grads${this.def.paths[i]}`, owner: i });
     });
-    const names = this.def.paths.map((p) => `params${p}`);
-    return [guard, new AliasGuard(this.paramLeaves, names, avoid)];
+    return [guard, new AliasGuard(this.paramLeaves, this.names, avoid)];
   }
 
   /** The transformation's state, updated in place by each step (read it, don't write it). */

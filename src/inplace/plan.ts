@@ -4,7 +4,7 @@
  * place, nested chains included) by the members' fusion tags, and runs the whole chain plus the
  * parameter update as one pass per leaf, with the per-step scalars computed once.
  */
-import { type FusionTag, fusionTag, INT32_MAX, safeIncrement } from '../base.js';
+import { type FusionTag, fusionTag, safeIncrement } from '../base.js';
 import {
   type KernelScalars,
   newKernelScalars,
@@ -85,6 +85,8 @@ export class FusedRadamStep {
   /** The scalars of the prepared step. */
   readonly k: KernelScalars = newKernelScalars();
   private readonly s = newRadamScalars();
+  /** The schedule count's name in errors (made once: a step allocates nothing). */
+  private readonly scheduleCount: string;
 
   constructor(
     private readonly plan: FusedPlan,
@@ -102,20 +104,16 @@ export class FusedRadamStep {
     k.b2 = hp.b2;
     k.eps = hp.eps;
     k.epsRoot = hp.epsRoot;
+    this.scheduleCount =
+      plan.scale.kind === 'schedule' ? `Optimizer.step: the state count of ${plan.scale.name}` : '';
   }
 
   prepare(): void {
     const { plan, k, s } = this;
     const scale = plan.scale;
     // The counts as the functional update checks them (a caller may have written to the state).
-    const radamCount = plan.radamState.count;
-    if (!Number.isInteger(radamCount) || radamCount < 0 || radamCount > INT32_MAX)
-      checkCount('Optimizer.step: the state count of scaleByRadam', radamCount);
-    if (scale.kind === 'schedule') {
-      const count = scale.state.count;
-      if (!Number.isInteger(count) || count < 0 || count > INT32_MAX)
-        checkCount(`Optimizer.step: the state count of ${scale.name}`, count);
-    }
+    checkCount('Optimizer.step: the state count of scaleByRadam', plan.radamState.count);
+    if (scale.kind === 'schedule') checkCount(this.scheduleCount, scale.state.count);
     // The schedule first: it may throw, and nothing has changed yet.
     k.s =
       scale.kind === 'scale'

@@ -7,6 +7,8 @@
  * that stays in cache (one thread). Nothing here allocates per step when the gradient arrays are
  * the same from one step to the next.
  */
+
+import { floatKind } from '../leaf.js';
 import { Arena, type ArenaThreads, arenaBytes } from './arena.js';
 import type { KernelScalars } from './radam-js.js';
 import { MAX_WASM_PAGES } from './wasm.js';
@@ -155,7 +157,7 @@ export class ArenaSet {
   }
 
   private streamedLeaf(i: number, leaf: Float): Streamed {
-    const f32 = Object.prototype.toString.call(leaf) === '[object Float32Array]';
+    const f32 = floatKind(leaf) === 'f32';
     const Ctor = f32 ? Float32Array : Float64Array;
     const mu = new Ctor(leaf.length);
     const nu = new Ctor(leaf.length);

@@ -10,6 +10,7 @@
  * over a `SharedArrayBuffer`) stepped by two threads: this one and a worker (`threads.ts`) each
  * run the kernel on half of every region. The step is elementwise, so the bits are the same.
  */
+import { floatKind } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
 import { type KernelScalars, radamStepF32, radamStepF64 } from './radam-js.js';
 import { CHUNK, KernelThreadError, KernelWorker, threadsAvailable } from './threads.js';
@@ -17,7 +18,6 @@ import {
   instantiateKernels,
   KERNEL_SCALARS,
   kernelName,
-  MAX_WASM_PAGES,
   type WasmKernel,
   type WasmKernels,
 } from './wasm.js';
@@ -70,7 +70,7 @@ function arenaLayout(leaves: readonly ArrayLeaf[], moments: boolean): Layout {
     const offset: number[] = [];
     let n = 0;
     leaves.forEach((leaf, i) => {
-      if (isF32(leaf) !== f32) return;
+      if ((floatKind(leaf) === 'f32') !== f32) return;
       index.push(i);
       offset.push(n);
       n += pad4(leaf.length);
@@ -91,20 +91,7 @@ export function arenaBytes(leaves: readonly ArrayLeaf[], moments: boolean): numb
   return arenaLayout(leaves, moments).bytes;
 }
 
-/** Float32Array from any realm (the kernels only index it). */
-function isF32(leaf: ArrayLeaf): boolean {
-  return (leaf as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Float32Array';
-}
-
 export class Arena {
-  /**
-   * Whether an arena for `leaves` fits one WebAssembly memory ({@link MAX_WASM_PAGES} pages), so
-   * that the SIMD kernels can step it. Allocates nothing.
-   */
-  static fits(leaves: readonly ArrayLeaf[], moments: boolean): boolean {
-    return arenaLayout(leaves, moments).bytes <= MAX_WASM_PAGES * 65536;
-  }
-
   /** Per leaf (in `treeLeaves` order), views into the arena. */
   readonly params: ArrayLeaf[] = [];
   readonly grads: ArrayLeaf[] = [];
@@ -144,7 +131,7 @@ export class Arena {
     wasm: boolean,
     threads: ArenaThreads = 1,
   ) {
-    const { layout, bytes: laidOut } = arenaLayout(leaves, moments);
+    const { layout, bytes } = arenaLayout(leaves, moments);
     let elements = 0;
     for (const l of layout) elements += l.n;
     const twoThreads =
@@ -153,7 +140,6 @@ export class Arena {
       (threads === 2
         ? threadsAvailable(1)
         : threads === 'auto' && elements >= THREAD_THRESHOLD && threadsAvailable(2));
-    const bytes = laidOut;
     this.bytes = bytes;
     const shared = twoThreads ? instantiateKernels(bytes, true) : undefined;
     const inst = shared ?? (wasm ? instantiateKernels(bytes) : undefined);
