@@ -64,7 +64,7 @@ export class ArenaSet {
   private readonly localOf: Int32Array;
   private readonly streamed: Streamed[] = [];
   private readonly windows: { f32?: Arena; f64?: Arena } = {};
-  /** Per leaf (in leaf order): the params, grads and moment arrays the steps use. */
+  /** Per leaf (in leaf order): the params, grads (none for a streamed leaf) and moment arrays. */
   readonly params: Float[] = [];
   readonly grads: Float[] = [];
   readonly mu: Float[] = [];
@@ -74,8 +74,8 @@ export class ArenaSet {
   /**
    * Lays `leaves` out over arenas (copying their values into the arenas' params views) with
    * zeroed moments when `moments`. `stream`: a leaf too large for one arena is streamed (its
-   * params and grads entries are then the given leaf and `undefined` until a step); otherwise
-   * such a leaf throws a `RangeError` naming it (`names[i]`).
+   * params entry is then the given leaf, its moments ordinary arrays, and it has no grads buffer:
+   * no `grads` entry); otherwise such a leaf throws a `RangeError` naming it (`names[i]`).
    */
   constructor(
     leaves: readonly Float[],
@@ -135,7 +135,6 @@ export class ArenaSet {
     });
     for (const s of this.streamed) {
       this.params[s.leaf] = leaves[s.leaf]!;
-      this.grads[s.leaf] = leaves[s.leaf]!;
       this.mu[s.leaf] = s.mu;
       this.nu[s.leaf] = s.nu;
       const key = s.f32 ? 'f32' : 'f64';
