@@ -1,7 +1,8 @@
 /**
  * A second thread for an arena's fused step: a Node `worker_threads` worker, or a Web Worker in a
- * cross-origin isolated page, that runs the same WebAssembly kernels on the same shared memory. The step is elementwise, so splitting the
- * elements between two threads gives exactly the bits of one thread.
+ * cross-origin isolated page, that runs the same WebAssembly kernels on the same shared memory.
+ * The step is elementwise, so splitting the elements between two threads gives exactly the bits of
+ * one thread.
  *
  * Handshake through an `Int32Array` control block in the shared memory (no messages per step):
  * the main thread writes the job (up to 2 kernel calls), bumps `JOB` and wakes the worker; the
@@ -24,7 +25,7 @@ const FAILED = 3;
 const COUNT = 4;
 /** Chunks of the current job the worker has finished (all calls, in order). */
 const PROGRESS = 5;
-/** 1 while the worker has backed up the chunk it is on and may be writing it, else 0. */
+/** 1 while the worker is stepping a chunk (it may have written part of it), else 0. */
 const PHASE = 6;
 /** Tests only: makes the worker die (see {@link KernelWorker.injectFault}). */
 const FAULT = 7;
@@ -267,8 +268,7 @@ export class KernelWorker {
   /**
    * Starts a worker on `memory` (shared) with the compiled shared-memory `module`, exporting
    * kernels `names` (a call's kernel index points into it); the control block is at byte
-   * `control`. `undefined` when
-   * workers are unavailable.
+   * `control`. `undefined` when workers are unavailable.
    */
   static start(
     owner: object,
@@ -346,8 +346,7 @@ export class KernelWorker {
    * has. False when it has died or has not finished a chunk for {@link STALL_MS}: the worker is
    * then terminated and never used again, and the caller completes the job from
    * {@link progress} (chunks finished) and {@link midChunk} (whether the next chunk may be
-   * half-written). No clock is read (it allocates):
-   * the stall is counted in timed-out waits.
+   * half-written). No clock is read (it allocates): the stall is counted in timed-out waits.
    */
   join(): boolean {
     if (!this.canBlock) return this.spin();
@@ -405,7 +404,7 @@ export class KernelWorker {
 
   /**
    * Tests only: makes the worker fail on the next job: `-1` exits before any work, `-2` hangs
-   * without exiting, `k > 0` exits half-way through chunk `k - 1` (after backing it up).
+   * without exiting, `k > 0` exits half-way through chunk `k - 1`.
    * @internal
    */
   injectFault(code: number): void {
