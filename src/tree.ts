@@ -52,6 +52,13 @@ function sortedKeys(obj: Record<string, unknown>): string[] {
 export const MAX_TREE_DEPTH = 1000;
 
 /**
+ * The deepest state a walk of a state accepts: a transformation's state wraps trees like the
+ * params in a few levels of its own (chains, wrappers), so it may be deeper than
+ * {@link MAX_TREE_DEPTH}.
+ */
+export const MAX_STATE_DEPTH = MAX_TREE_DEPTH + 64;
+
+/**
  * Throws when a walk is about to enter container `node` at `path` below `ancestors` (the
  * containers above it, root first): a cyclic tree (`node` is one of its own ancestors) or one
  * deeper than `limit`. The check costs O(depth) per container; trees are shallow.

@@ -18,7 +18,7 @@
  * `JSON.parse` silently resolves to the last one), every entry must have exactly the keys `dtype`,
  * `shape` and `data_offsets`, and the tensors must cover the data section exactly.
  */
-import { MAX_TREE_DEPTH } from '../tree.js';
+import { MAX_STATE_DEPTH } from '../tree.js';
 
 /**
  * Thrown when a checkpoint cannot be written or read; the message says what is wrong and where.
@@ -131,9 +131,9 @@ function hex8(x: number): string {
 
 /**
  * Nesting deeper than this is refused: a header is two levels deep, a treedef as deep as the
- * state, which may be a few levels deeper than the params' {@link MAX_TREE_DEPTH}.
+ * state ({@link MAX_STATE_DEPTH}), plus slack.
  */
-const MAX_JSON_DEPTH = MAX_TREE_DEPTH + 128;
+const MAX_JSON_DEPTH = MAX_STATE_DEPTH + 64;
 
 /** `obj[key] = value` as an own data property, even for the key `__proto__`. */
 export function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {

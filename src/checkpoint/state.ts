@@ -24,7 +24,7 @@
  * offsets, dtypes, shapes or names were edited is refused even when its checksum was recomputed
  * or removed.
  */
-import { isContainer, joinPath, MAX_TREE_DEPTH, TreeStructureError, treeSlots } from '../tree.js';
+import { isContainer, joinPath, MAX_STATE_DEPTH, TreeStructureError, treeSlots } from '../tree.js';
 import { VERSION } from '../version.js';
 import {
   CHECKSUM_KEY,
@@ -204,12 +204,12 @@ function canonicalOrder<T extends { dtype: string }>(tensors: T[]): T[] {
 }
 
 /**
- * Refuses a cyclic state or one deeper than a state can be (the params' {@link MAX_TREE_DEPTH}
- * plus the levels a transformation's state adds) with a `CheckpointError`, before any walk.
+ * Refuses a cyclic state or one deeper than a state can be ({@link MAX_STATE_DEPTH}) with a
+ * `CheckpointError`, before any walk.
  */
 function refuseUnwalkable(fn: string, state: unknown): void {
   try {
-    treeSlots(state, 'state', MAX_TREE_DEPTH + 64);
+    treeSlots(state, 'state', MAX_STATE_DEPTH);
   } catch (err) {
     if (err instanceof TreeStructureError) throw new CheckpointError(`${fn}: ${err.message}`);
     throw err;

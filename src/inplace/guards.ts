@@ -7,7 +7,8 @@
  */
 import { floatKind } from '../leaf.js';
 import type { ArrayLeaf, TreeSlot } from '../tree.js';
-import { MAX_TREE_DEPTH, treeSlots } from '../tree.js';
+import { MAX_STATE_DEPTH, treeSlots } from '../tree.js';
+import { describeValue } from '../validate.js';
 
 /** Why an array that had `expected` elements cannot be used now, or `undefined` if it can. */
 export function bufferProblem(x: ArrayLeaf, expected: number): string | undefined {
@@ -36,8 +37,7 @@ export class StateGuard {
   private readonly types: string[];
 
   constructor(readonly state: unknown) {
-    // A state wraps trees like the params in a few levels of its own (chains, wrappers).
-    this.slots = treeSlots(state, 'state', MAX_TREE_DEPTH + 64);
+    this.slots = treeSlots(state, 'state', MAX_STATE_DEPTH);
     const n = this.slots.length;
     this.kinds = new Uint8Array(n);
     this.refs = new Array(n).fill(null);
@@ -89,9 +89,8 @@ export class StateGuard {
   }
 
   private changed(i: number, v: unknown, want: string): TypeError {
-    const shown = typeof v === 'string' ? JSON.stringify(v) : String(v);
     return new TypeError(
-      `Optimizer.step: state${this.slots[i]!.path} is ${typeof v} ${shown}; it must stay ${want}`,
+      `Optimizer.step: state${this.slots[i]!.path} is ${describeValue(v)}; it must stay ${want}`,
     );
   }
 }

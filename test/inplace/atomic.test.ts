@@ -471,3 +471,18 @@ describe('a reused grads tree with a key added (the documented limit)', () => {
       expect(() => opt.step({ ...pr.grads(1), z: new Float32Array(1) } as never)).toThrow();
     });
 });
+
+describe('a state value of another type, even one without a prototype', () => {
+  it('is refused with a TypeError naming the path and the value, nothing changed', () => {
+    const opt = new Optimizer(radam(0.1), { w: new Float32Array(4).fill(1) });
+    opt.step({ w: new Float32Array(4).fill(0.5) });
+    const before = snapshot(opt);
+    const state = opt.state as [{ count: unknown }];
+    state[0].count = Object.create(null);
+    expect(() => opt.step({ w: new Float32Array(4).fill(0.5) })).toThrow(
+      /^Optimizer\.step: state\[0\]\.count is an object with keys \[\]; it must stay a number$/,
+    );
+    state[0].count = 1;
+    assertSameBits(snapshot(opt), before, 'after the refused step');
+  });
+});
