@@ -13,6 +13,7 @@ import { floatKind } from '../leaf.js';
 import type { ArrayLeaf, TreeDef } from '../tree.js';
 import { assertSameStructure, describeNode, TreeStructureError, treeFlatten } from '../tree.js';
 import { checkTransformation } from '../validate.js';
+import { warnOnce } from '../warn.js';
 import {
   bindLeafEngine,
   FunctionalEngine,
@@ -61,16 +62,6 @@ export interface OptimizerOptions {
  * run the JavaScript kernel. Measured: bench/README.md.
  */
 export const WASM_STAGING_THRESHOLD = 64;
-
-let warnedNoWasm = false;
-/** Says once per process that the SIMD kernels are unavailable and the JavaScript one runs. */
-function warnNoWasm(): void {
-  if (warnedNoWasm) return;
-  warnedNoWasm = true;
-  console.warn(
-    'optax-ts: WebAssembly SIMD is not available here; the in-place Optimizer runs its JavaScript kernel instead (same results, several times slower on large trees).',
-  );
-}
 
 const OPTION_KEYS = ['arena', 'kernel', 'threads'];
 
@@ -196,7 +187,9 @@ export class Optimizer<T = unknown> {
       wasmModule() === null &&
       (options.arena || kernel === 'wasm' || elements >= WASM_STAGING_THRESHOLD)
     )
-      warnNoWasm();
+      warnOnce(
+        'optax-ts: WebAssembly SIMD is not available here; the in-place Optimizer runs its JavaScript kernel instead (same results, several times slower on large trees).',
+      );
 
     let engine: StepEngine | undefined;
     if (options.arena) {

@@ -12,6 +12,7 @@
  */
 import { floatKind } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
+import { warnOnce } from '../warn.js';
 import { type KernelScalars, radamStepF32, radamStepF64 } from './radam-js.js';
 import { CHUNK, KernelThreadError, KernelWorker, threadsAvailable } from './threads.js';
 import {
@@ -319,11 +320,4 @@ export class Arena {
       }
     }
   }
-}
-
-let warned = false;
-function warnOnce(message: string): void {
-  if (warned) return;
-  warned = true;
-  console.warn(message);
 }
