@@ -140,8 +140,8 @@ export class TreeDef {
         case 'array':
           return node.children.map(build);
         case 'object':
-          // fromEntries gives objects whose keys V8 enumerates without allocating (match walks
-          // them with for-in on every step).
+          // fromEntries gives objects whose keys V8 enumerates without allocating, so `match`
+          // of a tree built here allocates nothing either.
           return Object.fromEntries(node.keys.map((k, i) => [k, build(node.children[i]!)]));
       }
     };
@@ -415,6 +415,7 @@ function mapNode(
   return fn(trees as unknown[], path);
 }
 
+/** The children of container `trees[0]` mapped by {@link mapNode} (the trees already match). */
 function mapChildren(
   fn: (leaves: unknown[], path: string) => unknown,
   trees: readonly unknown[],
@@ -423,30 +424,27 @@ function mapChildren(
   ancestors: unknown[],
 ): unknown {
   const first = trees[0];
-  {
-    if (Array.isArray(first)) {
-      return first.map((_, j) =>
-        mapNode(
-          fn,
-          trees.map((t) => (t as unknown[])[j]),
-          names,
-          joinPath(path, j),
-          ancestors,
-        ),
-      );
-    }
-    const out: Record<string, unknown> = {};
-    for (const k of sortedKeys(first as Record<string, unknown>)) {
-      out[k] = mapNode(
+  if (Array.isArray(first))
+    return first.map((_, j) =>
+      mapNode(
         fn,
-        trees.map((t) => (t as Record<string, unknown>)[k]),
+        trees.map((t) => (t as unknown[])[j]),
         names,
-        joinPath(path, k),
+        joinPath(path, j),
         ancestors,
-      );
-    }
-    return out;
+      ),
+    );
+  const out: Record<string, unknown> = {};
+  for (const k of sortedKeys(first as Record<string, unknown>)) {
+    out[k] = mapNode(
+      fn,
+      trees.map((t) => (t as Record<string, unknown>)[k]),
+      names,
+      joinPath(path, k),
+      ancestors,
+    );
   }
+  return out;
 }
 
 /**
