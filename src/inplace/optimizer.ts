@@ -127,8 +127,6 @@ export class Optimizer<T = unknown> {
   private readonly scratch: unknown[] = [];
   /** The grads tree of the last step that passed the checks. */
   private lastGrads: unknown;
-  /** The grads tree of the step being checked (for error messages only). */
-  private gradsTree: unknown;
   private readonly engine: StepEngine;
   private guard: StateGuard;
   private aliases: AliasGuard;
@@ -357,9 +355,7 @@ export class Optimizer<T = unknown> {
         assertSameStructure([grads, this.params], ['grads', 'params']);
         throw new TypeError('Optimizer.step: grads does not have the structure of params');
       }
-      this.gradsTree = grads;
-      this.checkGrads();
-      this.gradsTree = undefined;
+      this.checkGrads(grads);
     }
     this.lastGrads = grads;
     this.checkParams();
@@ -371,15 +367,18 @@ export class Optimizer<T = unknown> {
       [this.guard, this.aliases] = this.guardsFor(new StateGuard(engine.state));
   }
 
-  /** Each gradient: the param's float type and length, a live buffer, no forbidden overlap. */
-  private checkGrads(): void {
+  /**
+   * Each gradient: the param's float type and length, a live buffer, no forbidden overlap.
+   * `grads` is the tree they came from (for the error messages).
+   */
+  private checkGrads(grads: unknown): void {
     const { gradLeaves, lengths, f32, def } = this;
     for (let i = 0; i < gradLeaves.length; i++) {
       const g = gradLeaves[i]!;
       const kind = floatKind(g);
       if (kind === undefined) {
         // Names the unsupported leaf as every tree function does.
-        assertSameStructure([this.gradsTree, this.params], ['grads', 'params']);
+        assertSameStructure([grads, this.params], ['grads', 'params']);
       }
       if (kind === undefined || (kind === 'f32') !== f32[i])
         throw new TypeError(
