@@ -78,6 +78,8 @@ export function chain(
     chained.bindInPlace = (state, params) => {
       const steps: InPlaceStep[] = transforms.map((tx, i) => tx.bindInPlace!(state[i], params));
       return {
+        // A chain's run cannot throw when no member's can.
+        cannotThrow: steps.every((step) => step.cannotThrow === true),
         prepare(extraArgs: ExtraArgs | undefined) {
           for (const step of steps) step.prepare(extraArgs);
         },

@@ -12,6 +12,7 @@
  * containers.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import * as api from '../../src/index.js';
 import { type ArrayLeaf, chain, Optimizer, radam, TreeStructureError } from '../../src/index.js';
 import { treeSlots } from '../../src/tree.js';
 import {
@@ -485,4 +486,45 @@ describe('a state value of another type, even one without a prototype', () => {
     state[0].count = 1;
     assertSameBits(snapshot(opt), before, 'after the refused step');
   });
+});
+
+describe('which in-place steps need the state backup (README: every built-in but applyIfFinite skips it)', () => {
+  const params = { w: new Float32Array(4) };
+  const built: [string, api.GradientTransformationExtraArgs, boolean][] = [
+    ['identity()', api.identity(), true],
+    ['scale(2)', api.scale(2), true],
+    ['scaleByLearningRate(schedule)', api.scaleByLearningRate((c) => 1 / (1 + c)), true],
+    ['clip(1)', api.clip(1), true],
+    ['clipByGlobalNorm(1)', api.clipByGlobalNorm(1), true],
+    ['trace(0.9)', api.trace(0.9), true],
+    ['addDecayedWeights(schedule)', api.addDecayedWeights((c) => 1e-3 / (1 + c)), true],
+    ['scaleByRadam()', api.scaleByRadam(), true],
+    ['scaleByAdam()', api.scaleByAdam(), true],
+    ['radam(lr, { weightDecay })', api.radam(0.1, { weightDecay: 1e-3 }), true],
+    ['masked(scaleByAdam(), true)', api.masked(api.scaleByAdam(), { w: true }), true],
+    ['multiSteps(radam, { everyK: 2 })', api.multiSteps(api.radam(0.1), { everyK: 2 }), true],
+    [
+      'injectHyperparams(radam)',
+      api.injectHyperparams((h: { learningRate: number }) => api.radam(h.learningRate))({
+        learningRate: 0.1,
+      }),
+      true,
+    ],
+    ['applyIfFinite(scale(1), 0)', api.applyIfFinite(api.scale(1), 0), false],
+    [
+      'chain(radam, applyIfFinite(scale(1), 0))',
+      api.chain(api.radam(0.1), api.applyIfFinite(api.scale(1), 0)),
+      false,
+    ],
+    [
+      'multiSteps(applyIfFinite(radam, 0))',
+      api.multiSteps(api.applyIfFinite(api.radam(0.1), 0), { everyK: 2 }),
+      false,
+    ],
+  ];
+  for (const [name, tx, cannotThrow] of built)
+    it(`${name}: cannotThrow is ${cannotThrow}`, () => {
+      const step = tx.bindInPlace!(tx.init(params), params);
+      expect(step.cannotThrow === true).toBe(cannotThrow);
+    });
 });
