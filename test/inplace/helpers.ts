@@ -34,21 +34,12 @@ import {
 } from '../../src/index.js';
 import { type OptimizerOptions, WASM_STAGING_THRESHOLD } from '../../src/inplace/optimizer.js';
 import { joinPath } from '../../src/tree.js';
+import { rng } from '../rng.js';
 
 // ---------------------------------------------------------------------------------------------
 // Seeded generator
 
-/** mulberry32: a small seeded generator of floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 /** A gradient-like value: mostly N(0, 1)-ish, sometimes 0, -0, tiny or large; NaN/Inf if asked. */
 export function gradValue(next: () => number, nonFinite = false): number {
