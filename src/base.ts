@@ -2,8 +2,9 @@
  * The gradient-transformation protocol, as optax's `base` module: a pair of pure functions
  * `init(params) -> state` and `update(updates, state, params?) -> [updates, state]`.
  */
+
+import type { StageName } from './kernels/stages.js';
 import { disposeLeaf, leafOps } from './leaf.js';
-import type { Schedule } from './schedule-types.js';
 import type { ArrayLeaf } from './tree.js';
 import { mapLeaves, treeLeaves } from './tree.js';
 
@@ -154,46 +155,92 @@ export function disposeTree(tree: unknown): void {
 }
 
 /*
- * The fusion protocol. A transformation that the in-place Optimizer can fuse into one pass carries
- * a non-enumerable description of itself under FUSION_TAG (its kind and hyperparameters). The
- * optimizer's planner (src/inplace/plan.ts) recognises chains of tagged members (for example
- * `radam(lr)` = `chain(scaleByRadam(), scaleByLearningRate(lr))`) and runs them as one fused
- * kernel; anything else runs through `bindInPlace`. A tag never changes what `init`/`update` do.
+ * The fusion protocol. A transformation whose per-element math is a kernel stage
+ * (src/kernels/stages.ts) carries a non-enumerable tag under FUSION_TAG that binds it to a state
+ * as a {@link FusedMember}. The engine's planner (src/inplace/plan.ts) turns a chain of tagged
+ * members (for example `radam(lr)` = `chain(scaleByRadam(), scaleByLearningRate(lr))`) into one
+ * pass per leaf with the generated kernels; anything else runs through `bindInPlace`. A tag never
+ * changes what `init`/`update` do.
  */
 
 /** The property key of a transformation's fusion tag. */
 export const FUSION_TAG: unique symbol = Symbol.for('optax-ts.fusion') as any;
 
-/** What a tagged transformation is, with what the fused kernel needs of it. */
+/**
+ * A fusable transformation bound to its state, as the fused step runs it: each step `prepare`
+ * picks the stage and computes its scalars, the kernels run, then `commit` advances the state.
+ */
+export interface FusedMember {
+  /** The stages this member may run (one per step; `null`: it changes nothing). */
+  readonly stages: readonly (StageName | null)[];
+  /** The stage of the prepared step (one of {@link stages}). */
+  readonly stage: StageName | null;
+  /** Its state arrays, one list per array of its stages (in `StageDef.arrays` order), in params leaf order. */
+  readonly arrays: readonly (readonly ArrayLeaf[])[];
+  /**
+   * The prepared step's scalars, in the order of the stage's `scalars` (every stage of a member
+   * takes the same ones). A typed array, so that reading them allocates nothing.
+   */
+  readonly scalars: Float64Array;
+  /** Checks the state and computes this step's stage and scalars; changes nothing (may throw). */
+  prepare(): void;
+  /** Advances the state (counts) after the kernels have run the prepared step. */
+  commit(): void;
+}
+
+/**
+ * A member whose state holds nothing per element: it runs `stage` (or nothing, when `null`) with
+ * `scalars` (in the stage's order), which `prepare` may set each step.
+ *
+ * @example
+ * ```ts
+ * const m = statelessMember('scale', [-0.1]);
+ * m.prepare();
+ * m.scalars[0]; // -0.1
+ * ```
+ */
+export function statelessMember(
+  stage: StageName | null,
+  scalars: readonly number[],
+  prepare: (scalars: Float64Array) => void = () => {},
+  commit: () => void = () => {},
+): FusedMember {
+  const values = Float64Array.from(scalars);
+  return {
+    stages: [stage],
+    stage,
+    arrays: [],
+    scalars: values,
+    prepare: () => prepare(values),
+    commit,
+  };
+}
+
+/** What a tagged transformation is: a chain of members, or one stage. */
 export type FusionTag =
+  | { kind: 'chain'; members: readonly unknown[] }
   | {
-      kind: 'scaleByRadam';
-      /** Resolved hyperparameters (as `RadamHyperparams`). */
-      hp: {
-        b1: number;
-        b2: number;
-        eps: number;
-        epsRoot: number;
-        threshold: number;
-        nesterov: boolean;
-      };
-    }
-  | { kind: 'scale'; stepSize: number }
-  | { kind: 'scaleBySchedule'; stepSizeFn: Schedule; name: string }
-  | {
-      kind: 'addDecayedWeights';
-      /** A constant weight decay; the update becomes `u + weightDecay * p`. */
-      weightDecay: number;
-    }
-  | { kind: 'chain'; members: readonly unknown[] };
+      kind: 'stage';
+      /** The transformation's name (`scaleByRadam`, `trace`, ...). */
+      name: string;
+      /**
+       * Binds the transformation to `state`; `leaves` gives a state subtree's leaves in params
+       * order (`undefined` when it does not match the params). `undefined` when this state
+       * cannot be fused (for example, a leaf dtype the kernels do not take).
+       */
+      fuse(
+        state: unknown,
+        leaves: (tree: unknown) => ArrayLeaf[] | undefined,
+      ): FusedMember | undefined;
+    };
 
 /**
  * Attaches `tag` to `tx` (non-enumerable, read-only) and returns `tx`.
  *
  * @example
  * ```ts
- * const tx = withFusionTag(identity(), { kind: 'scale', stepSize: 1 });
- * fusionTag(tx)?.kind; // 'scale'
+ * const tx = withFusionTag(identity(), { kind: 'chain', members: [] });
+ * fusionTag(tx)?.kind; // 'chain'
  * ```
  */
 export function withFusionTag<T extends object>(tx: T, tag: FusionTag): T {

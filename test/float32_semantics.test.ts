@@ -65,9 +65,9 @@ function makeTx(c: Case): GradientTransformationExtraArgs {
 }
 
 const MODES: { options: OptimizerOptions; radam: string; adam: string }[] = [
-  { options: {}, radam: 'js', adam: 'generic' },
-  { options: { arena: true }, radam: 'wasm', adam: 'generic' },
-  { options: { arena: true, kernel: 'js' }, radam: 'js', adam: 'generic' },
+  { options: {}, radam: 'js', adam: 'js' },
+  { options: { arena: true }, radam: 'wasm', adam: 'wasm' },
+  { options: { arena: true, kernel: 'js' }, radam: 'js', adam: 'js' },
   { options: { kernel: 'generic' }, radam: 'generic', adam: 'generic' },
 ];
 

@@ -229,7 +229,7 @@ describe.each(BACKENDS)('optax-ts/tfjs on %s', (backend) => {
     }
   });
 
-  it('runs other transformations with their in-place steps on cpu, equal to the core', () => {
+  it('runs other fusable transformations with the fused kernels on cpu, equal to the core', () => {
     const w0 = randomArray(12, 8);
     const w = tf.variable(tf.tensor2d(w0, [3, 4]), true, 'generic_w');
     const alias = tf.variable(tf.tensor1d(randomArray(4, 9)), true, 'generic_alias');
@@ -252,7 +252,7 @@ describe.each(BACKENDS)('optax-ts/tfjs on %s', (backend) => {
       core.step(g);
       tf.dispose(Object.values(gT));
     }
-    expect(opt.kernel).toBe(backend === 'cpu' ? 'in-place' : 'tensor');
+    expect(opt.kernel).toBe(backend === 'cpu' ? 'fused' : 'tensor');
     const exact = backend === 'cpu';
     for (const v of [w, alias]) {
       if (exact) expect(Array.from(v.dataSync())).toEqual(Array.from(params[v.name]!));

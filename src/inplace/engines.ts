@@ -14,10 +14,12 @@
 import type { ExtraArgs, GradientTransformationExtraArgs, InPlaceStep } from '../base.js';
 import { applyUpdates } from '../base.js';
 import type { ArenaSet } from '../kernels/arena-set.js';
-import { typedArrayOps } from '../leaf.js';
+import { JsChain } from '../kernels/program.js';
+import { floatKind, typedArrayOps } from '../leaf.js';
 import type { ArrayLeaf, TreeDef } from '../tree.js';
+import { MAX_STATE_DEPTH, treeSlots } from '../tree.js';
 import { StateBackup, StateGuard } from './guards.js';
-import { type FusedPlan, FusedRadamStep, fusedPlan } from './plan.js';
+import { type FusedChain, fusedChain } from './plan.js';
 
 /** How a step runs, as reported by `Optimizer.kernel`. */
 export type KernelKind = 'wasm' | 'js' | 'generic' | 'functional';
@@ -44,44 +46,61 @@ export interface StepEngine {
   ): void;
 }
 
-/** The fused JavaScript kernel over the given leaves (the moments are the state's own arrays). */
+/** The generated JavaScript kernels over the given leaves (the state arrays are the state's own). */
 export class FusedLeavesEngine implements StepEngine {
   readonly kernel = 'js';
   readonly threads = 1;
-  private readonly fused: FusedRadamStep;
+  /** Per variant: the chain for float32 and for float64 leaves. */
+  private readonly js: { f32: JsChain; f64: JsChain }[];
+  private readonly arrays: ArrayLeaf[];
 
   constructor(
-    plan: FusedPlan,
-    mu: readonly ArrayLeaf[],
-    nu: readonly ArrayLeaf[],
+    private readonly fused: FusedChain,
     readonly state: unknown,
   ) {
-    this.fused = new FusedRadamStep(plan, mu, nu);
+    this.js = fused.variants.map((v) => ({
+      f32: new JsChain(v.ops, true),
+      f64: new JsChain(v.ops, false),
+    }));
+    let most = 0;
+    for (const v of fused.variants) most = Math.max(most, v.slotOf.length);
+    this.arrays = new Array(most).fill(null);
   }
 
   step(grads: readonly ArrayLeaf[], params: readonly ArrayLeaf[]): void {
-    this.fused.prepare();
-    this.fused.runLeaves(grads, params);
+    const { fused, arrays } = this;
+    fused.prepare();
+    const v = fused.variant;
+    const { slotOf } = fused.variants[v]!;
+    const chains = this.js[v]!;
+    chains.f32.setScalars(fused.scalars);
+    chains.f64.setScalars(fused.scalars);
+    const slots = fused.slots;
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i]!;
+      for (let k = 0; k < slotOf.length; k++) {
+        const slot = slotOf[k]!;
+        arrays[k] = slot === 0 ? grads[i]! : slots[slot]![i]!;
+      }
+      (p instanceof Float32Array ? chains.f32 : chains.f64).run(p, arrays, p.length);
+    }
+    fused.commit();
   }
 }
 
 /**
- * The fused kernel over a set of arenas. `staged`: the params are the caller's buffers, copied
- * into the arenas before the kernels and back after them (the moments live in the arenas, or in
- * ordinary arrays for a streamed leaf); otherwise the params are the arenas' own views and only
- * gradients that are not already the arenas' are copied in.
+ * The generated kernels over a set of arenas. `staged`: the params are the caller's buffers,
+ * copied into the arenas before the kernels and back after them (the state arrays live in the
+ * arenas, or in ordinary arrays for a streamed leaf); otherwise the params are the arenas' own
+ * views and only gradients that are not already the arenas' are copied in.
  */
 export class FusedArenaEngine implements StepEngine {
-  private readonly fused: FusedRadamStep;
-
   constructor(
-    plan: FusedPlan,
+    private readonly fused: FusedChain,
     readonly arenas: ArenaSet,
     private readonly staged: boolean,
     readonly state: unknown,
-  ) {
-    this.fused = new FusedRadamStep(plan, arenas.mu, arenas.nu);
-  }
+  ) {}
 
   get kernel(): KernelKind {
     return this.arenas.kernel;
@@ -98,8 +117,52 @@ export class FusedArenaEngine implements StepEngine {
   step(grads: readonly ArrayLeaf[], params: readonly ArrayLeaf[]): void {
     const { fused } = this;
     fused.prepare();
-    this.arenas.step(fused.k, grads, params, this.staged);
+    this.arenas.step(fused.variant, fused.scalars, grads, params, this.staged);
     fused.commit();
+  }
+}
+
+/**
+ * The fused chain of `tx` over `state`, for params leaves `paramLeaves` (structure `def`): every
+ * member's state arrays must match the params leaf by leaf in dtype and length.
+ */
+export function fuseFor(
+  tx: unknown,
+  state: unknown,
+  def: TreeDef,
+  paramLeaves: readonly ArrayLeaf[],
+): FusedChain | undefined {
+  return fusedChain(tx, state, (tree) => {
+    const out: unknown[] = [];
+    if (!def.match(tree, out)) return undefined;
+    for (let i = 0; i < out.length; i++) {
+      const leaf = out[i] as ArrayLeaf;
+      const p = paramLeaves[i]!;
+      if (floatKind(leaf) !== floatKind(p) || leaf.length !== p.length) return undefined;
+    }
+    return out as ArrayLeaf[];
+  });
+}
+
+/**
+ * Puts `slots` (per slot from 1, per leaf: the arenas' state arrays) in place of the fused chain's
+ * state arrays inside `state`, keeping their values.
+ */
+export function moveStateInto(
+  state: unknown,
+  fused: FusedChain,
+  slots: readonly (readonly ArrayLeaf[])[],
+): void {
+  const moved = new Map<unknown, ArrayLeaf>();
+  for (let k = 1; k < fused.slots.length; k++)
+    fused.slots[k]!.forEach((old, i) => {
+      const next = slots[k]![i]!;
+      if (next !== old) next.set(old);
+      moved.set(old, next);
+    });
+  for (const slot of treeSlots(state, 'state', MAX_STATE_DEPTH)) {
+    const next = moved.get(slot.container[slot.key]);
+    if (next !== undefined) slot.container[slot.key] = next;
   }
 }
 
@@ -187,16 +250,8 @@ export function bindLeafEngine(
   paramLeaves: readonly ArrayLeaf[],
   fuse: boolean,
 ): { engine: StepEngine; guard: StateGuard } | undefined {
-  const plan = fuse ? fusedPlan(tx, state) : undefined;
-  if (plan) {
-    const mu: unknown[] = [];
-    const nu: unknown[] = [];
-    if (def.match(plan.radamState.mu, mu) && def.match(plan.radamState.nu, nu))
-      return {
-        engine: new FusedLeavesEngine(plan, mu as ArrayLeaf[], nu as ArrayLeaf[], state),
-        guard: new StateGuard(state),
-      };
-  }
+  const fused = fuse ? fuseFor(tx, state, def, paramLeaves) : undefined;
+  if (fused) return { engine: new FusedLeavesEngine(fused, state), guard: new StateGuard(state) };
   const inPlace = tx.bindInPlace?.(state, params);
   if (inPlace === undefined) return undefined;
   const guard = new StateGuard(state);

@@ -18,11 +18,12 @@ import {
   bindLeafEngine,
   FunctionalEngine,
   FusedArenaEngine,
+  fuseFor,
   type KernelKind,
+  moveStateInto,
   type StepEngine,
 } from './engines.js';
 import { AliasGuard, bufferProblem, StateGuard } from './guards.js';
-import { fusedPlan } from './plan.js';
 
 /** Options of {@link Optimizer}. */
 export interface OptimizerOptions {
@@ -175,7 +176,8 @@ export class Optimizer<T = unknown> {
     new AliasGuard(callerLeaves, names, []);
 
     let state = transformation.init(params);
-    const plan = kernel === 'generic' ? undefined : fusedPlan(transformation, state);
+    const plan =
+      kernel === 'generic' ? undefined : fuseFor(transformation, state, def, callerLeaves);
     const wantWasm = kernel === 'auto' || kernel === 'wasm';
     let elements = 0;
     for (const leaf of callerLeaves) elements += leaf.length;
@@ -191,15 +193,22 @@ export class Optimizer<T = unknown> {
 
     let engine: StepEngine | undefined;
     if (options.arena) {
-      const arena = new ArenaSet(callerLeaves, plan !== undefined, wantWasm, threads, false, names);
+      const arena = new ArenaSet(
+        callerLeaves,
+        plan ? plan.slots.length : 1,
+        plan ? plan.variants : [],
+        wantWasm,
+        threads,
+        false,
+        names,
+      );
       this.arena = arena;
       this.params = def.unflatten(arena.params);
-      this.arenaGrads = def.unflatten(arena.grads);
+      this.arenaGrads = def.unflatten(arena.slots[0]!);
       this.paramLeaves = arena.params.slice();
       if (plan) {
-        // The moments live in the arena too; the state's other fields are unchanged.
-        plan.radamState.mu = def.unflatten(arena.mu);
-        plan.radamState.nu = def.unflatten(arena.nu);
+        // The state arrays live in the arena too; the state's other fields are unchanged.
+        moveStateInto(state, plan, arena.slots);
         engine = new FusedArenaEngine(plan, arena, false, state);
       } else state = transformation.init(this.params);
     } else {
@@ -211,11 +220,18 @@ export class Optimizer<T = unknown> {
         (kernel === 'wasm' || elements >= WASM_STAGING_THRESHOLD) &&
         wasmModule() !== null
       ) {
-        // The moments move into WebAssembly memory for good (a leaf too large for one memory
-        // keeps ordinary arrays and is streamed); g and p are staged each step.
-        const staging = new ArenaSet(callerLeaves, true, true, threads, true, names);
-        plan.radamState.mu = def.unflatten(staging.mu);
-        plan.radamState.nu = def.unflatten(staging.nu);
+        // The state arrays move into WebAssembly memory for good (a leaf too large for one
+        // memory keeps ordinary arrays and is streamed); g and p are staged each step.
+        const staging = new ArenaSet(
+          callerLeaves,
+          plan.slots.length,
+          plan.variants,
+          true,
+          threads,
+          true,
+          names,
+        );
+        moveStateInto(state, plan, staging.slots);
         engine = new FusedArenaEngine(plan, staging, true, state);
       }
     }
@@ -250,7 +266,8 @@ export class Optimizer<T = unknown> {
       if (floatKind(v)) avoid.push({ array: v as ArrayLeaf, path: `state${slot.path}` });
     }
     // A gradient may be its own leaf's arena buffer, not another's.
-    this.arena?.grads.forEach((array, i) => {
+    const arenaGrads = this.arena?.slots[0] ?? [];
+    arenaGrads.forEach((array, i) => {
       avoid.push({ array, path: `the arena's grads${this.def.paths[i]}`, owner: i });
     });
     return [guard, new AliasGuard(this.paramLeaves, this.names, avoid)];
@@ -343,7 +360,7 @@ export class Optimizer<T = unknown> {
         throw new TypeError(
           'Optimizer.step: grads is required (only an optimizer made with { arena: true } reads its own grads buffers)',
         );
-      for (let i = 0; i < gradLeaves.length; i++) gradLeaves[i] = arena.grads[i]!;
+      for (let i = 0; i < gradLeaves.length; i++) gradLeaves[i] = arena.slots[0]![i]!;
       gradsTree = this.arenaGrads;
     } else {
       // A new grads tree is matched exactly; the same tree as last step only by its known keys

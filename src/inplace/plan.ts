@@ -1,166 +1,135 @@
 /**
- * The plan of the in-place {@link Optimizer}'s fused step: recognises `chain(scaleByRadam(...),
- * [addDecayedWeights(wd),] scaleByLearningRate(lr))` (and `scale`/`scaleBySchedule` in the last
- * place, nested chains included) by the members' fusion tags, and runs the whole chain plus the
- * parameter update as one pass per leaf, with the per-step scalars computed once.
+ * The plan of the in-place {@link Optimizer}'s fused step: a chain whose members all carry a
+ * fusion tag (`scaleByRadam`, `scaleByAdam`, `trace`, `clip`, `addDecayedWeights`, `scale`,
+ * `scaleBySchedule`, ..., nested chains included) runs as one pass per leaf of generated kernels,
+ * with the per-step scalars computed once. The kernel chain is `load`, the members' stages, `apply`;
+ * a member may change its stage from step to step (RAdam's unrectified and rectified steps), so a
+ * chain has *variants*, all laid out when the plan is made.
  */
-import { type FusionTag, fusionTag, safeIncrement } from '../base.js';
-import {
-  type KernelScalars,
-  newKernelScalars,
-  radamStepF32,
-  radamStepF64,
-} from '../kernels/radam-js.js';
-import type { Schedule } from '../schedule-types.js';
-import {
-  newRadamScalars,
-  type RadamHyperparams,
-  radamScalars,
-  type ScaleByAdamState,
-} from '../transforms/radam.js';
+import { type FusedMember, fusionTag } from '../base.js';
+import { chainOps, type KernelOp } from '../kernels/program.js';
+import { chainLayout, STAGES, type StageName } from '../kernels/stages.js';
 import type { ArrayLeaf } from '../tree.js';
-import { checkCount, evaluate } from '../validate.js';
 
-/** A recognised chain, bound to its state. */
-export interface FusedPlan {
-  hp: RadamHyperparams;
-  radamState: ScaleByAdamState;
-  /** Constant weight decay, when `addDecayedWeights` sits between the two. */
-  weightDecay: number | undefined;
-  /** The constant final scale, or the schedule and its state. */
-  scale:
-    | { kind: 'scale'; stepSize: number }
-    | { kind: 'schedule'; fn: Schedule; name: string; state: { count: number } };
+/** One variant of a fused chain: its stages, kernel calls and where its arrays and scalars come from. */
+export interface ChainVariant {
+  readonly chain: readonly StageName[];
+  readonly ops: readonly KernelOp[];
+  /** Per array of the chain (`chainLayout` order), its slot (0: the gradients). */
+  readonly slotOf: readonly number[];
+  /** Per scalar of the chain, the member and the index in its `scalars` it is read from. */
+  readonly scalarFrom: readonly (readonly [FusedMember, number])[];
 }
 
-function collect(tx: unknown, state: unknown, out: { tag: FusionTag; state: unknown }[]): boolean {
+function collect(
+  tx: unknown,
+  state: unknown,
+  leaves: (tree: unknown) => ArrayLeaf[] | undefined,
+  out: FusedMember[],
+): boolean {
   const tag = fusionTag(tx);
   if (tag === undefined) return false;
   if (tag.kind === 'chain') {
     if (!Array.isArray(state) || state.length !== tag.members.length) return false;
-    return tag.members.every((member, i) => collect(member, state[i], out));
+    return tag.members.every((member, i) => collect(member, state[i], leaves, out));
   }
-  out.push({ tag, state });
+  const member = tag.fuse(state, leaves);
+  if (member === undefined) return false;
+  out.push(member);
   return true;
 }
 
-/** The fused plan for `tx` with its `state`, or `undefined` when the chain is not one we fuse. */
-export function fusedPlan(tx: unknown, state: unknown): FusedPlan | undefined {
-  const members: { tag: FusionTag; state: unknown }[] = [];
-  if (!collect(tx, state, members)) return undefined;
-  if (members.length !== 2 && members.length !== 3) return undefined;
-  const first = members[0]!;
-  const last = members[members.length - 1]!;
-  if (first.tag.kind !== 'scaleByRadam') return undefined;
-  let weightDecay: number | undefined;
-  if (members.length === 3) {
-    const mid = members[1]!.tag;
-    if (mid.kind !== 'addDecayedWeights') return undefined;
-    // A zero rate is a no-op in the functional path; `u + 0 * p` would turn -0 into +0.
-    weightDecay = mid.weightDecay === 0 ? undefined : mid.weightDecay;
-  }
-  let scale: FusedPlan['scale'];
-  if (last.tag.kind === 'scale') scale = { kind: 'scale', stepSize: last.tag.stepSize };
-  else if (last.tag.kind === 'scaleBySchedule')
-    scale = {
-      kind: 'schedule',
-      fn: last.tag.stepSizeFn,
-      name: last.tag.name,
-      state: last.state as { count: number },
-    };
-  else return undefined;
-  return {
-    hp: first.tag.hp,
-    radamState: first.state as ScaleByAdamState,
-    weightDecay,
-    scale,
-  };
-}
-
 /**
- * The fused step: `prepare` computes and checks the per-step scalars (nothing changes if it
- * throws); `run` steps every leaf and advances the counts.
+ * A fused chain bound to its state. `prepare` checks the state and computes the step's variant and
+ * scalars (nothing changes if it throws); the kernels then run {@link variant} with
+ * {@link scalars}; `commit` advances the members' counts.
  */
-export class FusedRadamStep {
-  /** The scalars of the prepared step. */
-  readonly k: KernelScalars = newKernelScalars();
-  private readonly s = newRadamScalars();
-  /** The schedule count's name in errors (made once: a step allocates nothing). */
-  private readonly scheduleCount: string;
+export class FusedChain {
+  /** Array slots: 0 is the gradients (given per step), then each member's arrays, in order. */
+  readonly slots: (readonly ArrayLeaf[])[] = [[]];
+  readonly variants: ChainVariant[] = [];
+  /** The prepared step's variant (an index into {@link variants}). */
+  variant = 0;
+  /** The prepared step's scalars, in the variant's `chainLayout` order (float64). */
+  readonly scalars: Float64Array;
+  private readonly radix: number[] = [];
 
-  constructor(
-    private readonly plan: FusedPlan,
-    private readonly mu: readonly ArrayLeaf[],
-    private readonly nu: readonly ArrayLeaf[],
-  ) {
-    const { hp } = plan;
-    const k = this.k;
-    k.nesterov = hp.nesterov;
-    k.decay = plan.weightDecay !== undefined;
-    k.wd = plan.weightDecay ?? 0;
-    k.a1 = 1 - hp.b1;
-    k.b1 = hp.b1;
-    k.a2 = 1 - hp.b2;
-    k.b2 = hp.b2;
-    k.eps = hp.eps;
-    k.epsRoot = hp.epsRoot;
-    this.scheduleCount =
-      plan.scale.kind === 'schedule' ? `Optimizer.step: the state count of ${plan.scale.name}` : '';
+  constructor(readonly members: readonly FusedMember[]) {
+    const base: number[] = [];
+    for (const m of members) {
+      base.push(this.slots.length);
+      for (const a of m.arrays) this.slots.push(a);
+    }
+    // Every combination of the members' stages, the first member's choice varying slowest.
+    let count = 1;
+    for (let i = members.length - 1; i >= 0; i--) {
+      this.radix[i] = count;
+      count *= members[i]!.stages.length;
+    }
+    let most = 0;
+    for (let v = 0; v < count; v++) {
+      const chain: StageName[] = ['load'];
+      const owner: number[] = [-1];
+      members.forEach((m, i) => {
+        const stage = m.stages[Math.floor(v / this.radix[i]!) % m.stages.length]!;
+        if (stage === null) return;
+        chain.push(stage);
+        owner.push(i);
+      });
+      chain.push('apply');
+      owner.push(-1);
+      const layout = chainLayout(chain);
+      const slotOf = layout.arrays.map(([s, name]) =>
+        owner[s]! < 0
+          ? 0
+          : base[owner[s]!]! + (STAGES[chain[s]!].arrays as readonly string[]).indexOf(name),
+      );
+      const scalarFrom = layout.scalars.map(
+        ([s, name]) =>
+          [
+            members[owner[s]!]!,
+            (STAGES[chain[s]!].scalars as readonly string[]).indexOf(name),
+          ] as const,
+      );
+      most = Math.max(most, scalarFrom.length);
+      this.variants.push({ chain, ops: chainOps(chain), slotOf, scalarFrom });
+    }
+    this.scalars = new Float64Array(most);
   }
 
   prepare(): void {
-    const { plan, k, s } = this;
-    const scale = plan.scale;
-    // The counts as the functional update checks them (a caller may have written to the state).
-    checkCount('Optimizer.step: the state count of scaleByRadam', plan.radamState.count);
-    if (scale.kind === 'schedule') checkCount(this.scheduleCount, scale.state.count);
-    // The schedule first: it may throw, and nothing has changed yet.
-    k.s =
-      scale.kind === 'scale'
-        ? scale.stepSize
-        : evaluate(scale.name, 'step size', scale.fn, scale.state.count);
-    radamScalars(plan.radamState.count, plan.hp, s);
-    k.rectify = s.rectify;
-    k.r = s.r;
-    k.bc1 = s.bc1;
-    k.bc1Next = s.bc1Next;
-    k.bc2 = s.bc2;
-  }
-
-  /** Steps the caller's leaves, one fused pass each. */
-  runLeaves(grads: readonly ArrayLeaf[], params: readonly ArrayLeaf[]): void {
-    const { mu, nu, k } = this;
-    for (let i = 0; i < params.length; i++) {
-      const p = params[i]!;
-      if (p instanceof Float32Array)
-        radamStepF32(
-          grads[i] as Float32Array,
-          mu[i] as Float32Array,
-          nu[i] as Float32Array,
-          p,
-          0,
-          p.length,
-          k,
-        );
-      else
-        radamStepF64(
-          grads[i] as Float64Array,
-          mu[i] as Float64Array,
-          nu[i] as Float64Array,
-          p,
-          0,
-          p.length,
-          k,
-        );
+    const { members, radix } = this;
+    for (const m of members) m.prepare();
+    let v = 0;
+    for (let i = 0; i < members.length; i++) {
+      const m = members[i]!;
+      v += m.stages.indexOf(m.stage) * radix[i]!;
     }
-    this.commit();
+    this.variant = v;
+    const from = this.variants[v]!.scalarFrom;
+    const sc = this.scalars;
+    for (let k = 0; k < from.length; k++) {
+      // (Index access: destructuring would use the iterator protocol, which may allocate.)
+      const f = from[k]!;
+      sc[k] = f[0].scalars[f[1]]!;
+    }
   }
 
-  /** Advances the counts, after the kernels have stepped every leaf with {@link k}. */
   commit(): void {
-    const { plan, s } = this;
-    plan.radamState.count = s.t;
-    if (plan.scale.kind === 'schedule')
-      plan.scale.state.count = safeIncrement(plan.scale.state.count);
+    for (const m of this.members) m.commit();
   }
+}
+
+/**
+ * The fused chain of `tx` bound to `state`, or `undefined` when a member is not fusable. `leaves`
+ * gives a state subtree's leaves in params order, or `undefined` when it does not match them.
+ */
+export function fusedChain(
+  tx: unknown,
+  state: unknown,
+  leaves: (tree: unknown) => ArrayLeaf[] | undefined,
+): FusedChain | undefined {
+  const members: FusedMember[] = [];
+  if (!collect(tx, state, leaves, members) || members.length === 0) return undefined;
+  return new FusedChain(members);
 }

@@ -9,13 +9,12 @@
  */
 
 import { floatKind } from '../leaf.js';
-import { Arena, type ArenaThreads, arenaBytes } from './arena.js';
-import type { KernelScalars } from './radam-js.js';
+import { Arena, type ArenaThreads, arenaBytes, type ProgramSpec } from './arena.js';
 import { MAX_WASM_PAGES } from './wasm.js';
 
 type Float = Float32Array | Float64Array;
 
-/** Elements per chunk of a streamed leaf (its four windows fit in a core's cache). */
+/** Elements per chunk of a streamed leaf (its windows fit in a core's cache). */
 export const STREAM_CHUNK = 32768;
 
 let capacity = MAX_WASM_PAGES * 65536;
@@ -36,18 +35,13 @@ interface Streamed {
   leaf: number;
   f32: boolean;
   length: number;
-  mu: Float;
-  nu: Float;
-  /** Chunk views of the moments, of the params and of the last gradient array seen (rebuilt when it changes). */
-  muChunks: Float[];
-  nuChunks: Float[];
+  /** Chunk views of the state slots (index 0 unused: the gradients come per step). */
+  slotChunks: Float[][];
+  /** Chunk views of the params and of the last gradient array seen (rebuilt when they change). */
   pChunks: Float[];
   gChunks: Float[];
   gOf: Float | undefined;
   pOf: Float | undefined;
-  /** The window's views (whole, or the length of this leaf's last chunk): m, v, p. */
-  tail: [Float, Float, Float];
-  whole: [Float, Float, Float];
 }
 
 function chunksOf(a: Float): Float[] {
@@ -64,44 +58,49 @@ export class ArenaSet {
   private readonly localOf: Int32Array;
   private readonly streamed: Streamed[] = [];
   private readonly windows: { f32?: Arena; f64?: Arena } = {};
-  /** Per leaf (in leaf order): the params, grads (none for a streamed leaf) and moment arrays. */
+  /** Per leaf (in leaf order): the params. */
   readonly params: Float[] = [];
-  readonly grads: Float[] = [];
-  readonly mu: Float[] = [];
-  readonly nu: Float[] = [];
+  /**
+   * Per slot, per leaf: slot 0 the gradients (no entry for a streamed leaf), then the state
+   * arrays (ordinary arrays for a streamed leaf).
+   */
+  readonly slots: Float[][] = [];
   private readonly kernelKind: 'wasm' | 'js';
 
   /**
    * Lays `leaves` out over arenas (copying their values into the arenas' params views) with
-   * zeroed moments when `moments`. `stream`: a leaf too large for one arena is streamed (its
-   * params entry is then the given leaf, its moments ordinary arrays, and it has no grads buffer:
-   * no `grads` entry); otherwise such a leaf throws a `RangeError` naming it (`names[i]`).
+   * `slots` zeroed arrays per leaf (the gradients, then the state arrays) and the fused chain's
+   * programs `specs`. `stream`: a leaf too large for one arena is streamed (its params entry is
+   * then the given leaf and its state ordinary arrays); otherwise such a leaf throws a
+   * `RangeError` naming it (`names[i]`).
    */
   constructor(
     leaves: readonly Float[],
-    moments: boolean,
+    slots: number,
+    specs: readonly ProgramSpec[],
     wasm: boolean,
     threads: ArenaThreads,
     stream: boolean,
     names: readonly string[],
   ) {
     const n = leaves.length;
+    for (let k = 0; k < slots; k++) this.slots.push([]);
     this.arenaOf = new Int32Array(n).fill(-1);
     this.localOf = new Int32Array(n).fill(-1);
     // First fit, in leaf order: a new arena when the next leaf would overflow this one.
     const groups: number[][] = [];
     let current: number[] = [];
-    const empty = arenaBytes([], moments);
+    const empty = arenaBytes([], slots, specs);
     let used = empty;
     for (let i = 0; i < n; i++) {
       const leaf = leaves[i]!;
-      const cost = arenaBytes([leaf], moments) - empty;
+      const cost = arenaBytes([leaf], slots, specs) - empty;
       if (empty + cost > capacity) {
         if (!stream)
           throw new RangeError(
-            `Optimizer: ${names[i]} has ${leaf.length} elements, more than one WebAssembly memory holds with its gradients and moments; { arena: true } keeps each leaf in one memory: leave the arena off (the default streams such a leaf), or split the leaf`,
+            `Optimizer: ${names[i]} has ${leaf.length} elements, more than one WebAssembly memory holds with its gradients and state; { arena: true } keeps each leaf in one memory: leave the arena off (the default streams such a leaf), or split the leaf`,
           );
-        this.streamed.push(this.streamedLeaf(i, leaf));
+        this.streamed.push(this.streamedLeaf(i, leaf, slots));
         continue;
       }
       if (current.length > 0 && used + cost > capacity) {
@@ -117,7 +116,8 @@ export class ArenaSet {
     groups.forEach((members, a) => {
       const arena = new Arena(
         members.map((i) => leaves[i]!),
-        moments,
+        slots,
+        specs,
         wasm,
         threads,
       );
@@ -126,54 +126,45 @@ export class ArenaSet {
         this.arenaOf[i] = a;
         this.localOf[i] = j;
         this.params[i] = arena.params[j] as Float;
-        this.grads[i] = arena.grads[j] as Float;
-        if (moments) {
-          this.mu[i] = arena.mu[j] as Float;
-          this.nu[i] = arena.nu[j] as Float;
-        }
+        arena.slots.forEach((views, k) => {
+          this.slots[k]![i] = views[j] as Float;
+        });
       });
     });
     for (const s of this.streamed) {
       this.params[s.leaf] = leaves[s.leaf]!;
-      this.mu[s.leaf] = s.mu;
-      this.nu[s.leaf] = s.nu;
       const key = s.f32 ? 'f32' : 'f64';
       if (this.windows[key] === undefined)
         this.windows[key] = new Arena(
           [s.f32 ? new Float32Array(STREAM_CHUNK) : new Float64Array(STREAM_CHUNK)],
-          true,
+          slots,
+          specs,
           wasm,
           1,
         );
-      const win = this.windows[key]!;
-      const last = s.length - (Math.ceil(s.length / STREAM_CHUNK) - 1) * STREAM_CHUNK;
-      const views = [win.mu[0], win.nu[0], win.params[0]] as Float[];
-      s.whole = views as [Float, Float, Float];
-      s.tail = views.map((v) => v.subarray(0, last)) as [Float, Float, Float];
     }
     const all = [...this.arenas, this.windows.f32, this.windows.f64];
     this.kernelKind = all.every((a) => a === undefined || a.kernel === 'wasm') ? 'wasm' : 'js';
   }
 
-  private streamedLeaf(i: number, leaf: Float): Streamed {
+  private streamedLeaf(i: number, leaf: Float, slots: number): Streamed {
     const f32 = floatKind(leaf) === 'f32';
     const Ctor = f32 ? Float32Array : Float64Array;
-    const mu = new Ctor(leaf.length);
-    const nu = new Ctor(leaf.length);
+    const slotChunks: Float[][] = [[]];
+    for (let k = 1; k < slots; k++) {
+      const state = new Ctor(leaf.length);
+      this.slots[k]![i] = state;
+      slotChunks.push(chunksOf(state));
+    }
     return {
       leaf: i,
       f32,
       length: leaf.length,
-      mu,
-      nu,
-      muChunks: chunksOf(mu),
-      nuChunks: chunksOf(nu),
+      slotChunks,
       pChunks: [],
       gChunks: [],
       gOf: undefined,
       pOf: undefined,
-      tail: [] as unknown as [Float, Float, Float],
-      whole: [] as unknown as [Float, Float, Float],
     };
   }
 
@@ -201,11 +192,18 @@ export class ArenaSet {
   }
 
   /**
-   * One fused step over every leaf. `grads`/`params`: the arrays to read and update; for a leaf
-   * kept in an arena they are copied in when they are not its own views (and the params copied
-   * back when `staged`); a streamed leaf is stepped through its window.
+   * One fused step of program `variant` with the chain's `scalars` over every leaf.
+   * `grads`/`params`: the arrays to read and update; for a leaf kept in an arena they are copied
+   * in when they are not its own views (and the params copied back when `staged`); a streamed
+   * leaf is stepped through its window.
    */
-  step(k: KernelScalars, grads: readonly Float[], params: readonly Float[], staged: boolean): void {
+  step(
+    variant: number,
+    scalars: Float64Array,
+    grads: readonly Float[],
+    params: readonly Float[],
+    staged: boolean,
+  ): void {
     const { arenaOf, localOf } = this;
     for (let i = 0; i < arenaOf.length; i++) {
       const a = arenaOf[i]!;
@@ -216,16 +214,23 @@ export class ArenaSet {
       if (grads[i] !== g) g.set(grads[i]!);
       if (staged) arena.params[j]!.set(params[i]!);
     }
-    for (const arena of this.arenas) arena.radamStep(k);
+    for (const arena of this.arenas) arena.step(variant, scalars);
     if (staged)
       for (let i = 0; i < arenaOf.length; i++) {
         const a = arenaOf[i]!;
         if (a >= 0) params[i]!.set(this.arenas[a]!.params[localOf[i]!]!);
       }
-    for (const s of this.streamed) this.stepStreamed(s, k, grads[s.leaf]!, params[s.leaf]!);
+    for (const s of this.streamed)
+      this.stepStreamed(s, variant, scalars, grads[s.leaf]!, params[s.leaf]!);
   }
 
-  private stepStreamed(s: Streamed, k: KernelScalars, g: Float, p: Float): void {
+  private stepStreamed(
+    s: Streamed,
+    variant: number,
+    scalars: Float64Array,
+    g: Float,
+    p: Float,
+  ): void {
     const win = (s.f32 ? this.windows.f32 : this.windows.f64)!;
     if (s.gOf !== g) {
       s.gChunks = chunksOf(g);
@@ -235,25 +240,26 @@ export class ArenaSet {
       s.pChunks = chunksOf(p);
       s.pOf = p;
     }
-    const wg = win.grads[0]!;
     const wp = win.params[0]!;
-    const wm = win.mu[0]!;
-    const wv = win.nu[0]!;
-    const { mu, nu, muChunks, nuChunks, gChunks, pChunks } = s;
+    const ws = win.slots;
+    const { gChunks, pChunks, slotChunks } = s;
     const chunks = pChunks.length;
     for (let c = 0; c < chunks; c++) {
-      const at = c * STREAM_CHUNK;
-      // In: g, p, m, v of the chunk; the window beyond a short last chunk holds stale values,
-      // stepped and then ignored.
-      wg.set(gChunks[c]!);
-      wp.set(pChunks[c]!);
-      wm.set(muChunks[c]!);
-      wv.set(nuChunks[c]!);
-      win.radamStep(k);
-      const [om, ov, op] = c === chunks - 1 ? s.tail : s.whole;
-      mu.set(om, at);
-      nu.set(ov, at);
-      p.set(op, at);
+      const pc = pChunks[c]!;
+      const len = pc.length;
+      ws[0]![0]!.set(gChunks[c]!);
+      wp.set(pc);
+      for (let k = 1; k < ws.length; k++) ws[k]![0]!.set(slotChunks[k]![c]!);
+      win.step(variant, scalars, len);
+      // Out: the chunk's params and state (the window's views are whole; copy `len` elements).
+      copyPrefix(pc, wp, len);
+      for (let k = 1; k < ws.length; k++) copyPrefix(slotChunks[k]![c]!, ws[k]![0]!, len);
     }
   }
+}
+
+/** `dst.set(src.subarray(0, len))` without allocating the subarray. */
+function copyPrefix(dst: Float, src: Float, len: number): void {
+  if (len === src.length) dst.set(src);
+  else for (let i = 0; i < len; i++) dst[i] = src[i]!;
 }

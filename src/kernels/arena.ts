@@ -13,37 +13,40 @@
 import { floatKind } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
 import { warnOnce } from '../warn.js';
-import { type KernelScalars, radamStepF32, radamStepF64 } from './radam-js.js';
-import { CHUNK, KernelThreadError, KernelWorker, threadsAvailable } from './threads.js';
+import { JsChain, type KernelOp } from './program.js';
+import { BLOCK, PROGRAM } from './program-layout.js';
 import {
-  instantiateKernels,
-  KERNEL_SCALARS,
-  kernelName,
-  type WasmKernel,
-  type WasmKernels,
-} from './wasm.js';
+  CHUNK,
+  CONTROL_SLOTS,
+  KernelThreadError,
+  KernelWorker,
+  threadsAvailable,
+} from './threads.js';
+import { instantiateKernels, kernelIndex, type WasmRun } from './wasm.js';
 
-/** Where one dtype's leaves live: byte offsets of the four regions and the padded length. */
+/** A chain's kernel calls and, per array of the chain, the arena slot it reads (0: gradients). */
+export interface ProgramSpec {
+  readonly ops: readonly KernelOp[];
+  readonly slotOf: readonly number[];
+}
+
+/** Where one dtype's leaves live: byte offsets of the regions and the padded length. */
 interface Group {
   f32: boolean;
   /** Padded element count of each region. */
   n: number;
-  g: number;
-  m: number;
-  v: number;
+  /** Byte offset of the params region, and of each slot's region (slot 0: gradients). */
   p: number;
+  slots: number[];
   /** Views of whole regions (for the JavaScript kernels). */
-  all: { g: ArrayLeaf; m: ArrayLeaf; v: ArrayLeaf; p: ArrayLeaf };
-  /** The wasm kernels for this dtype, indexed by `2 * nesterov + decay`. */
-  fns: WasmKernel[];
-  /** Index of this dtype's first kernel in {@link ALL_KERNELS}. */
-  first: number;
+  pAll: ArrayLeaf;
+  slotsAll: ArrayLeaf[];
+  /** Per program variant: the byte offset of its program (WebAssembly) or its JavaScript chain. */
+  progs: number[];
+  js: JsChain[];
+  /** Per program variant, per op: the op's scalars in the arena (float32 for float32 leaves). */
+  scalars: (Float32Array | Float64Array)[][];
 }
-
-/** Every kernel, float32 then float64, each by `2 * nesterov + decay` (the worker's numbering). */
-const ALL_KERNELS = [true, false].flatMap((f32) =>
-  [0, 1, 2, 3].map((j) => kernelName(f32, j >= 2, (j & 1) === 1)),
-);
 
 /** How many threads step an arena: `'auto'` uses 2 from {@link THREAD_THRESHOLD} elements. */
 export type ArenaThreads = 'auto' | 1 | 2;
@@ -52,19 +55,34 @@ export type ArenaThreads = 'auto' | 1 | 2;
 export const THREAD_THRESHOLD = 1 << 18;
 
 const pad4 = (n: number) => (n + 3) & ~3;
-/** The kernels' scalars: float64s at byte 0, the same rounded to float32 at byte `F32_SCALARS`. */
-const F32_SCALARS = 128;
-/** The second thread's control block (Int32), after the scalars. */
-const CONTROL = 256;
-const SCALARS_BYTES = 512;
+/** The most scalars one kernel call reads. */
+const MAX_OP_SCALARS = 16;
 
 interface Layout {
   layout: { f32: boolean; index: number[]; offset: number[]; n: number }[];
+  /** Bytes before the regions: the control block, programs, scalars and two block buffers. */
+  header: number;
   bytes: number;
 }
 
+/** The header's size for `specs` over `groups` dtypes. */
+function headerBytes(specs: readonly ProgramSpec[], groups: number): number {
+  let words = CONTROL_SLOTS;
+  let scalars = 0;
+  for (const s of specs) {
+    words += groups * (PROGRAM.HEADER + s.ops.length * PROGRAM.OP_WORDS);
+    scalars += groups * s.ops.length * MAX_OP_SCALARS * 8;
+  }
+  const round = (x: number) => (x + 63) & ~63;
+  return round(4 * words) + round(scalars) + 2 * BLOCK * 8;
+}
+
 /** Where each leaf goes: float64 leaves first, then float32, each padded to 4 elements. */
-function arenaLayout(leaves: readonly ArrayLeaf[], moments: boolean): Layout {
+function arenaLayout(
+  leaves: readonly ArrayLeaf[],
+  slots: number,
+  specs: readonly ProgramSpec[],
+): Layout {
   const layout: Layout['layout'] = [];
   for (const f32 of [false, true]) {
     const index: number[] = [];
@@ -78,26 +96,29 @@ function arenaLayout(leaves: readonly ArrayLeaf[], moments: boolean): Layout {
     });
     if (index.length > 0) layout.push({ f32, index, offset, n });
   }
-  const regions = moments ? 4 : 2;
-  // The kernels' scalars come first.
-  let bytes = SCALARS_BYTES;
-  for (const l of layout) bytes += regions * l.n * (l.f32 ? 4 : 8);
-  return { layout, bytes };
+  const header = headerBytes(specs, 2);
+  let bytes = header;
+  for (const l of layout) bytes += (1 + slots) * l.n * (l.f32 ? 4 : 8);
+  return { layout, header, bytes };
 }
 
 /**
- * The bytes of one WebAssembly memory that an arena for `leaves` needs.
+ * The bytes of one WebAssembly memory that an arena for `leaves` with `slots` arrays per leaf
+ * besides the params (the gradients and the state arrays) and the kernel programs `specs` needs.
  */
-export function arenaBytes(leaves: readonly ArrayLeaf[], moments: boolean): number {
-  return arenaLayout(leaves, moments).bytes;
+export function arenaBytes(
+  leaves: readonly ArrayLeaf[],
+  slots: number,
+  specs: readonly ProgramSpec[],
+): number {
+  return arenaLayout(leaves, slots, specs).bytes;
 }
 
 export class Arena {
   /** Per leaf (in `treeLeaves` order), views into the arena. */
   readonly params: ArrayLeaf[] = [];
-  readonly grads: ArrayLeaf[] = [];
-  readonly mu: ArrayLeaf[] = [];
-  readonly nu: ArrayLeaf[] = [];
+  /** Per slot (0: the gradients, then the state arrays), per leaf, views into the arena. */
+  readonly slots: ArrayLeaf[][] = [];
   /** `'wasm'` when the SIMD kernels run on this arena, else `'js'`. */
   readonly kernel: 'wasm' | 'js';
   /** Threads that ran the last step: 2 when the worker took half of it, else 1. */
@@ -113,46 +134,54 @@ export class Arena {
   /** Total bytes of the block. */
   readonly bytes: number;
   private readonly groups: Group[] = [];
-  private readonly kernels: WasmKernels | undefined;
-  /** The float64 kernels' scalars, at byte 0. */
-  private readonly scalars: Float64Array;
-  /** The float32 kernels' scalars (the same, rounded to float32), at byte `F32_SCALARS`. */
-  private readonly scalars32: Float32Array;
+  private readonly run: WasmRun | undefined;
+  /** The block buffers of this thread and of the worker. */
+  private readonly scratch: number;
+  private readonly workerScratch: number;
 
   /**
-   * Lays out `leaves` (copying their values into the params views). With `moments`, also
-   * allocates zeroed first- and second-moment regions. `wasm: false` forces an `ArrayBuffer`.
-   * `threads`: 2 starts a worker for the fused step where Node's `worker_threads` and shared
-   * WebAssembly memory exist; `'auto'` does so from {@link THREAD_THRESHOLD} elements on machines
-   * with at least 2 CPUs; 1 never does.
+   * Lays out `leaves` (copying their values into the params views) with `slots` zeroed regions
+   * per leaf (slot 0 for the gradients, then the state arrays), and the programs `specs` (the
+   * variants of a fused chain; none for an arena that is never stepped). `wasm: false` forces an
+   * `ArrayBuffer` stepped by the JavaScript kernels. `threads`: 2 starts a worker where workers
+   * and shared WebAssembly memory exist; `'auto'` does so from {@link THREAD_THRESHOLD} elements on
+   * machines with at least 2 CPUs; 1 never does.
    */
   constructor(
     leaves: readonly ArrayLeaf[],
-    moments: boolean,
+    slots: number,
+    readonly specs: readonly ProgramSpec[],
     wasm: boolean,
     threads: ArenaThreads = 1,
   ) {
-    const { layout, bytes } = arenaLayout(leaves, moments);
+    const { layout, header, bytes } = arenaLayout(leaves, slots, specs);
     let elements = 0;
     for (const l of layout) elements += l.n;
+    const stepped = specs.length > 0;
     const twoThreads =
       wasm &&
-      moments &&
+      stepped &&
       (threads === 2
         ? threadsAvailable(1)
         : threads === 'auto' && elements >= THREAD_THRESHOLD && threadsAvailable(2));
     this.bytes = bytes;
     const shared = twoThreads ? instantiateKernels(bytes, true) : undefined;
     const inst = shared ?? (wasm ? instantiateKernels(bytes) : undefined);
-    this.worker = shared
-      ? KernelWorker.start(this, shared.module, shared.memory, ALL_KERNELS, CONTROL)
-      : undefined;
-    this.kernels = inst?.kernels;
+    this.worker = shared ? KernelWorker.start(this, shared.module, shared.memory, 0) : undefined;
+    this.run = inst?.run;
     this.kernel = inst ? 'wasm' : 'js';
     const buffer: ArrayBuffer = inst ? inst.memory.buffer : new ArrayBuffer(Math.max(bytes, 8));
-    this.scalars = new Float64Array(buffer, 0, KERNEL_SCALARS.length);
-    this.scalars32 = new Float32Array(buffer, F32_SCALARS, KERNEL_SCALARS.length);
-    let at = SCALARS_BYTES;
+    this.scratch = header - 2 * BLOCK * 8;
+    this.workerScratch = header - BLOCK * 8;
+    for (let k = 0; k < slots; k++) this.slots.push([]);
+    // Programs and scalars, after the control block.
+    let word = CONTROL_SLOTS;
+    let totalWords = CONTROL_SLOTS;
+    for (const spec of specs)
+      totalWords += 2 * (PROGRAM.HEADER + spec.ops.length * PROGRAM.OP_WORDS);
+    let scalarAt = (4 * totalWords + 63) & ~63;
+    let at = header;
+    const words = new Int32Array(buffer, 0, header >> 2);
     for (const l of layout) {
       const size = l.f32 ? 4 : 8;
       const Ctor = l.f32 ? Float32Array : Float64Array;
@@ -161,38 +190,58 @@ export class Arena {
         at += l.n * size;
         return start;
       };
-      const g = region();
       const p = region();
-      const m = moments ? region() : -1;
-      const v = moments ? region() : -1;
-      const view = (base: number, len: number) =>
-        base < 0 ? new Ctor(0) : new Ctor(buffer, base, len);
-      this.groups.push({
+      const slotAt = this.slots.map(() => region());
+      const grp: Group = {
         f32: l.f32,
         n: l.n,
-        g,
-        m,
-        v,
         p,
-        all: { g: view(g, l.n), m: view(m, l.n), v: view(v, l.n), p: view(p, l.n) },
-        fns: this.kernels
-          ? [0, 1, 2, 3].map((j) => this.kernels![kernelName(l.f32, j >= 2, (j & 1) === 1)]!)
-          : [],
-        first: l.f32 ? 0 : 4,
-      });
+        slots: slotAt,
+        pAll: new Ctor(buffer, p, l.n),
+        slotsAll: slotAt.map((o) => new Ctor(buffer, o, l.n)),
+        progs: [],
+        js: [],
+        scalars: [],
+      };
+      for (const spec of specs) {
+        if (this.run !== undefined) {
+          const prog = 4 * word;
+          words[word + PROGRAM.SHIFT] = l.f32 ? 2 : 3;
+          words[word + PROGRAM.N_OPS] = spec.ops.length;
+          const scs: (Float32Array | Float64Array)[] = [];
+          spec.ops.forEach((op, k) => {
+            const w = word + PROGRAM.HEADER + k * PROGRAM.OP_WORDS;
+            words[w + PROGRAM.FN] = kernelIndex(op.name, l.f32);
+            words[w + PROGRAM.P] = p;
+            op.arrays.forEach((ai, j) => {
+              words[w + PROGRAM.A0 + j] = slotAt[spec.slotOf[ai]!]!;
+            });
+            words[w + PROGRAM.SC] = scalarAt;
+            scs.push(new Ctor(buffer, scalarAt, op.scalars.length));
+            scalarAt += MAX_OP_SCALARS * 8;
+          });
+          word += PROGRAM.HEADER + spec.ops.length * PROGRAM.OP_WORDS;
+          grp.progs.push(prog);
+          grp.scalars.push(scs);
+        } else grp.js.push(new JsChain(spec.ops, l.f32));
+      }
+      this.groups.push(grp);
       l.index.forEach((leafIndex, j) => {
         const len = leaves[leafIndex]!.length;
         const off = l.offset[j]! * size;
-        this.grads[leafIndex] = new Ctor(buffer, g + off, len);
         const pv = new Ctor(buffer, p + off, len);
         pv.set(leaves[leafIndex]!);
         this.params[leafIndex] = pv;
-        if (moments) {
-          this.mu[leafIndex] = new Ctor(buffer, m + off, len);
-          this.nu[leafIndex] = new Ctor(buffer, v + off, len);
-        }
+        slotAt.forEach((o, k) => {
+          this.slots[k]![leafIndex] = new Ctor(buffer, o + off, len);
+        });
       });
     }
+  }
+
+  /** Per leaf, views of the gradients region. */
+  get grads(): ArrayLeaf[] {
+    return this.slots[0] ?? [];
   }
 
   /**
@@ -201,27 +250,16 @@ export class Arena {
    * false when the worker died in the middle of a chunk (`midChunk`): that chunk's elements may
    * be half-written and are left as they are (the others are completed).
    */
-  private finishForWorker(worker: KernelWorker, fn: number, rectify: number): boolean {
+  private finishForWorker(worker: KernelWorker, variant: number): boolean {
     const done = worker.progress;
     const mid = worker.midChunk;
+    const run = this.run!;
     let chunk = 0;
     for (const grp of this.groups) {
       const half = (grp.n >> 1) & ~3;
-      const size = grp.f32 ? 4 : 8;
-      const n = grp.n - half;
-      for (let at = 0; at < n; at += CHUNK, chunk++) {
+      for (let at = half; at < grp.n; at += CHUNK, chunk++) {
         if (chunk < done || (chunk === done && mid)) continue;
-        const len = Math.min(CHUNK, n - at);
-        const off = (half + at) * size;
-        grp.fns[fn]!(
-          grp.g + off,
-          grp.m + off,
-          grp.v + off,
-          grp.p + off,
-          len,
-          rectify,
-          grp.f32 ? F32_SCALARS : 0,
-        );
+        run(grp.progs[variant]!, at, Math.min(grp.n, at + CHUNK), this.scratch);
       }
     }
     return !mid;
@@ -242,58 +280,46 @@ export class Arena {
     this.worker?.injectFault(code);
   }
 
-  /** One fused RAdam step over every leaf (one kernel call per dtype). */
-  radamStep(k: KernelScalars): void {
-    const kernels = this.kernels;
-    if (kernels !== undefined) {
-      const sc = this.scalars;
-      sc[0] = k.a1;
-      sc[1] = k.b1;
-      sc[2] = k.a2;
-      sc[3] = k.b2;
-      sc[4] = k.bc1;
-      sc[5] = k.bc1Next;
-      sc[6] = k.bc2;
-      sc[7] = k.r;
-      sc[8] = k.epsRoot;
-      sc[9] = k.eps;
-      sc[10] = k.wd;
-      sc[11] = k.s;
-      // Storing into a Float32Array rounds each to float32, as the float32 LeafOps do. (An
-      // element loop: \`set\` from a view of the same buffer would copy the source first.)
-      const sc32 = this.scalars32;
-      for (let j = 0; j < sc32.length; j++) sc32[j] = sc[j]!;
+  /** Writes the scalars of program `variant` (float64s, and rounded to float32 for float32 leaves). */
+  private setScalars(variant: number, scalars: Float64Array): void {
+    const ops = this.specs[variant]!.ops;
+    for (const grp of this.groups) {
+      if (this.run === undefined) {
+        grp.js[variant]!.setScalars(scalars);
+        continue;
+      }
+      const views = grp.scalars[variant]!;
+      for (let k = 0; k < ops.length; k++) {
+        const idx = ops[k]!.scalars;
+        // Storing into a Float32Array rounds each to float32, as the float32 LeafOps do.
+        const out = views[k]!;
+        for (let j = 0; j < idx.length; j++) out[j] = scalars[idx[j]!]!;
+      }
     }
-    const fn = (k.nesterov ? 2 : 0) + (k.decay ? 1 : 0);
-    const rectify = k.rectify ? 1 : 0;
+  }
+
+  /**
+   * One fused step of program `variant` with `scalars` (the chain's, in `chainLayout` order) over
+   * every leaf, or over the first `limit` elements of each dtype's regions.
+   */
+  step(variant: number, scalars: Float64Array, limit = Number.POSITIVE_INFINITY): void {
+    this.setScalars(variant, scalars);
+    const run = this.run;
     const worker = this.worker;
-    if (kernels !== undefined && worker?.ready) {
+    if (run !== undefined && worker?.ready && limit === Number.POSITIVE_INFINITY) {
       // The worker steps the upper half of every region while this thread steps the lower half.
       const groups = this.groups;
       for (const grp of groups) {
         const half = (grp.n >> 1) & ~3;
-        const off = half * (grp.f32 ? 4 : 8);
-        worker.add(
-          grp.first + fn,
-          grp.g + off,
-          grp.m + off,
-          grp.v + off,
-          grp.p + off,
-          grp.n - half,
-          rectify,
-          grp.f32 ? F32_SCALARS : 0,
-        );
+        worker.add(grp.progs[variant]!, half, grp.n, this.workerScratch);
       }
       worker.run();
-      for (const grp of groups) {
-        const half = (grp.n >> 1) & ~3;
-        grp.fns[fn]!(grp.g, grp.m, grp.v, grp.p, half, rectify, grp.f32 ? F32_SCALARS : 0);
-      }
+      for (const grp of groups) run(grp.progs[variant]!, 0, (grp.n >> 1) & ~3, this.scratch);
       if (worker.join()) {
         this.lastThreads = 2;
         return;
       }
-      const exact = this.finishForWorker(worker, fn, rectify);
+      const exact = this.finishForWorker(worker, variant);
       this.lastThreads = 1;
       if (exact) {
         this.giveUpWorker(
@@ -303,21 +329,15 @@ export class Arena {
       }
       this.giveUpWorker('it died in the middle of writing a chunk of a step');
       throw new KernelThreadError(
-        'Optimizer.step: the second kernel thread died in the middle of writing a chunk of this step (at most 16,384 elements of the params and moments may be half-updated; every other element was stepped exactly once on this thread). Restore the optimizer from a checkpoint; later steps run on one thread',
+        'Optimizer.step: the second kernel thread died in the middle of writing a chunk of this step (at most 16,384 elements of the params and state may be half-updated; every other element was stepped exactly once on this thread). Restore the optimizer from a checkpoint; later steps run on one thread',
       );
     }
     if (worker?.failed) this.giveUpWorker('it exited between steps');
     this.lastThreads = 1;
     for (const grp of this.groups) {
-      if (kernels !== undefined) {
-        grp.fns[fn]!(grp.g, grp.m, grp.v, grp.p, grp.n, rectify, grp.f32 ? F32_SCALARS : 0);
-      } else if (grp.f32) {
-        const a = grp.all as { g: Float32Array; m: Float32Array; v: Float32Array; p: Float32Array };
-        radamStepF32(a.g, a.m, a.v, a.p, 0, grp.n, k);
-      } else {
-        const a = grp.all as { g: Float64Array; m: Float64Array; v: Float64Array; p: Float64Array };
-        radamStepF64(a.g, a.m, a.v, a.p, 0, grp.n, k);
-      }
+      const n = Math.min(grp.n, limit);
+      if (run !== undefined) run(grp.progs[variant]!, 0, n, this.scratch);
+      else grp.js[variant]!.run(grp.pAll as Float32Array, grp.slotsAll as Float32Array[], n);
     }
   }
 }

@@ -5,7 +5,7 @@
  * one thread.
  *
  * Handshake through an `Int32Array` control block in the shared memory (no messages per step):
- * the main thread writes the job (up to 2 kernel calls), bumps `JOB` and wakes the worker; the
+ * the main thread writes the job (up to 2 calls of the kernels' `run`), bumps `JOB` and wakes the worker; the
  * worker runs the calls, copies `JOB` into `DONE` and wakes the main thread, which meanwhile ran
  * its own half and waits for `DONE` to reach the job's number (`Atomics.wait`, or a busy wait on a
  * browser's main thread, which may not block). Until the worker has started (it sets `READY`), the
@@ -29,9 +29,9 @@ const PROGRESS = 5;
 const PHASE = 6;
 /** Tests only: makes the worker die (see {@link KernelWorker.injectFault}). */
 const FAULT = 7;
-/** Each call: kernel index, g, m, v, p, n, rectify, scalars (8 slots), from slot `CALLS`. */
+/** Each call: program, start, end, block buffer (4 slots), from slot `CALLS`. */
 const CALLS = 8;
-const CALL_SLOTS = 8;
+const CALL_SLOTS = 4;
 /** Int32 slots in the control block. */
 export const CONTROL_SLOTS = CALLS + 2 * CALL_SLOTS;
 
@@ -183,12 +183,11 @@ function workerSource(kind: 'node' | 'web'): string {
       : "const die = () => { close(); throw new Error('optax-ts kernel thread: injected fault'); };";
   return `
 ${die}
-function main({ module, memory, names, control }) {
+function main({ module, memory, control }) {
 const ctl = new Int32Array(memory.buffer, control, ${CONTROL_SLOTS});
-let fns;
+let run;
 try {
-  const exp = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  fns = names.map((n) => exp[n]);
+  run = new WebAssembly.Instance(module, { env: { memory } }).exports.run;
   Atomics.store(ctl, ${READY}, 1);
 } catch (e) {
   Atomics.store(ctl, ${FAILED}, 1);
@@ -207,18 +206,15 @@ for (;;) {
     let chunk = 0;
     for (let j = 0; j < count; j++) {
       const b = ${CALLS} + ${CALL_SLOTS} * j;
-      const fn = fns[ctl[b]];
-      const size = ctl[b] < 4 ? 4 : 8;
-      const g = ctl[b + 1], m = ctl[b + 2], v = ctl[b + 3], p = ctl[b + 4], n = ctl[b + 5];
-      for (let at = 0; at < n; at += ${CHUNK}, chunk++) {
-        const len = Math.min(${CHUNK}, n - at);
-        const off = at * size;
+      const prog = ctl[b], start = ctl[b + 1], end = ctl[b + 2], scratch = ctl[b + 3];
+      for (let at = start; at < end; at += ${CHUNK}, chunk++) {
+        const stop = Math.min(end, at + ${CHUNK});
         Atomics.store(ctl, ${PHASE}, 1);
         if (fault === chunk + 1) {
-          fn(g + off, m + off, v + off, p + off, (len >> 3) << 2, ctl[b + 6], ctl[b + 7]);
+          run(prog, at, at + ((stop - at) >> 1), scratch);
           die();
         }
-        fn(g + off, m + off, v + off, p + off, len, ctl[b + 6], ctl[b + 7]);
+        run(prog, at, stop, scratch);
         Atomics.store(ctl, ${PHASE}, 0);
         Atomics.store(ctl, ${PROGRESS}, chunk + 1);
       }
@@ -266,15 +262,14 @@ export class KernelWorker {
   }
 
   /**
-   * Starts a worker on `memory` (shared) with the compiled shared-memory `module`, exporting
-   * kernels `names` (a call's kernel index points into it); the control block is at byte
-   * `control`. `undefined` when workers are unavailable.
+   * Starts a worker on `memory` (shared) with the compiled shared-memory `module` (whose `run`
+   * a call runs); the control block is at byte `control`. `undefined` when workers are
+   * unavailable.
    */
   static start(
     owner: object,
     module: object,
     memory: WasmMemory,
-    names: readonly string[],
     control: number,
   ): KernelWorker | undefined {
     const h = threadHost();
@@ -285,7 +280,7 @@ export class KernelWorker {
       // A worker that fails to start is never ready; one that dies between steps is marked
       // FAILED here (the event arrives when this thread is idle); one that dies during a step
       // is noticed by join.
-      const worker = h.spawn({ module, memory, names, control }, () => {
+      const worker = h.spawn({ module, memory, control }, () => {
         Atomics.store(kw.ctl, FAILED, 1);
       });
       kw.worker = worker;
@@ -306,27 +301,17 @@ export class KernelWorker {
     return Atomics.load(this.ctl, FAILED) !== 0;
   }
 
-  /** Queues one kernel call of the next job (at most 2 per job). */
-  add(
-    kernel: number,
-    g: number,
-    m: number,
-    v: number,
-    p: number,
-    n: number,
-    rectify: number,
-    scalars: number,
-  ): void {
+  /**
+   * Queues one call of the next job (at most 2 per job): `run(prog, start, end, scratch)`, in
+   * chunks of {@link CHUNK} elements.
+   */
+  add(prog: number, start: number, end: number, scratch: number): void {
     const ctl = this.ctl;
     const b = CALLS + CALL_SLOTS * this.calls++;
-    ctl[b] = kernel;
-    ctl[b + 1] = g;
-    ctl[b + 2] = m;
-    ctl[b + 3] = v;
-    ctl[b + 4] = p;
-    ctl[b + 5] = n;
-    ctl[b + 6] = rectify;
-    ctl[b + 7] = scalars;
+    ctl[b] = prog;
+    ctl[b + 1] = start;
+    ctl[b + 2] = end;
+    ctl[b + 3] = scratch;
   }
 
   /** Hands the queued calls to the worker (returns at once). */

@@ -1,6 +1,7 @@
 /** Gradient clipping, as `optax.clip` and `optax.clip_by_global_norm`. */
 
 import type { EmptyState, GradientTransformationExtraArgs } from '../base.js';
+import { statelessMember, withFusionTag } from '../base.js';
 import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
 import { mapLeaves, treeL2Norm } from '../tree.js';
 import { checkFinite } from '../validate.js';
@@ -22,7 +23,7 @@ export function clip(maxDelta: number): GradientTransformationExtraArgs<EmptySta
     throw new RangeError(
       `clip: maxDelta must be >= 0 (the largest |update| allowed), got ${maxDelta}`,
     );
-  return {
+  const tx: GradientTransformationExtraArgs<EmptyState> = {
     init: () => ({}),
     update: (updates, state) => [
       mapLeaves(([u]) => leafOps(u).clip(u, -maxDelta, maxDelta), [updates], ['updates']),
@@ -37,6 +38,11 @@ export function clip(maxDelta: number): GradientTransformationExtraArgs<EmptySta
       },
     }),
   };
+  return withFusionTag(tx, {
+    kind: 'stage',
+    name: fn,
+    fuse: () => statelessMember('clip', [-maxDelta, maxDelta]),
+  });
 }
 
 /**

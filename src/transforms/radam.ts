@@ -1,7 +1,8 @@
 /** Rectified Adam's rescaling, as `optax.scale_by_radam`. */
 
-import type { GradientTransformationExtraArgs } from '../base.js';
+import type { FusedMember, GradientTransformationExtraArgs } from '../base.js';
 import { safeIncrement, withFusionTag } from '../base.js';
+import { STAGES, type StageName } from '../kernels/stages.js';
 import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeMap, treeZerosLike } from '../tree.js';
@@ -227,7 +228,7 @@ export function adamFamily(
   hp: AdamFamilyHyperparams,
   fillScalars: (count: number, out: RadamScalars) => void,
 ): GradientTransformationExtraArgs<ScaleByAdamState> {
-  return {
+  const tx: GradientTransformationExtraArgs<ScaleByAdamState> = {
     init: (params) => ({ count: 0, mu: treeZerosLike(params), nu: treeZerosLike(params) }),
     update(updates, state) {
       checkAdamState(fn, state);
@@ -268,6 +269,65 @@ export function adamFamily(
       };
     },
   };
+  return withFusionTag(tx, {
+    kind: 'stage',
+    name: fn,
+    fuse: (state, leaves) => fuseAdam(fn, hp, fillScalars, state, leaves),
+  });
+}
+
+/**
+ * The fused member of an Adam-family transformation: stage `adam` (rectified or Adam) or
+ * `adamMomentum` (RAdam's unrectified steps), with Nesterov variants.
+ */
+function fuseAdam(
+  fn: string,
+  hp: AdamFamilyHyperparams,
+  fillScalars: (count: number, out: RadamScalars) => void,
+  state: unknown,
+  leaves: (tree: unknown) => ArrayLeaf[] | undefined,
+): FusedMember | undefined {
+  const st = state as ScaleByAdamState;
+  if (!isContainer(st) || Array.isArray(st) || !('mu' in st) || !('nu' in st)) return undefined;
+  const mu = leaves(st.mu);
+  const nu = leaves(st.nu);
+  if (mu === undefined || nu === undefined) return undefined;
+  const ratio: StageName = hp.nesterov ? 'adamNesterov' : 'adam';
+  const momentum: StageName = hp.nesterov ? 'adamMomentumNesterov' : 'adamMomentum';
+  const s = newRadamScalars();
+  // The stage's scalars, in its order (STAGES.adam: a1, b1, a2, b2, bc1, bc2, r, epsRoot, eps[, bc1Next]).
+  const names = STAGES[ratio].scalars as readonly string[];
+  const at = (name: string) => names.indexOf(name);
+  const [BC1, BC2, R, BC1N] = [at('bc1'), at('bc2'), at('r'), at('bc1Next')];
+  const known: Record<string, number> = {
+    a1: 1 - hp.b1,
+    b1: hp.b1,
+    a2: 1 - hp.b2,
+    b2: hp.b2,
+    epsRoot: hp.epsRoot,
+    eps: hp.eps,
+  };
+  const scalars = Float64Array.from(names, (n) => known[n] ?? Number.NaN);
+  const countWhat = `${fn}.update: state.count`;
+  const member = {
+    stages: [ratio, momentum],
+    stage: ratio as StageName,
+    arrays: [mu, nu],
+    scalars,
+    prepare() {
+      checkCount(countWhat, st.count);
+      fillScalars(st.count, s);
+      member.stage = s.rectify ? ratio : momentum;
+      scalars[BC1] = s.bc1;
+      scalars[BC2] = s.bc2;
+      scalars[R] = s.r;
+      if (BC1N >= 0) scalars[BC1N] = s.bc1Next;
+    },
+    commit() {
+      st.count = s.t;
+    },
+  };
+  return member;
 }
 
 /**
@@ -313,6 +373,5 @@ export function scaleByRadam(
 ): GradientTransformationExtraArgs<ScaleByAdamState> {
   const fn = 'scaleByRadam';
   const hp = radamHyperparams(fn, options);
-  const tx = adamFamily(fn, hp, (count, out) => radamScalars(count, hp, out));
-  return withFusionTag(tx, { kind: 'scaleByRadam', hp });
+  return adamFamily(fn, hp, (count, out) => radamScalars(count, hp, out));
 }

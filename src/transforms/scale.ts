@@ -5,7 +5,7 @@ import type {
   ScalarOrSchedule,
   Schedule,
 } from '../base.js';
-import { safeIncrement, withFusionTag } from '../base.js';
+import { safeIncrement, statelessMember, withFusionTag } from '../base.js';
 import { leafOps, typedArrayOps } from '../leaf.js';
 import { isContainer, mapLeaves } from '../tree.js';
 import {
@@ -73,7 +73,11 @@ export function scale(stepSize: number): GradientTransformationExtraArgs<EmptySt
       },
     }),
   };
-  return withFusionTag(tx, { kind: 'scale', stepSize });
+  return withFusionTag(tx, {
+    kind: 'stage',
+    name: 'scale',
+    fuse: () => statelessMember('scale', [stepSize]),
+  });
 }
 
 /** The state of {@link scaleBySchedule}: how many updates have been made. */
@@ -126,7 +130,26 @@ export function scaleBySchedule(
       };
     },
   };
-  return withFusionTag(tx, { kind: 'scaleBySchedule', stepSizeFn, name });
+  return withFusionTag(tx, {
+    kind: 'stage',
+    name,
+    fuse(state) {
+      const st = state as ScaleByScheduleState;
+      if (!isContainer(st)) return undefined;
+      const countWhat = `${name}.update: state.count`;
+      return statelessMember(
+        'scale',
+        [Number.NaN],
+        (sc) => {
+          checkCount(countWhat, st.count);
+          sc[0] = evaluate(name, 'step size', stepSizeFn, st.count);
+        },
+        () => {
+          st.count = safeIncrement(st.count);
+        },
+      );
+    },
+  });
 }
 
 /** Options of {@link scaleByLearningRate}. */

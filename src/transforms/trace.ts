@@ -1,6 +1,7 @@
 /** Momentum, as `optax.trace`. */
 
 import type { GradientTransformationExtraArgs } from '../base.js';
+import { withFusionTag } from '../base.js';
 import { type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeMap, treeZerosLike } from '../tree.js';
@@ -71,7 +72,7 @@ export function trace(
   checkFinite(fn, 'decay', decay);
   checkOptionKeys(fn, options, ['nesterov']);
   const nesterov = checkBoolean(fn, 'nesterov', options.nesterov ?? false);
-  return {
+  const tx: GradientTransformationExtraArgs<TraceState> = {
     init: (params) => ({ trace: treeZerosLike(params) }),
     update(updates, state) {
       if (!isContainer(state) || Array.isArray(state) || !('trace' in state))
@@ -108,4 +109,22 @@ export function trace(
       };
     },
   };
+  return withFusionTag(tx, {
+    kind: 'stage',
+    name: fn,
+    fuse(state, leaves) {
+      if (!isContainer(state) || Array.isArray(state) || !('trace' in state)) return undefined;
+      const traces = leaves(state.trace);
+      if (traces === undefined) return undefined;
+      const stage = nesterov ? 'traceNesterov' : 'trace';
+      return {
+        stages: [stage],
+        stage,
+        arrays: [traces],
+        scalars: Float64Array.of(decay),
+        prepare() {},
+        commit() {},
+      };
+    },
+  });
 }

@@ -153,7 +153,8 @@ describe('counts written near the int32 limit by the user continue like the func
           });
           await run(opt, ref, pr.grads, pr.functionalGrads, 2, 4);
         }
-        if (c.fused) expect(written).toBeGreaterThan(0);
+        // Every fused composition with a count (stateless ones like clip have none) had one written.
+        if (c.fused && /radam|adam|schedule/i.test(c.name)) expect(written).toBeGreaterThan(0);
       });
   });
 });
