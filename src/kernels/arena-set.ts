@@ -66,6 +66,10 @@ export class ArenaSet {
    */
   readonly slots: Float[][] = [];
   private readonly kernelKind: 'wasm' | 'js';
+  /** Per arena: the indices of its leaves, and a list reused to pass it their arrays. */
+  private readonly members: number[][] = [];
+  private readonly local: Float[][] = [];
+  private readonly localP: Float[][] = [];
 
   /**
    * Lays `leaves` out over arenas (copying their values into the arenas' params views) with
@@ -90,11 +94,14 @@ export class ArenaSet {
     // First fit, in leaf order: a new arena when the next leaf would overflow this one.
     const groups: number[][] = [];
     let current: number[] = [];
-    const empty = arenaBytes([], slots, specs);
+    // On the caller's buffers (`stream`), arenas keep only the state and copy the params and
+    // gradients through windows.
+    const windowed = stream;
+    const empty = arenaBytes([], slots, specs, windowed);
     let used = empty;
     for (let i = 0; i < n; i++) {
       const leaf = leaves[i]!;
-      const cost = arenaBytes([leaf], slots, specs) - empty;
+      const cost = arenaBytes([leaf], slots, specs, windowed) - empty;
       if (empty + cost > capacity) {
         if (!stream)
           throw new RangeError(
@@ -120,14 +127,18 @@ export class ArenaSet {
         specs,
         wasm,
         threads,
+        windowed,
       );
       this.arenas.push(arena);
+      this.members.push(members);
+      this.local.push(members.map((i) => leaves[i]!));
+      this.localP.push(members.map((i) => leaves[i]!));
       members.forEach((i, j) => {
         this.arenaOf[i] = a;
         this.localOf[i] = j;
-        this.params[i] = arena.params[j] as Float;
+        this.params[i] = windowed ? leaves[i]! : (arena.params[j] as Float);
         arena.slots.forEach((views, k) => {
-          this.slots[k]![i] = views[j] as Float;
+          if (views[j] !== undefined) this.slots[k]![i] = views[j] as Float;
         });
       });
     });
@@ -205,6 +216,21 @@ export class ArenaSet {
     staged: boolean,
   ): void {
     const { arenaOf, localOf } = this;
+    if (staged && this.arenas.length > 0 && this.arenas[0]!.windowed) {
+      for (let a = 0; a < this.arenas.length; a++) {
+        const members = this.members[a]!;
+        const g = this.local[a]!;
+        const p = this.localP[a]!;
+        for (let j = 0; j < members.length; j++) {
+          g[j] = grads[members[j]!]!;
+          p[j] = params[members[j]!]!;
+        }
+        this.arenas[a]!.stepWindowed(variant, scalars, g, p);
+      }
+      for (const s of this.streamed)
+        this.stepStreamed(s, variant, scalars, grads[s.leaf]!, params[s.leaf]!);
+      return;
+    }
     for (let i = 0; i < arenaOf.length; i++) {
       const a = arenaOf[i]!;
       if (a < 0) continue;

@@ -20,9 +20,11 @@ import {
   CONTROL_SLOTS,
   KernelThreadError,
   KernelWorker,
+  RING,
   threadsAvailable,
 } from './threads.js';
 import { instantiateKernels, kernelIndex, type WasmRun } from './wasm.js';
+import { WindowPlan, windowOf } from './window.js';
 
 /** A chain's kernel calls and, per array of the chain, the arena slot it reads (0: gradients). */
 export interface ProgramSpec {
@@ -41,8 +43,19 @@ interface Group {
   /** Views of whole regions (for the JavaScript kernels). */
   pAll: ArrayLeaf;
   slotsAll: ArrayLeaf[];
-  /** Per program variant: the byte offset of its program (WebAssembly) or its JavaScript chain. */
+  /**
+   * Per program variant: the byte offset of its program (WebAssembly), or with windows one per
+   * ring slot (`progs[variant * RING + slot]`); or its JavaScript chain.
+   */
   progs: number[];
+  /** With windows: per program variant, the word indices of the params and gradients pointers. */
+  pWords: number[][];
+  gWords: number[][];
+  /** With windows: per ring slot, byte offsets and views of the params and gradients windows. */
+  winP: number[];
+  winG: number[];
+  winPView: ArrayLeaf[];
+  winGView: ArrayLeaf[];
   js: JsChain[];
   /** Per program variant, per op: the op's scalars in the arena (float32 for float32 leaves). */
   scalars: (Float32Array | Float64Array)[][];
@@ -65,14 +78,22 @@ interface Layout {
   bytes: number;
 }
 
+/** Program copies per variant and dtype: one per ring slot with windows, else one. */
+const copies = (windowed: boolean) => (windowed ? RING : 1);
+
+/** The words of the programs of `specs` over two dtypes. */
+function programWords(specs: readonly ProgramSpec[], windowed: boolean): number {
+  let words = 0;
+  for (const s of specs)
+    words += copies(windowed) * 2 * (PROGRAM.HEADER + s.ops.length * PROGRAM.OP_WORDS);
+  return words;
+}
+
 /** The header's size for `specs` over `groups` dtypes. */
-function headerBytes(specs: readonly ProgramSpec[], groups: number): number {
-  let words = CONTROL_SLOTS;
+function headerBytes(specs: readonly ProgramSpec[], groups: number, windowed: boolean): number {
+  const words = CONTROL_SLOTS + programWords(specs, windowed);
   let scalars = 0;
-  for (const s of specs) {
-    words += groups * (PROGRAM.HEADER + s.ops.length * PROGRAM.OP_WORDS);
-    scalars += groups * s.ops.length * MAX_OP_SCALARS * 8;
-  }
+  for (const s of specs) scalars += groups * s.ops.length * MAX_OP_SCALARS * 8;
   const round = (x: number) => (x + 63) & ~63;
   return round(4 * words) + round(scalars) + 2 * BLOCK * 8;
 }
@@ -82,6 +103,7 @@ function arenaLayout(
   leaves: readonly ArrayLeaf[],
   slots: number,
   specs: readonly ProgramSpec[],
+  windowed: boolean,
 ): Layout {
   const layout: Layout['layout'] = [];
   for (const f32 of [false, true]) {
@@ -96,9 +118,15 @@ function arenaLayout(
     });
     if (index.length > 0) layout.push({ f32, index, offset, n });
   }
-  const header = headerBytes(specs, 2);
+  const header = headerBytes(specs, 2, windowed);
   let bytes = header;
-  for (const l of layout) bytes += (1 + slots) * l.n * (l.f32 ? 4 : 8);
+  for (const l of layout) {
+    const size = l.f32 ? 4 : 8;
+    // With windows: the state slots in full, the params and gradients in ring windows.
+    bytes += windowed
+      ? (slots - 1) * l.n * size + 2 * RING * windowOf(l.n) * size
+      : (1 + slots) * l.n * size;
+  }
   return { layout, header, bytes };
 }
 
@@ -110,8 +138,9 @@ export function arenaBytes(
   leaves: readonly ArrayLeaf[],
   slots: number,
   specs: readonly ProgramSpec[],
+  windowed = false,
 ): number {
-  return arenaLayout(leaves, slots, specs).bytes;
+  return arenaLayout(leaves, slots, specs, windowed).bytes;
 }
 
 export class Arena {
@@ -135,6 +164,11 @@ export class Arena {
   readonly bytes: number;
   private readonly groups: Group[] = [];
   private readonly run: WasmRun | undefined;
+  private readonly words: Int32Array;
+  private readonly window: WindowPlan | undefined;
+  /** With windows and a worker: the share of each chunk the worker steps (adapted each step). */
+  private share = 0.55;
+  private readonly mids = new Int32Array(RING);
   /** The block buffers of this thread and of the worker. */
   private readonly scratch: number;
   private readonly workerScratch: number;
@@ -153,8 +187,13 @@ export class Arena {
     readonly specs: readonly ProgramSpec[],
     wasm: boolean,
     threads: ArenaThreads = 1,
+    /**
+     * The params and gradients stay the caller's: the arena holds the state slots (1 and up) and
+     * ring windows through which each step copies the params and gradients (WebAssembly only).
+     */
+    readonly windowed = false,
   ) {
-    const { layout, header, bytes } = arenaLayout(leaves, slots, specs);
+    const { layout, header, bytes } = arenaLayout(leaves, slots, specs, windowed);
     let elements = 0;
     for (const l of layout) elements += l.n;
     const stepped = specs.length > 0;
@@ -167,6 +206,8 @@ export class Arena {
     this.bytes = bytes;
     const shared = twoThreads ? instantiateKernels(bytes, true) : undefined;
     const inst = shared ?? (wasm ? instantiateKernels(bytes) : undefined);
+    if (windowed && inst === undefined)
+      throw new Error('an arena with windows needs the WebAssembly kernels');
     this.worker = shared ? KernelWorker.start(this, shared.module, shared.memory, 0) : undefined;
     this.run = inst?.run;
     this.kernel = inst ? 'wasm' : 'js';
@@ -176,67 +217,95 @@ export class Arena {
     for (let k = 0; k < slots; k++) this.slots.push([]);
     // Programs and scalars, after the control block.
     let word = CONTROL_SLOTS;
-    let totalWords = CONTROL_SLOTS;
-    for (const spec of specs)
-      totalWords += 2 * (PROGRAM.HEADER + spec.ops.length * PROGRAM.OP_WORDS);
-    let scalarAt = (4 * totalWords + 63) & ~63;
+    let scalarAt = (4 * (CONTROL_SLOTS + programWords(specs, windowed)) + 63) & ~63;
     let at = header;
     const words = new Int32Array(buffer, 0, header >> 2);
+    this.words = words;
     for (const l of layout) {
       const size = l.f32 ? 4 : 8;
       const Ctor = l.f32 ? Float32Array : Float64Array;
-      const region = () => {
+      const region = (n: number) => {
         const start = at;
-        at += l.n * size;
+        at += n * size;
         return start;
       };
-      const p = region();
-      const slotAt = this.slots.map(() => region());
+      const p = windowed ? -1 : region(l.n);
+      const slotAt = this.slots.map((_, k) => (windowed && k === 0 ? -1 : region(l.n)));
+      const winP: number[] = [];
+      const winG: number[] = [];
+      if (windowed)
+        for (let r = 0; r < RING; r++) {
+          winP.push(region(windowOf(l.n)));
+          winG.push(region(windowOf(l.n)));
+        }
+      const view = (o: number, n: number) => (o < 0 ? new Ctor(0) : new Ctor(buffer, o, n));
       const grp: Group = {
         f32: l.f32,
         n: l.n,
         p,
         slots: slotAt,
-        pAll: new Ctor(buffer, p, l.n),
-        slotsAll: slotAt.map((o) => new Ctor(buffer, o, l.n)),
+        pAll: view(p, l.n),
+        slotsAll: slotAt.map((o) => view(o, l.n)),
         progs: [],
         js: [],
         scalars: [],
+        pWords: [],
+        gWords: [],
+        winP,
+        winG,
+        winPView: winP.map((o) => view(o, windowOf(l.n))),
+        winGView: winG.map((o) => view(o, windowOf(l.n))),
       };
       for (const spec of specs) {
-        if (this.run !== undefined) {
+        if (this.run === undefined) {
+          grp.js.push(new JsChain(spec.ops, l.f32));
+          continue;
+        }
+        const scs: (Float32Array | Float64Array)[] = [];
+        const pw: number[] = [];
+        const gw: number[] = [];
+        for (let copy = 0; copy < copies(windowed); copy++) {
           const prog = 4 * word;
           words[word + PROGRAM.SHIFT] = l.f32 ? 2 : 3;
           words[word + PROGRAM.N_OPS] = spec.ops.length;
-          const scs: (Float32Array | Float64Array)[] = [];
           spec.ops.forEach((op, k) => {
             const w = word + PROGRAM.HEADER + k * PROGRAM.OP_WORDS;
             words[w + PROGRAM.FN] = kernelIndex(op.name, l.f32);
             words[w + PROGRAM.P] = p;
+            if (copy === 0) pw.push(w + PROGRAM.P - word);
             op.arrays.forEach((ai, j) => {
-              words[w + PROGRAM.A0 + j] = slotAt[spec.slotOf[ai]!]!;
+              const slot = spec.slotOf[ai]!;
+              words[w + PROGRAM.A0 + j] = slotAt[slot]!;
+              if (slot === 0 && copy === 0) gw.push(w + PROGRAM.A0 + j - word);
             });
-            words[w + PROGRAM.SC] = scalarAt;
-            scs.push(new Ctor(buffer, scalarAt, op.scalars.length));
-            scalarAt += MAX_OP_SCALARS * 8;
+            if (copy === 0) {
+              scs.push(new Ctor(buffer, scalarAt + k * MAX_OP_SCALARS * 8, op.scalars.length));
+            }
+            words[w + PROGRAM.SC] = scalarAt + k * MAX_OP_SCALARS * 8;
           });
           word += PROGRAM.HEADER + spec.ops.length * PROGRAM.OP_WORDS;
           grp.progs.push(prog);
-          grp.scalars.push(scs);
-        } else grp.js.push(new JsChain(spec.ops, l.f32));
+        }
+        scalarAt += spec.ops.length * MAX_OP_SCALARS * 8;
+        grp.scalars.push(scs);
+        grp.pWords.push(pw);
+        grp.gWords.push(gw);
       }
       this.groups.push(grp);
       l.index.forEach((leafIndex, j) => {
         const len = leaves[leafIndex]!.length;
         const off = l.offset[j]! * size;
-        const pv = new Ctor(buffer, p + off, len);
-        pv.set(leaves[leafIndex]!);
-        this.params[leafIndex] = pv;
+        if (!windowed) {
+          const pv = new Ctor(buffer, p + off, len);
+          pv.set(leaves[leafIndex]!);
+          this.params[leafIndex] = pv;
+        }
         slotAt.forEach((o, k) => {
-          this.slots[k]![leafIndex] = new Ctor(buffer, o + off, len);
+          if (o >= 0) this.slots[k]![leafIndex] = new Ctor(buffer, o + off, len);
         });
       });
     }
+    this.window = windowed ? new WindowPlan(layout, leaves, this.groups) : undefined;
   }
 
   /** Per leaf, views of the gradients region. */
@@ -339,5 +408,128 @@ export class Arena {
       if (run !== undefined) run(grp.progs[variant]!, 0, n, this.scratch);
       else grp.js[variant]!.run(grp.pAll as Float32Array, grp.slotsAll as Float32Array[], n);
     }
+  }
+
+  /**
+   * Copies chunk `c` into its ring slot and writes its program; with a `worker`, hands it the
+   * first `share` of the chunk.
+   */
+  private publish(
+    variant: number,
+    c: number,
+    worker: KernelWorker | undefined,
+    share: number,
+  ): void {
+    const plan = this.window!;
+    plan.copyIn(c);
+    const prog = this.chunkProgram(variant, c);
+    const start = plan.chunkStart[c]!;
+    const end = plan.chunkEnd[c]!;
+    const mid = worker
+      ? Math.min(end, start + ((Math.round((end - start) * share) + 3) & ~3))
+      : start;
+    this.mids[c % RING] = mid;
+    if (worker) worker.publish(c, prog, start, mid);
+  }
+
+  /** Writes chunk `c`'s program (its ring slot's copy): the params and gradients in the windows. */
+  private chunkProgram(variant: number, c: number): number {
+    const plan = this.window!;
+    const grp = this.groups[plan.chunkGroup[c]!]!;
+    const slot = c % RING;
+    const prog = grp.progs[variant * RING + slot]!;
+    const base = prog >> 2;
+    // Element i of the region is element i - start of the window: the driver adds i * size to
+    // these (wrapping) offsets.
+    const shift = grp.f32 ? 4 : 8;
+    const start = plan.chunkStart[c]!;
+    const pBase = (grp.winP[slot]! - start * shift) | 0;
+    const gBase = (grp.winG[slot]! - start * shift) | 0;
+    const words = this.words;
+    for (const w of grp.pWords[variant]!) words[base + w] = pBase;
+    for (const w of grp.gWords[variant]!) words[base + w] = gBase;
+    return prog;
+  }
+
+  /**
+   * One step of an arena with windows over the caller's `grads` and `params` (this arena's leaves,
+   * in its order): chunk by chunk, this thread copies the chunk into its ring slot, the worker
+   * (when there is one) steps the first part of each chunk while this thread steps the rest, and
+   * this thread copies the params back once both are done. Two chunks are published ahead, so the
+   * worker seldom waits.
+   */
+  stepWindowed(
+    variant: number,
+    scalars: Float64Array,
+    grads: readonly ArrayLeaf[],
+    params: readonly ArrayLeaf[],
+  ): void {
+    this.setScalars(variant, scalars);
+    const plan = this.window!;
+    plan.refresh(grads, params);
+    const run = this.run!;
+    const chunks = plan.chunks;
+    let worker = this.worker?.ready ? this.worker : undefined;
+    if (!worker && this.worker?.failed) this.giveUpWorker('it exited between steps');
+    const share = this.share;
+    const mids = this.mids;
+    if (worker) worker.startStream(chunks, this.workerScratch);
+    let lost = false;
+    let mainWaits = 0;
+    let finished = false;
+    try {
+      for (let c = 0; c < Math.min(2, chunks); c++) this.publish(variant, c, worker, share);
+      for (let c = 0; c < chunks; c++) {
+        const prog = this.chunkProgram(variant, c);
+        run(prog, mids[c % RING]!, plan.chunkEnd[c]!, this.scratch);
+        if (worker) {
+          if (worker.streamDone <= c) mainWaits++;
+          if (!worker.waitChunk(c)) {
+            // The worker died or hung: step its parts of the chunks it had not done (all but one
+            // it may have half-written), and go on alone.
+            const done = worker.streamDone;
+            const mid = worker.midChunk;
+            this.giveUpWorker(
+              mid
+                ? 'it died in the middle of writing a chunk of a step'
+                : 'it died or stopped answering during a step, which was completed on the calling thread',
+            );
+            worker = undefined;
+            for (let k = done; k < Math.min(chunks, c + 2); k++) {
+              if (k === done && mid) {
+                lost = true;
+                continue;
+              }
+              run(
+                this.chunkProgram(variant, k),
+                plan.chunkStart[k]!,
+                mids[k % RING]!,
+                this.scratch,
+              );
+            }
+          }
+        }
+        plan.copyOut(c);
+        if (c + 2 < chunks) this.publish(variant, c + 2, worker, share);
+      }
+      finished = true;
+    } finally {
+      // (Nothing above throws; if it ever did, the worker must not spin on.)
+      if (!finished && worker) worker.endStream(true);
+    }
+    if (worker) {
+      if (!worker.endStream(false)) this.giveUpWorker('it stopped answering after a step');
+      else {
+        // Balance the next step: the side that waited takes more of each chunk.
+        const workerWaited = worker.streamWaits > 1000;
+        if (mainWaits > chunks / 8 && !workerWaited) this.share = Math.max(0.05, share - 0.02);
+        else if (workerWaited && mainWaits < chunks / 8) this.share = Math.min(0.95, share + 0.02);
+      }
+    }
+    this.lastThreads = worker ? 2 : 1;
+    if (lost)
+      throw new KernelThreadError(
+        'Optimizer.step: the second kernel thread died in the middle of writing a chunk of this step (at most 16,384 elements of the params and state may be half-updated; every other element was stepped exactly once on this thread). Restore the optimizer from a checkpoint; later steps run on one thread',
+      );
   }
 }

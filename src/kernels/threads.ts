@@ -32,8 +32,22 @@ const FAULT = 7;
 /** Each call: program, start, end, block buffer (4 slots), from slot `CALLS`. */
 const CALLS = 8;
 const CALL_SLOTS = 4;
+/** 0: a job of calls; 1: a stream job (see {@link KernelWorker.startStream}). */
+const MODE = CALLS + 2 * CALL_SLOTS;
+/** Stream jobs: the number of chunks, how many the main thread has published, how many the worker has done. */
+const CHUNKS = MODE + 1;
+const PUBLISHED = MODE + 2;
+const WDONE = MODE + 3;
+/** Stream jobs: 1 when the main thread gave the job up (the worker stops at once). */
+const ABORT = MODE + 4;
+/** Stream jobs: how long the worker waited for chunks to be published (spin iterations). */
+const WSPINS = MODE + 5;
+/** Stream jobs: per ring slot, the chunk's program, start and the end of the worker's part. */
+const DESC = MODE + 6;
+/** Chunks a stream job may have published and not yet finished (the ring's size). */
+export const RING = 3;
 /** Int32 slots in the control block. */
-export const CONTROL_SLOTS = CALLS + 2 * CALL_SLOTS;
+export const CONTROL_SLOTS = DESC + 3 * RING;
 
 /**
  * Elements per chunk of the worker's share. The worker counts the chunks it has finished, so that
@@ -202,7 +216,28 @@ for (;;) {
   if (fault === -1) die();
   if (fault === -2) Atomics.wait(ctl, ${FAULT}, -2);
   try {
-    const count = ctl[${COUNT}];
+    if (ctl[${MODE}] === 1) {
+      // A stream job: the chunks are published one by one; spin (they come within microseconds).
+      const chunks = ctl[${CHUNKS}], scratch = ctl[${CALLS} + 3];
+      let spins = 0;
+      for (let c = 0; c < chunks; c++) {
+        while (Atomics.load(ctl, ${PUBLISHED}) <= c && ctl[${ABORT}] === 0) spins++;
+        if (ctl[${ABORT}] !== 0) break;
+        const d = ${DESC} + 3 * (c % ${RING});
+        const prog = ctl[d], start = ctl[d + 1], mid = ctl[d + 2];
+        Atomics.store(ctl, ${PHASE}, 1);
+        if (fault === c + 1) {
+          run(prog, start, start + ((mid - start) >> 1), scratch);
+          die();
+        }
+        if (mid > start) run(prog, start, mid, scratch);
+        Atomics.store(ctl, ${PHASE}, 0);
+        Atomics.store(ctl, ${WDONE}, c + 1);
+        if (fault === -10 - c) die();
+      }
+      ctl[${WSPINS}] = spins;
+    }
+    const count = ctl[${MODE}] === 1 ? 0 : ctl[${COUNT}];
     let chunk = 0;
     for (let j = 0; j < count; j++) {
       const b = ${CALLS} + ${CALL_SLOTS} * j;
@@ -217,6 +252,7 @@ for (;;) {
         run(prog, at, stop, scratch);
         Atomics.store(ctl, ${PHASE}, 0);
         Atomics.store(ctl, ${PROGRESS}, chunk + 1);
+        if (fault === -10 - chunk) die();
       }
     }
   } catch (e) {
@@ -317,6 +353,7 @@ export class KernelWorker {
   /** Hands the queued calls to the worker (returns at once). */
   run(): void {
     const ctl = this.ctl;
+    ctl[MODE] = 0;
     ctl[COUNT] = this.calls;
     this.calls = 0;
     Atomics.store(ctl, PROGRESS, 0);
@@ -371,6 +408,79 @@ export class KernelWorker {
     }
   }
 
+  /**
+   * Starts a stream job of `chunks` chunks (returns at once): the worker runs its part of each
+   * chunk as soon as {@link publish} gives it, with the block buffer at byte `scratch`.
+   */
+  startStream(chunks: number, scratch: number): void {
+    const ctl = this.ctl;
+    ctl[CHUNKS] = chunks;
+    ctl[CALLS + 3] = scratch;
+    ctl[WSPINS] = 0;
+    Atomics.store(ctl, ABORT, 0);
+    Atomics.store(ctl, WDONE, 0);
+    Atomics.store(ctl, PUBLISHED, 0);
+    Atomics.store(ctl, PHASE, 0);
+    ctl[MODE] = 1;
+    this.job = (this.job + 1) | 0;
+    Atomics.store(ctl, JOB, this.job);
+    Atomics.notify(ctl, JOB, 1);
+  }
+
+  /** Publishes chunk `c` of the stream job: the worker runs `run(prog, start, mid, scratch)`. */
+  publish(c: number, prog: number, start: number, mid: number): void {
+    const ctl = this.ctl;
+    const d = DESC + 3 * (c % RING);
+    ctl[d] = prog;
+    ctl[d + 1] = start;
+    ctl[d + 2] = mid;
+    Atomics.store(ctl, PUBLISHED, c + 1);
+  }
+
+  /**
+   * Waits (spinning) until the worker has done its part of chunk `c`: true when it has. False
+   * when it has died or has not finished a chunk for {@link STALL_MS}: the worker is then
+   * terminated (see {@link streamDone} and {@link midChunk} for what it had done).
+   */
+  waitChunk(c: number): boolean {
+    const ctl = this.ctl;
+    if (Atomics.load(ctl, WDONE) > c) return true;
+    let last = -1;
+    let since = 0;
+    for (let i = 1; ; i++) {
+      if (Atomics.load(ctl, WDONE) > c) return true;
+      if ((i & 4095) !== 0) continue;
+      if (Atomics.load(ctl, FAILED) !== 0) return this.abandon();
+      const mark = 2 * Atomics.load(ctl, WDONE) + Atomics.load(ctl, PHASE);
+      const now = performance.now();
+      if (mark !== last) {
+        last = mark;
+        since = now;
+      } else if (now - since >= STALL_MS) return this.abandon();
+    }
+  }
+
+  /** Chunks of the current stream job the worker has finished. */
+  get streamDone(): number {
+    return Atomics.load(this.ctl, WDONE);
+  }
+
+  /** How long the worker waited for chunks in the last stream job (spin iterations). */
+  get streamWaits(): number {
+    return this.ctl[WSPINS]!;
+  }
+
+  /**
+   * Ends the current stream job: stops the worker if it is still waiting for chunks (`abort`),
+   * then waits until it is back between jobs (see {@link join}).
+   */
+  endStream(abort: boolean): boolean {
+    if (abort) Atomics.store(this.ctl, ABORT, 1);
+    const ctl = this.ctl;
+    for (let i = 0; i < 1 << 16; i++) if (Atomics.load(ctl, DONE) === this.job) break;
+    return this.join();
+  }
+
   /** Chunks of the last job the worker finished. */
   get progress(): number {
     return Atomics.load(this.ctl, PROGRESS);
@@ -389,7 +499,8 @@ export class KernelWorker {
 
   /**
    * Tests only: makes the worker fail on the next job: `-1` exits before any work, `-2` hangs
-   * without exiting, `k > 0` exits half-way through chunk `k - 1`.
+   * without exiting, `k > 0` exits half-way through chunk `k - 1`, `-10 - k` exits right after
+   * finishing chunk `k`.
    * @internal
    */
   injectFault(code: number): void {

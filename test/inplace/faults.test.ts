@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { KernelThreadError, Optimizer, radam, treeLeaves } from '../../src/index.js';
 import { CHUNK } from '../../src/kernels/threads.js';
+import { WINDOW } from '../../src/kernels/window.js';
 
 const N = 1 << 19; // above the chunk size many times over, in both dtypes
 
@@ -37,12 +38,26 @@ function arenaOf(opt: Optimizer): { injectWorkerFault(code: number): void; worke
   return (opt as unknown as { engine: { arenas: { arenas: never[] } } }).engine.arenas.arenas[0]!;
 }
 
-/** An optimizer whose worker has started (it takes part in steps), stepped `steps` times. */
-async function twoThreaded(): Promise<Optimizer> {
-  const opt = new Optimizer(radam(1e-2), paramsOf(), { arena: true, threads: 2 });
+/**
+ * The two ways a second thread steps: an arena (the worker takes the upper half of each region),
+ * and the caller's buffers (copied through windows; the worker takes the first part of each
+ * window chunk).
+ */
+const MODES = [
+  { name: 'arena', arena: true },
+  { name: "caller's buffers", arena: false },
+] as const;
+type Mode = (typeof MODES)[number];
+
+const zeros = () => ({ a: new Float32Array(N), b: new Float64Array(N + 12) });
+
+/** An optimizer whose worker has started (it takes part in steps). */
+async function twoThreaded(mode: Mode = MODES[0]): Promise<Optimizer> {
+  const opt = new Optimizer(radam(1e-2), paramsOf(), { arena: mode.arena, threads: 2 });
   // Warm-up steps with zero gradients until the worker takes part; the reference mirrors them.
   for (let k = 0; k < 400 && opt.threads !== 2; k++) {
-    opt.step();
+    if (mode.arena) opt.step();
+    else opt.step(zeros());
     await new Promise((r) => setTimeout(r, 10));
   }
   expect(opt.threads).toBe(2);
@@ -55,14 +70,15 @@ function reference(steps: number): Optimizer {
   return opt;
 }
 
-describe('a kernel thread that fails', () => {
+describe.each(MODES)('a kernel thread that fails ($name)', (mode) => {
   for (const [what, code] of [
     ['exits before the step', -1],
     ['hangs', -2],
+    ['exits between two chunks', -12],
   ] as const)
     it(`${what}: the step completes on this thread, exactly, within about a second`, async () => {
       const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-      const opt = await twoThreaded();
+      const opt = await twoThreaded(mode);
       const warm = (opt.state as [{ count: number }])[0].count;
       const ref = reference(warm);
       for (const o of [opt, ref]) o.step(gradsOf(0));
@@ -85,7 +101,7 @@ describe('a kernel thread that fails', () => {
 
   it('exits in the middle of a chunk: a KernelThreadError, every element outside that chunk exact', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    const opt = await twoThreaded();
+    const opt = await twoThreaded(mode);
     const ref = reference((opt.state as [{ count: number }])[0].count);
     for (const o of [opt, ref]) o.step(gradsOf(0));
     arenaOf(opt).injectWorkerFault(3); // dies half-way through its third chunk
@@ -93,14 +109,15 @@ describe('a kernel thread that fails', () => {
     ref.step(gradsOf(1));
     expect(opt.threads).toBe(1);
     expect(opt.threadFailure).toMatch(/middle of writing a chunk/);
-    // The worker's share is the upper half of each dtype's region; its third chunk is
-    // [half + 2 CHUNK, half + 3 CHUNK) of the first region (float64 leaves come first).
+    // Arena: the worker's share is the upper half of each dtype's region; its third chunk is
+    // [half + 2 CHUNK, half + 3 CHUNK) of the first region (float64 leaves come first). Caller's
+    // buffers: its third chunk is part of the third window chunk of the first region.
     const p = (opt.params as { b: Float64Array }).b;
     const q = (ref.params as { b: Float64Array }).b;
     const n = p.length + ((4 - (p.length % 4)) % 4);
     const half = (n >> 1) & ~3;
-    const lo = half + 2 * CHUNK;
-    const hi = half + 3 * CHUNK;
+    const lo = mode.arena ? half + 2 * CHUNK : 2 * WINDOW;
+    const hi = mode.arena ? half + 3 * CHUNK : 3 * WINDOW;
     let outside = 0;
     let inside = 0;
     for (let i = 0; i < p.length; i++) {
@@ -115,7 +132,7 @@ describe('a kernel thread that fails', () => {
 
   it('killed between steps: the next step runs on this thread at once, exactly', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    const opt = await twoThreaded();
+    const opt = await twoThreaded(mode);
     const ref = reference((opt.state as [{ count: number }])[0].count);
     const worker = (arenaOf(opt).worker as { worker: { terminate(): Promise<number> } }).worker;
     await worker.terminate();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyUpdates, Optimizer, radam, treeLeaves } from '../../src/index.js';
 import { STREAM_CHUNK, setArenaCapacity } from '../../src/kernels/arena-set.js';
 
-const CAPACITY = 1 << 20; // 1 MiB: about 60K float32 elements with moments and staging
+const CAPACITY = 1 << 20; // 1 MiB: about 120K float32 elements with moments (params and gradients in windows)
 let old = 0;
 beforeAll(() => {
   old = setArenaCapacity(CAPACITY);
@@ -30,8 +30,8 @@ function tree(seed: number) {
     b: wave(25_000, seed + 1, true),
     c: wave(12_000, seed + 2, false),
     // More than one 1 MiB arena holds: streamed, with a short last chunk.
-    big: wave(2 * STREAM_CHUNK + 1234, seed + 3, true),
-    big64: wave(STREAM_CHUNK + 8, seed + 4, false),
+    big: wave(4 * STREAM_CHUNK + 1234, seed + 3, true),
+    big64: wave(2 * STREAM_CHUNK + 8, seed + 4, false),
     small: wave(7, seed + 5, true),
   };
 }
