@@ -6,6 +6,7 @@ import type {
   InPlaceStep,
 } from './base.js';
 import { withFusionTag } from './base.js';
+import { fusedUpdate } from './fusion.js';
 import { anyLeafNeedsDispose, disposeLeaf, findLeafOps } from './leaf.js';
 import { treeLeaves } from './tree.js';
 import { checkTransformation } from './validate.js';
@@ -54,6 +55,9 @@ export function chain(
             Array.isArray(state) ? `a list of ${state.length}` : typeof state
           }`,
         );
+      // Typed-array trees through fusable members: one fused pass per leaf (same bits).
+      const fused = fusedUpdate(chained, updates, state, params);
+      if (fused !== undefined) return fused as [unknown, ChainState];
       const newState: unknown[] = [];
       const input = updates;
       const between: unknown[] = [];

@@ -28,6 +28,7 @@
  * order.
  */
 
+import { addInto, FUNCTIONAL_WASM_THRESHOLD } from './kernels/functional.js';
 import { checkName, describeValue, isForeignTypedArray } from './validate.js';
 
 /** The elementwise operations the transformations need, for one kind of leaf. */
@@ -264,6 +265,13 @@ export const typedArrayOps: LeafOps<Float32Array | Float64Array> = {
     return out;
   },
   add(p, u, out = alloc(p)) {
+    // Large arrays of one dtype: the generated kernel, WebAssembly SIMD where it loads.
+    if (
+      out.length >= FUNCTIONAL_WASM_THRESHOLD &&
+      p.constructor === out.constructor &&
+      u.constructor === out.constructor
+    )
+      return addInto(p, u, out);
     if (out instanceof Float32Array) addF32(f32(p), f32(u), out);
     else addF64(f64(p), f64(u), out);
     return out;

@@ -13,13 +13,13 @@
  */
 import type { ExtraArgs, GradientTransformationExtraArgs, InPlaceStep } from '../base.js';
 import { applyUpdates } from '../base.js';
+import { type FusedChain, fusedChain, leafMatcher } from '../fusion.js';
 import type { ArenaSet } from '../kernels/arena-set.js';
 import { JsChain } from '../kernels/program.js';
 import { floatKind, typedArrayOps } from '../leaf.js';
 import type { ArrayLeaf, TreeDef } from '../tree.js';
 import { MAX_STATE_DEPTH, treeSlots } from '../tree.js';
 import { StateBackup, StateGuard } from './guards.js';
-import { type FusedChain, fusedChain } from './plan.js';
 
 /** How a step runs, as reported by `Optimizer.kernel`. */
 export type KernelKind = 'wasm' | 'js' | 'generic' | 'functional';
@@ -132,16 +132,7 @@ export function fuseFor(
   def: TreeDef,
   paramLeaves: readonly ArrayLeaf[],
 ): FusedChain | undefined {
-  return fusedChain(tx, state, (tree) => {
-    const out: unknown[] = [];
-    if (!def.match(tree, out)) return undefined;
-    for (let i = 0; i < out.length; i++) {
-      const leaf = out[i] as ArrayLeaf;
-      const p = paramLeaves[i]!;
-      if (floatKind(leaf) !== floatKind(p) || leaf.length !== p.length) return undefined;
-    }
-    return out as ArrayLeaf[];
-  });
+  return fusedChain(tx, state, leafMatcher(def, paramLeaves));
 }
 
 /**

@@ -2,7 +2,8 @@
  * The per-element math of every fusable transformation, written once in the expression form of
  * `expr.ts`. A *stage* maps the incoming update `u` (and the parameter `p`, and its own state
  * arrays, which it updates in place) to the outgoing update; a fused step is a chain of stages
- * that starts with {@link STAGES.load} (`u = g`) and ends with {@link STAGES.apply} (`p = p + u`).
+ * that starts with {@link STAGES.load} (`u = g`) and ends with {@link STAGES.apply} (`p = p + u`,
+ * in place) or {@link STAGES.emit} (the update written out, on the functional path).
  *
  * Each stage makes the typed-array `LeafOps` operations of its transformation in their order, so
  * the generated kernels give the functional path's bits. The per-step scalars (bias corrections,
@@ -40,6 +41,8 @@ export interface StageOutputs {
 export interface StageDef {
   readonly arrays: readonly string[];
   readonly scalars: readonly string[];
+  /** Whether its math reads the parameter. */
+  readonly readsParams?: boolean;
   readonly math: (x: StageInputs) => StageOutputs;
 }
 
@@ -94,7 +97,9 @@ export const STAGES = {
   /** Starts a chain: the update is the gradient. */
   load: { arrays: ['g'], scalars: [], math: ({ elem }) => ({ u: elem('g') }) },
   /** Ends a chain: `p = p + u` (`applyUpdates`). */
-  apply: { arrays: [], scalars: [], math: ({ u, p }) => ({ p: add(p, u) }) },
+  apply: { arrays: [], scalars: [], readsParams: true, math: ({ u, p }) => ({ p: add(p, u) }) },
+  /** Ends a chain on the functional path: the update is written to `out`. */
+  emit: { arrays: ['out'], scalars: [], math: ({ u }) => ({ set: { out: u } }) },
   adam: adamStage(false, true),
   adamNesterov: adamStage(true, true),
   /** RAdam's unrectified steps: the bias-corrected momentum. */
@@ -108,6 +113,7 @@ export const STAGES = {
   decay: {
     arrays: [],
     scalars: ['wd'],
+    readsParams: true,
     math: ({ u, p, scalar }) => ({ u: add(u, mul(scalar('wd'), p)) }),
   },
   /** `clip`: `u < lo ? lo : u > hi ? hi : u` (NaN stays NaN, as `LeafOps.clip`). */
@@ -139,6 +145,15 @@ export const FUSED_CHAINS: readonly (readonly StageName[])[] = [
   ['load', 'trace', 'scale', 'apply'],
   ['load', 'traceNesterov', 'scale', 'apply'],
   ['load', 'scale', 'apply'],
+  // The functional path's chains (the update written out, the params left alone).
+  ['load', 'adam', 'scale', 'emit'],
+  ['load', 'adamNesterov', 'scale', 'emit'],
+  ['load', 'adamMomentum', 'scale', 'emit'],
+  ['load', 'adamMomentumNesterov', 'scale', 'emit'],
+  ['load', 'adam', 'decay', 'scale', 'emit'],
+  ['load', 'adamMomentum', 'decay', 'scale', 'emit'],
+  ['load', 'trace', 'scale', 'emit'],
+  ['load', 'apply'],
 ];
 
 /** The kernel name of a chain of stages (`load+adam+scale+apply`). */

@@ -272,7 +272,7 @@ export function adamFamily(
   return withFusionTag(tx, {
     kind: 'stage',
     name: fn,
-    fuse: (state, leaves) => fuseAdam(fn, hp, fillScalars, state, leaves),
+    fuse: fuseAdam(fn, hp, fillScalars),
   });
 }
 
@@ -284,18 +284,12 @@ function fuseAdam(
   fn: string,
   hp: AdamFamilyHyperparams,
   fillScalars: (count: number, out: RadamScalars) => void,
-  state: unknown,
-  leaves: (tree: unknown) => ArrayLeaf[] | undefined,
-): FusedMember | undefined {
-  const st = state as ScaleByAdamState;
-  if (!isContainer(st) || Array.isArray(st) || !('mu' in st) || !('nu' in st)) return undefined;
-  const mu = leaves(st.mu);
-  const nu = leaves(st.nu);
-  if (mu === undefined || nu === undefined) return undefined;
+): (state: unknown, leaves: (tree: unknown) => ArrayLeaf[] | undefined) => FusedMember | undefined {
   const ratio: StageName = hp.nesterov ? 'adamNesterov' : 'adam';
   const momentum: StageName = hp.nesterov ? 'adamMomentumNesterov' : 'adamMomentum';
-  const s = newRadamScalars();
-  // The stage's scalars, in its order (STAGES.adam: a1, b1, a2, b2, bc1, bc2, r, epsRoot, eps[, bc1Next]).
+  const stages = [ratio, momentum];
+  // The stage's scalars, in its order (STAGES.adam: a1, b1, a2, b2, bc1, bc2, r, epsRoot, eps[,
+  // bc1Next]): the constant ones once, the per-step ones by index.
   const names = STAGES[ratio].scalars as readonly string[];
   const at = (name: string) => names.indexOf(name);
   const [BC1, BC2, R, BC1N] = [at('bc1'), at('bc2'), at('r'), at('bc1Next')];
@@ -307,27 +301,36 @@ function fuseAdam(
     epsRoot: hp.epsRoot,
     eps: hp.eps,
   };
-  const scalars = Float64Array.from(names, (n) => known[n] ?? Number.NaN);
+  const template = Float64Array.from(names, (n) => known[n] ?? Number.NaN);
   const countWhat = `${fn}.update: state.count`;
-  const member = {
-    stages: [ratio, momentum],
-    stage: ratio as StageName,
-    arrays: [mu, nu],
-    scalars,
-    prepare() {
-      checkCount(countWhat, st.count);
-      fillScalars(st.count, s);
-      member.stage = s.rectify ? ratio : momentum;
-      scalars[BC1] = s.bc1;
-      scalars[BC2] = s.bc2;
-      scalars[R] = s.r;
-      if (BC1N >= 0) scalars[BC1N] = s.bc1Next;
-    },
-    commit() {
-      st.count = s.t;
-    },
+  return (state, leaves) => {
+    const st = state as ScaleByAdamState;
+    if (!isContainer(st) || Array.isArray(st) || !('mu' in st) || !('nu' in st)) return undefined;
+    const mu = leaves(st.mu);
+    const nu = leaves(st.nu);
+    if (mu === undefined || nu === undefined) return undefined;
+    const s = newRadamScalars();
+    const scalars = template.slice();
+    const member = {
+      stages,
+      stage: ratio as StageName,
+      arrays: [mu, nu],
+      scalars,
+      prepare() {
+        checkCount(countWhat, st.count);
+        fillScalars(st.count, s);
+        member.stage = s.rectify ? ratio : momentum;
+        scalars[BC1] = s.bc1;
+        scalars[BC2] = s.bc2;
+        scalars[R] = s.r;
+        if (BC1N >= 0) scalars[BC1N] = s.bc1Next;
+      },
+      commit() {
+        st.count = s.t;
+      },
+    };
+    return member;
   };
-  return member;
 }
 
 /**

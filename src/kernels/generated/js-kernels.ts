@@ -21,6 +21,15 @@ export function apply_f32(u: Float32Array, p: Float32Array, a: readonly Float[],
   }
 }
 
+export function emit_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    a0[i] = e_u;
+    u[j] = e_u;
+  }
+}
+
 export function adam_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
   const a0 = a[0] as Float32Array;
   const a1 = a[1] as Float32Array;
@@ -598,6 +607,274 @@ export function load_scale_apply_f32(_u: Float32Array, p: Float32Array, a: reado
   }
 }
 
+export function load_adam_scale_emit_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  const s6 = R(sc[6]!);
+  const s5 = R(sc[5]!);
+  const s7 = R(sc[7]!);
+  const s8 = R(sc[8]!);
+  const s9 = R(sc[9]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_a0 * e_a0);
+    const t4 = R(s2 * t3);
+    const e_a2 = a2[i]!;
+    const t5 = R(s3 * e_a2);
+    const t6 = R(t4 + t5);
+    const t7 = R(t2 / s4);
+    const t8 = t7 === 0;
+    const t9 = R(s6 * t7);
+    const t10 = R(t6 / s5);
+    const t11 = R(t10 + s7);
+    const t12 = R(Math.sqrt(t11));
+    const t13 = R(t12 + s8);
+    const t14 = R(t9 / t13);
+    const t15 = t8 ? t7 : t14;
+    const t16 = R(t15 * s9);
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t16;
+    u[j] = t16;
+  }
+}
+
+export function load_adamNesterov_scale_emit_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s9 = R(sc[9]!);
+  const s4 = R(sc[4]!);
+  const s6 = R(sc[6]!);
+  const s5 = R(sc[5]!);
+  const s7 = R(sc[7]!);
+  const s8 = R(sc[8]!);
+  const s10 = R(sc[10]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_a0 * e_a0);
+    const t4 = R(s2 * t3);
+    const e_a2 = a2[i]!;
+    const t5 = R(s3 * e_a2);
+    const t6 = R(t4 + t5);
+    const t7 = R(t2 / s9);
+    const t8 = R(s1 * t7);
+    const t9 = R(e_a0 / s4);
+    const t10 = R(s0 * t9);
+    const t11 = R(t8 + t10);
+    const t12 = t11 === 0;
+    const t13 = R(s6 * t11);
+    const t14 = R(t6 / s5);
+    const t15 = R(t14 + s7);
+    const t16 = R(Math.sqrt(t15));
+    const t17 = R(t16 + s8);
+    const t18 = R(t13 / t17);
+    const t19 = t12 ? t11 : t18;
+    const t20 = R(t19 * s10);
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t20;
+    u[j] = t20;
+  }
+}
+
+export function load_adamMomentum_scale_emit_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  const s9 = R(sc[9]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_a0 * e_a0);
+    const t4 = R(s2 * t3);
+    const e_a2 = a2[i]!;
+    const t5 = R(s3 * e_a2);
+    const t6 = R(t4 + t5);
+    const t7 = R(t2 / s4);
+    const t8 = R(t7 * s9);
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t8;
+    u[j] = t8;
+  }
+}
+
+export function load_adamMomentumNesterov_scale_emit_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s9 = R(sc[9]!);
+  const s4 = R(sc[4]!);
+  const s10 = R(sc[10]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_a0 * e_a0);
+    const t4 = R(s2 * t3);
+    const e_a2 = a2[i]!;
+    const t5 = R(s3 * e_a2);
+    const t6 = R(t4 + t5);
+    const t7 = R(t2 / s9);
+    const t8 = R(s1 * t7);
+    const t9 = R(e_a0 / s4);
+    const t10 = R(s0 * t9);
+    const t11 = R(t8 + t10);
+    const t12 = R(t11 * s10);
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t12;
+    u[j] = t12;
+  }
+}
+
+export function load_adam_decay_scale_emit_f32(u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  const s6 = R(sc[6]!);
+  const s5 = R(sc[5]!);
+  const s7 = R(sc[7]!);
+  const s8 = R(sc[8]!);
+  const s9 = R(sc[9]!);
+  const s10 = R(sc[10]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_a0 * e_a0);
+    const t4 = R(s2 * t3);
+    const e_a2 = a2[i]!;
+    const t5 = R(s3 * e_a2);
+    const t6 = R(t4 + t5);
+    const t7 = R(t2 / s4);
+    const t8 = t7 === 0;
+    const t9 = R(s6 * t7);
+    const t10 = R(t6 / s5);
+    const t11 = R(t10 + s7);
+    const t12 = R(Math.sqrt(t11));
+    const t13 = R(t12 + s8);
+    const t14 = R(t9 / t13);
+    const t15 = t8 ? t7 : t14;
+    const e_p = p[i]!;
+    const t16 = R(s9 * e_p);
+    const t17 = R(t15 + t16);
+    const t18 = R(t17 * s10);
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t18;
+    u[j] = t18;
+  }
+}
+
+export function load_adamMomentum_decay_scale_emit_f32(u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  const s9 = R(sc[9]!);
+  const s10 = R(sc[10]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_a0 * e_a0);
+    const t4 = R(s2 * t3);
+    const e_a2 = a2[i]!;
+    const t5 = R(s3 * e_a2);
+    const t6 = R(t4 + t5);
+    const t7 = R(t2 / s4);
+    const e_p = p[i]!;
+    const t8 = R(s9 * e_p);
+    const t9 = R(t7 + t8);
+    const t10 = R(t9 * s10);
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t10;
+    u[j] = t10;
+  }
+}
+
+export function load_trace_scale_emit_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const e_a1 = a1[i]!;
+    const t0 = R(s0 * e_a1);
+    const t1 = R(e_a0 + t0);
+    const t2 = R(t1 * s1);
+    a1[i] = t1;
+    a2[i] = t2;
+    u[j] = t2;
+  }
+}
+
+export function load_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_p = p[i]!;
+    const e_a0 = a0[i]!;
+    const t0 = R(e_p + e_a0);
+    p[i] = t0;
+  }
+}
+
 export function load_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
   const a0 = a[0] as Float64Array;
   for (let i = start, j = 0; i < end; i++, j++) {
@@ -612,6 +889,15 @@ export function apply_f64(u: Float64Array, p: Float64Array, a: readonly Float[],
     const e_u = u[j]!;
     const t0 = e_p + e_u;
     p[i] = t0;
+  }
+}
+
+export function emit_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    a0[i] = e_u;
+    u[j] = e_u;
   }
 }
 
@@ -1192,10 +1478,279 @@ export function load_scale_apply_f64(_u: Float64Array, p: Float64Array, a: reado
   }
 }
 
+export function load_adam_scale_emit_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  const s6 = sc[6]!;
+  const s5 = sc[5]!;
+  const s7 = sc[7]!;
+  const s8 = sc[8]!;
+  const s9 = sc[9]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = e_a0 * e_a0;
+    const t4 = s2 * t3;
+    const e_a2 = a2[i]!;
+    const t5 = s3 * e_a2;
+    const t6 = t4 + t5;
+    const t7 = t2 / s4;
+    const t8 = t7 === 0;
+    const t9 = s6 * t7;
+    const t10 = t6 / s5;
+    const t11 = t10 + s7;
+    const t12 = Math.sqrt(t11);
+    const t13 = t12 + s8;
+    const t14 = t9 / t13;
+    const t15 = t8 ? t7 : t14;
+    const t16 = t15 * s9;
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t16;
+    u[j] = t16;
+  }
+}
+
+export function load_adamNesterov_scale_emit_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s9 = sc[9]!;
+  const s4 = sc[4]!;
+  const s6 = sc[6]!;
+  const s5 = sc[5]!;
+  const s7 = sc[7]!;
+  const s8 = sc[8]!;
+  const s10 = sc[10]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = e_a0 * e_a0;
+    const t4 = s2 * t3;
+    const e_a2 = a2[i]!;
+    const t5 = s3 * e_a2;
+    const t6 = t4 + t5;
+    const t7 = t2 / s9;
+    const t8 = s1 * t7;
+    const t9 = e_a0 / s4;
+    const t10 = s0 * t9;
+    const t11 = t8 + t10;
+    const t12 = t11 === 0;
+    const t13 = s6 * t11;
+    const t14 = t6 / s5;
+    const t15 = t14 + s7;
+    const t16 = Math.sqrt(t15);
+    const t17 = t16 + s8;
+    const t18 = t13 / t17;
+    const t19 = t12 ? t11 : t18;
+    const t20 = t19 * s10;
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t20;
+    u[j] = t20;
+  }
+}
+
+export function load_adamMomentum_scale_emit_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  const s9 = sc[9]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = e_a0 * e_a0;
+    const t4 = s2 * t3;
+    const e_a2 = a2[i]!;
+    const t5 = s3 * e_a2;
+    const t6 = t4 + t5;
+    const t7 = t2 / s4;
+    const t8 = t7 * s9;
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t8;
+    u[j] = t8;
+  }
+}
+
+export function load_adamMomentumNesterov_scale_emit_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s9 = sc[9]!;
+  const s4 = sc[4]!;
+  const s10 = sc[10]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = e_a0 * e_a0;
+    const t4 = s2 * t3;
+    const e_a2 = a2[i]!;
+    const t5 = s3 * e_a2;
+    const t6 = t4 + t5;
+    const t7 = t2 / s9;
+    const t8 = s1 * t7;
+    const t9 = e_a0 / s4;
+    const t10 = s0 * t9;
+    const t11 = t8 + t10;
+    const t12 = t11 * s10;
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t12;
+    u[j] = t12;
+  }
+}
+
+export function load_adam_decay_scale_emit_f64(u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  const s6 = sc[6]!;
+  const s5 = sc[5]!;
+  const s7 = sc[7]!;
+  const s8 = sc[8]!;
+  const s9 = sc[9]!;
+  const s10 = sc[10]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = e_a0 * e_a0;
+    const t4 = s2 * t3;
+    const e_a2 = a2[i]!;
+    const t5 = s3 * e_a2;
+    const t6 = t4 + t5;
+    const t7 = t2 / s4;
+    const t8 = t7 === 0;
+    const t9 = s6 * t7;
+    const t10 = t6 / s5;
+    const t11 = t10 + s7;
+    const t12 = Math.sqrt(t11);
+    const t13 = t12 + s8;
+    const t14 = t9 / t13;
+    const t15 = t8 ? t7 : t14;
+    const e_p = p[i]!;
+    const t16 = s9 * e_p;
+    const t17 = t15 + t16;
+    const t18 = t17 * s10;
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t18;
+    u[j] = t18;
+  }
+}
+
+export function load_adamMomentum_decay_scale_emit_f64(u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  const s9 = sc[9]!;
+  const s10 = sc[10]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = e_a0 * e_a0;
+    const t4 = s2 * t3;
+    const e_a2 = a2[i]!;
+    const t5 = s3 * e_a2;
+    const t6 = t4 + t5;
+    const t7 = t2 / s4;
+    const e_p = p[i]!;
+    const t8 = s9 * e_p;
+    const t9 = t7 + t8;
+    const t10 = t9 * s10;
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t10;
+    u[j] = t10;
+  }
+}
+
+export function load_trace_scale_emit_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const e_a1 = a1[i]!;
+    const t0 = s0 * e_a1;
+    const t1 = e_a0 + t0;
+    const t2 = t1 * s1;
+    a1[i] = t1;
+    a2[i] = t2;
+    u[j] = t2;
+  }
+}
+
+export function load_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_p = p[i]!;
+    const e_a0 = a0[i]!;
+    const t0 = e_p + e_a0;
+    p[i] = t0;
+  }
+}
+
 /** The kernels by chain name (`load+adam+scale+apply`), float32 and float64. */
 export const JS_KERNELS = {
   'load': { f32: load_f32, f64: load_f64 },
   'apply': { f32: apply_f32, f64: apply_f64 },
+  'emit': { f32: emit_f32, f64: emit_f64 },
   'adam': { f32: adam_f32, f64: adam_f64 },
   'adamNesterov': { f32: adamNesterov_f32, f64: adamNesterov_f64 },
   'adamMomentum': { f32: adamMomentum_f32, f64: adamMomentum_f64 },
@@ -1216,4 +1771,12 @@ export const JS_KERNELS = {
   'load+trace+scale+apply': { f32: load_trace_scale_apply_f32, f64: load_trace_scale_apply_f64 },
   'load+traceNesterov+scale+apply': { f32: load_traceNesterov_scale_apply_f32, f64: load_traceNesterov_scale_apply_f64 },
   'load+scale+apply': { f32: load_scale_apply_f32, f64: load_scale_apply_f64 },
+  'load+adam+scale+emit': { f32: load_adam_scale_emit_f32, f64: load_adam_scale_emit_f64 },
+  'load+adamNesterov+scale+emit': { f32: load_adamNesterov_scale_emit_f32, f64: load_adamNesterov_scale_emit_f64 },
+  'load+adamMomentum+scale+emit': { f32: load_adamMomentum_scale_emit_f32, f64: load_adamMomentum_scale_emit_f64 },
+  'load+adamMomentumNesterov+scale+emit': { f32: load_adamMomentumNesterov_scale_emit_f32, f64: load_adamMomentumNesterov_scale_emit_f64 },
+  'load+adam+decay+scale+emit': { f32: load_adam_decay_scale_emit_f32, f64: load_adam_decay_scale_emit_f64 },
+  'load+adamMomentum+decay+scale+emit': { f32: load_adamMomentum_decay_scale_emit_f32, f64: load_adamMomentum_decay_scale_emit_f64 },
+  'load+trace+scale+emit': { f32: load_trace_scale_emit_f32, f64: load_trace_scale_emit_f64 },
+  'load+apply': { f32: load_apply_f32, f64: load_apply_f64 },
 } as const;
