@@ -14,9 +14,11 @@
 import type { ExtraArgs, GradientTransformationExtraArgs, InPlaceStep } from '../base.js';
 import { applyUpdates } from '../base.js';
 import { type FusedChain, fusedChain, leafMatcher } from '../fusion.js';
-import type { ArenaSet } from '../kernels/arena-set.js';
+import type { ArenaThreads } from '../kernels/arena.js';
+import { ArenaSet } from '../kernels/arena-set.js';
 import { JsChain } from '../kernels/program.js';
-import { floatKind, typedArrayOps } from '../leaf.js';
+import { wasmModule } from '../kernels/wasm.js';
+import { typedArrayOps } from '../leaf.js';
 import type { ArrayLeaf, TreeDef } from '../tree.js';
 import { MAX_STATE_DEPTH, treeSlots } from '../tree.js';
 import { StateBackup, StateGuard } from './guards.js';
@@ -227,11 +229,25 @@ export class FunctionalEngine implements StepEngine {
   }
 }
 
+/** How {@link bindLeafEngine} may run a fused chain. */
+export interface LeafEngineOptions {
+  /** Whether to fuse a chain of tagged members at all. */
+  fuse: boolean;
+  /**
+   * Whether to run the WebAssembly kernels (where they load): the state arrays then move into
+   * WebAssembly memory, and each step copies the params and gradients through its windows.
+   */
+  wasm: boolean;
+  threads: ArenaThreads;
+  /** Each leaf's name in errors (`params.w`). */
+  names: readonly string[];
+}
+
 /**
  * The engine for a transformation over caller-owned leaves (`paramLeaves`, the leaves of
- * `params`; a step may pass other arrays of the same sizes): the fused JavaScript kernel when the
- * planner recognises the chain (unless `fuse` is false), else the members' in-place steps, else
- * `undefined` (the transformation cannot run in place).
+ * `params`; a step may pass other arrays of the same sizes): for a chain of tagged members, the
+ * generated kernels (WebAssembly with `options.wasm` where they load, else JavaScript); else the
+ * members' in-place steps; else `undefined` (the transformation cannot run in place).
  */
 export function bindLeafEngine(
   tx: GradientTransformationExtraArgs,
@@ -239,9 +255,27 @@ export function bindLeafEngine(
   params: unknown,
   def: TreeDef,
   paramLeaves: readonly ArrayLeaf[],
-  fuse: boolean,
+  options: LeafEngineOptions,
 ): { engine: StepEngine; guard: StateGuard } | undefined {
-  const fused = fuse ? fuseFor(tx, state, def, paramLeaves) : undefined;
+  const fused = options.fuse ? fuseFor(tx, state, def, paramLeaves) : undefined;
+  if (fused && options.wasm && wasmModule() !== null) {
+    // The state arrays move into WebAssembly memory for good (a leaf too large for one memory
+    // keeps ordinary arrays and is streamed); the params and gradients go through windows.
+    const arenas = new ArenaSet(
+      paramLeaves as readonly (Float32Array | Float64Array)[],
+      fused.slots.length,
+      fused.variants,
+      true,
+      options.threads,
+      true,
+      options.names,
+    );
+    moveStateInto(state, fused, arenas.slots);
+    return {
+      engine: new FusedArenaEngine(fused, arenas, true, state),
+      guard: new StateGuard(state),
+    };
+  }
   if (fused) return { engine: new FusedLeavesEngine(fused, state), guard: new StateGuard(state) };
   const inPlace = tx.bindInPlace?.(state, params);
   if (inPlace === undefined) return undefined;

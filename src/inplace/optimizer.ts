@@ -214,40 +214,18 @@ export class Optimizer<T = unknown> {
     } else {
       this.params = params;
       this.paramLeaves = callerLeaves;
-      if (
-        plan &&
-        wantWasm &&
-        (kernel === 'wasm' || elements >= WASM_STAGING_THRESHOLD) &&
-        wasmModule() !== null
-      ) {
-        // The state arrays move into WebAssembly memory for good (a leaf too large for one
-        // memory keeps ordinary arrays and is streamed); g and p are staged each step.
-        const staging = new ArenaSet(
-          callerLeaves,
-          plan.slots.length,
-          plan.variants,
-          true,
-          threads,
-          true,
-          names,
-        );
-        moveStateInto(state, plan, staging.slots);
-        engine = new FusedArenaEngine(plan, staging, true, state);
-      }
     }
     this.lengths = Float64Array.from(this.paramLeaves, (p) => p.length);
     this.gradLeaves = this.paramLeaves.slice();
     let guard: StateGuard | undefined;
     if (engine !== undefined) guard = new StateGuard(state);
     else {
-      const bound = bindLeafEngine(
-        transformation,
-        state,
-        this.params,
-        def,
-        this.paramLeaves,
-        plan !== undefined,
-      );
+      const bound = bindLeafEngine(transformation, state, this.params, def, this.paramLeaves, {
+        fuse: plan !== undefined,
+        wasm: wantWasm && (kernel === 'wasm' || elements >= WASM_STAGING_THRESHOLD),
+        threads,
+        names,
+      });
       guard = bound?.guard;
       engine = bound?.engine ?? new FunctionalEngine(transformation, state, def);
     }

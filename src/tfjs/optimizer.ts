@@ -12,6 +12,7 @@ import type {
 } from '../base.js';
 import { applyUpdates } from '../base.js';
 import { bindLeafEngine, type StepEngine } from '../inplace/engines.js';
+import { WASM_STAGING_THRESHOLD } from '../inplace/optimizer.js';
 import { radamHyperparams, type ScaleByRadamOptions } from '../transforms/radam.js';
 import { treeFlatten, treeLeafPaths, treeLeaves, treeSlots } from '../tree.js';
 import { checkTransformation } from '../validate.js';
@@ -114,10 +115,13 @@ export interface TransformationOptimizerOptions {
  *
  * - **CPU backend:** when `tf.getBackend()` is `'cpu'` and the transformation runs in place, each
  *   step reads the gradients' and variables' `Float32Array` storage directly and runs the core
- *   in-place `Optimizer`'s kernels on it: the one-pass fused kernel for `radam` (with or without
- *   weight decay, constant or scheduled rate), else the members' in-place steps. Results are
- *   bit-identical to the core's `Float32Array` path, and the state lives in JavaScript typed
- *   arrays. (The first step after the data came from another backend uses tensor ops.) A variable whose data
+ *   in-place `Optimizer`'s engine on it: for a chain of fusable members (`radam`, `adam`,
+ *   `adamw`, `sgd`, with weight decay, clipping by value, schedules) the generated kernels, one
+ *   pass per variable (WebAssembly SIMD from `WASM_STAGING_THRESHOLD` elements where it loads,
+ *   copying the variables and gradients through cache-sized windows, with a second thread for
+ *   large models; the state then lives in WebAssembly memory), else the members' in-place steps.
+ *   Results are bit-identical to the core's `Float32Array` path. (The first step after the data
+ *   came from another backend uses tensor ops.) A variable whose data
  *   no other tensor shares (the backend's reference count is 1) is updated in its storage; one
  *   that shares it gets a new tensor through `assign`. This relies on tfjs-backend-cpu keeping
  *   float32 data as a `Float32Array`, as it does in TF.js 4; an array obtained earlier from
@@ -189,13 +193,15 @@ export class TransformationOptimizer extends tf.Optimizer {
   }
 
   /**
-   * How the last step ran: `'fused'` (the core's one-pass RAdam kernel, for `radam` and the
-   * chains it recognises), `'in-place'` (the members' in-place steps), `'tensor'` (tensor ops),
-   * or `undefined` before the first step.
+   * How the last step ran: `'fused'` (the core's generated kernels, one pass per variable, for a
+   * chain of fusable members such as `radam`: WebAssembly SIMD from `WASM_STAGING_THRESHOLD`
+   * elements where it loads, else JavaScript), `'in-place'` (the members' in-place steps),
+   * `'tensor'` (tensor ops), or `undefined` before the first step.
    */
   get kernel(): 'fused' | 'in-place' | 'tensor' | undefined {
     if (this.mode === 'tensor') return 'tensor';
-    if (this.mode === 'array') return this.engine?.kernel === 'js' ? 'fused' : 'in-place';
+    if (this.mode === 'array')
+      return this.engine?.kernel === 'js' || this.engine?.kernel === 'wasm' ? 'fused' : 'in-place';
     return undefined;
   }
 
@@ -356,14 +362,16 @@ export class TransformationOptimizer extends tf.Optimizer {
     if (this.mode !== 'array') return;
     const params = this.paramsTree('array');
     const [leaves, def] = treeFlatten<Float32Array>(params, 'params');
-    this.engine = bindLeafEngine(
-      this.transformation,
-      this.state,
-      params,
-      def,
-      leaves,
-      true,
-    )?.engine;
+    let elements = 0;
+    for (const leaf of leaves) elements += leaf.length;
+    // The core Optimizer's engine and choice of kernels: WebAssembly SIMD from
+    // WASM_STAGING_THRESHOLD elements (through windows over the backend's arrays).
+    this.engine = bindLeafEngine(this.transformation, this.state, params, def, leaves, {
+      fuse: true,
+      wasm: elements >= WASM_STAGING_THRESHOLD,
+      threads: 'auto',
+      names: def.paths.map((p) => `params${p}`),
+    })?.engine;
   }
 
   private stepInPlace(
