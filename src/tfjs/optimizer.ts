@@ -17,6 +17,7 @@ import { radamHyperparams, type ScaleByRadamOptions } from '../transforms/radam.
 import { treeFlatten, treeLeafPaths, treeLeaves, treeSlots } from '../tree.js';
 import { checkTransformation } from '../validate.js';
 import { registerTfjsOps } from './ops.js';
+import { type InPlaceBackend, inPlaceBackend } from './storage.js';
 import {
   decodeLeaf,
   type NamedTensor,
@@ -28,30 +29,6 @@ import {
 } from './weights.js';
 
 export type { NamedTensor } from './weights.js';
-
-/** Enough of tfjs-backend-cpu's data store to read and write float32 data in place. */
-interface CpuBackendLike {
-  data: { has(id: object): boolean; get(id: object): { values?: unknown } | undefined };
-  refCount(id: object): number;
-}
-
-/** The cpu backend's float32 storage of `t`, when `t` lives there as a `Float32Array`. */
-function cpuValues(backend: CpuBackendLike, t: tf.Tensor): Float32Array | undefined {
-  if (t.dtype !== 'float32' || !backend.data.has(t.dataId)) return undefined;
-  const values = backend.data.get(t.dataId)?.values;
-  return values instanceof Float32Array && values.length === t.size ? values : undefined;
-}
-
-/** The current backend when it is tfjs-backend-cpu with the data store this module relies on. */
-function cpuBackend(): CpuBackendLike | undefined {
-  if (tf.getBackend() !== 'cpu') return undefined;
-  const b = tf.backend() as unknown as Partial<CpuBackendLike>;
-  return typeof b.data?.has === 'function' &&
-    typeof b.data.get === 'function' &&
-    typeof b.refCount === 'function'
-    ? (b as CpuBackendLike)
-    : undefined;
-}
 
 /** `v.assign` of a new tensor holding `data`. */
 function assignData(v: tf.Variable, data: Float32Array): void {
@@ -98,8 +75,9 @@ export function disposeReplaced(old: unknown, ...current: unknown[]): void {
 /** Options of {@link TransformationOptimizer}. */
 export interface TransformationOptimizerOptions {
   /**
-   * On tfjs-backend-cpu, run the transformation's fused in-place kernel on the variables' data
-   * (when every member supports it) instead of tensor ops. Default `true`.
+   * On tfjs-backend-cpu and tfjs-backend-wasm, run the core's in-place engine on the variables'
+   * storage (when every member supports it) instead of tensor ops. (The name predates the wasm
+   * backend.) Default `true`.
    */
   cpuInPlace?: boolean;
 }
@@ -113,20 +91,23 @@ export interface TransformationOptimizerOptions {
  * the transformation's state for that tree, keyed by variable name. Every later call must pass the
  * same variables (in any order); use one optimizer per group of variables otherwise.
  *
- * - **CPU backend:** when `tf.getBackend()` is `'cpu'` and the transformation runs in place, each
- *   step reads the gradients' and variables' `Float32Array` storage directly and runs the core
+ * - **CPU and WebAssembly backends:** when `tf.getBackend()` is `'cpu'` or `'wasm'` and the
+ *   transformation runs in place, each step reads the gradients' and variables' float32 storage
+ *   directly (the cpu backend's `Float32Array`s, or views of the wasm backend's heap) and runs the core
  *   in-place `Optimizer`'s engine on it: for a chain of fusable members (`radam`, `adam`,
  *   `adamw`, `sgd`, with weight decay, clipping by value, schedules) the generated kernels, one
  *   pass per variable (WebAssembly SIMD from `WASM_STAGING_THRESHOLD` elements where it loads,
  *   copying the variables and gradients through cache-sized windows, with a second thread for
  *   large models; the state then lives in WebAssembly memory), else the members' in-place steps.
  *   Results are bit-identical to the core's `Float32Array` path. (The first step after the data
- *   came from another backend uses tensor ops.) A variable whose data
- *   no other tensor shares (the backend's reference count is 1) is updated in its storage; one
- *   that shares it gets a new tensor through `assign`. This relies on tfjs-backend-cpu keeping
- *   float32 data as a `Float32Array`, as it does in TF.js 4; an array obtained earlier from
+ *   came from another backend uses tensor ops.) On the cpu backend a variable whose data no
+ *   other tensor shares (the backend's reference count is 1) is updated in its storage; one that
+ *   shares it, and every variable on the wasm backend (whose XNNPACK kernels cache packed
+ *   weights), gets a new tensor through `assign`. This relies on tfjs-backend-cpu keeping
+ *   float32 data as a `Float32Array`, and tfjs-backend-wasm keeping it in its heap at a recorded
+ *   offset, as they do in TF.js 4; an array obtained earlier from
  *   `variable.dataSync()` on that backend is that storage and sees the update.
- * - **Other backends** (wasm, webgl, webgpu): tensor ops inside `tf.tidy`, float32 rounding after
+ * - **Other backends** (webgl, webgpu): tensor ops inside `tf.tidy`, float32 rounding after
  *   each op (agreeing with the core path to float32 precision, not bit for bit).
  *
  * `getWeights` returns `iter` (TF.js's step count), `optax/variables` (the variable names, a
@@ -223,15 +204,16 @@ export class TransformationOptimizer extends tf.Optimizer {
 
     const variables = this.sorted.map((k) => tf.engine().registeredVariables[this.nameOf.get(k)!]!);
     const gradients = this.sorted.map((k) => grads.get(this.nameOf.get(k)!)!);
-    const backend = this.cpuInPlace && this.transformation.bindInPlace ? cpuBackend() : undefined;
+    const backend =
+      this.cpuInPlace && this.transformation.bindInPlace ? inPlaceBackend() : undefined;
     let gradData: Float32Array[] | undefined;
     let paramData: Float32Array[] | undefined;
     if (backend) {
       gradData = [];
       paramData = [];
       for (let i = 0; i < variables.length; i++) {
-        const g = cpuValues(backend, gradients[i]!);
-        const p = cpuValues(backend, variables[i]!);
+        const g = backend.values(gradients[i]!);
+        const p = backend.values(variables[i]!);
         if (!g || !p) {
           gradData = undefined;
           break;
@@ -375,15 +357,16 @@ export class TransformationOptimizer extends tf.Optimizer {
   }
 
   private stepInPlace(
-    backend: CpuBackendLike,
+    backend: InPlaceBackend,
     variables: tf.Variable[],
     gradData: Float32Array[],
     paramData: Float32Array[],
     extraArgs: ExtraArgs | undefined,
   ): void {
     this.ensureState('array');
-    // A variable whose storage another tensor shares is stepped in a copy, then assigned.
-    const shared = variables.map((v) => backend.refCount(v.dataId) !== 1);
+    // A variable whose storage another tensor shares, or that the backend does not let us write
+    // in place, is stepped in a copy, then assigned.
+    const shared = variables.map((v) => !backend.writable || backend.refCount(v.dataId) !== 1);
     const targets = paramData.map((p, i) => (shared[i] ? p.slice() : p));
     // The same engine as the core Optimizer's: it throws with the state unchanged.
     this.engine!.step(gradData, targets, extraArgs, undefined, undefined);
