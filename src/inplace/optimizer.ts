@@ -31,25 +31,26 @@ export interface OptimizerOptions {
    * Own the buffers: copy the params into one contiguous block (WebAssembly memory when the SIMD
    * kernels load, else an `ArrayBuffer`), and expose them, the gradients and the state as views
    * into it (`optimizer.params`, `optimizer.grads`, `optimizer.state`). The caller's own params
-   * buffers are then left alone. This is the fastest path: for `radam` (with or without decayed
-   * weights) every leaf of one dtype is stepped by one SIMD kernel call. Default `false`.
+   * buffers are then left alone. This is the fastest path: for a fusable chain (`radam`, `adam`,
+   * `adamw`, `sgd`, ...) every leaf of one dtype is stepped by one SIMD kernel call, with no
+   * copies. Default `false`.
    */
   arena?: boolean;
   /**
    * `'auto'` (default): the WebAssembly SIMD kernels where they load: always in an arena, and on
-   * the caller's buffers from {@link WASM_STAGING_THRESHOLD} elements (the moments then live in
-   * WebAssembly memory and each step copies g and p in and p back out); else the JavaScript
+   * the caller's buffers from {@link WASM_STAGING_THRESHOLD} elements (the state then lives in
+   * WebAssembly memory and each step copies g and p through cache-sized windows); else the JavaScript
    * kernels. `'wasm'`: the WebAssembly kernels at any size where they load (else the JavaScript
    * ones). `'js'`: always the JavaScript kernels. `'generic'`: no fused kernel, the members'
    * `bindInPlace` steps (for comparison). Every choice gives the same bits.
    */
   kernel?: 'auto' | 'wasm' | 'js' | 'generic';
   /**
-   * Threads for the fused WebAssembly step (an arena, or the WebAssembly memory that stages the
-   * caller's buffers), in Node and in cross-origin isolated pages: `'auto'` (default) runs arenas
-   * of at least 2^18 elements on two threads (this one and a worker, each stepping half of the
-   * elements; the arena's buffers are then over a `SharedArrayBuffer`) on machines with 2 or more
-   * CPUs; `2` does so at any size; `1` never does. Results are the same bits either way, and where
+   * Threads for the fused WebAssembly step (an arena, or the caller's buffers through windows),
+   * in Node and in cross-origin isolated pages: `'auto'` (default) runs trees of at least 2^18
+   * elements on two threads (this one and a worker: in an arena each steps half of the elements;
+   * through windows this thread copies each chunk in and out and the worker steps most of it; the
+   * WebAssembly memory is then a `SharedArrayBuffer`) on machines with 2 or more CPUs; `2` does so at any size; `1` never does. Results are the same bits either way, and where
    * workers or shared WebAssembly memory are unavailable a step runs on one thread. The worker
    * does not keep the process alive and ends when the optimizer is garbage collected; a worker
    * that fails is handled as {@link Optimizer.threadFailure} describes.
@@ -58,9 +59,9 @@ export interface OptimizerOptions {
 }
 
 /**
- * With `kernel: 'auto'`, a fused RAdam step on the caller's buffers runs the WebAssembly SIMD kernels
- * (through staging copies) when the params have at least this many elements in all; smaller trees
- * run the JavaScript kernel. Measured: bench/README.md.
+ * With `kernel: 'auto'`, a fused step on the caller's buffers runs the WebAssembly SIMD kernels
+ * (through windows) when the params have at least this many elements in all; smaller trees run the
+ * JavaScript kernels. (The name dates from when the caller's buffers were staged whole.)
  */
 export const WASM_STAGING_THRESHOLD = 64;
 
@@ -74,18 +75,19 @@ const OPTION_KEYS = ['arena', 'kernel', 'threads'];
  *
  * Leaves must be `Float32Array` or `Float64Array` (or `null`). How a step runs is chosen once, here
  * (see {@link Optimizer.kernel}), fastest first:
- * - `radam(lr)` (`chain(scaleByRadam, scaleByLearningRate)`, constant or scheduled learning rate,
- *   optionally with `addDecayedWeights` between them) is fused: one pass per leaf reads g, m, v, p
- *   and writes m, v, p, with the per-step scalars computed once. Where WebAssembly SIMD loads, the
- *   pass is a SIMD kernel (`f32x4` lanes for float32 leaves, `f64x2` for float64, making the
- *   typed-array operations in the same order, so the bits are the same): with `{ arena: true }`
- *   over the optimizer's own buffers; on the caller's buffers from
- *   {@link WASM_STAGING_THRESHOLD} elements, with the moments kept in WebAssembly memory (the
- *   state's `mu`/`nu` leaves are views into it) and each step copying g and p in and p back out
- *   (the staging copies cost two more buffers the size of the params). A tree larger than one
- *   WebAssembly memory (4 GiB) is spread over several; on the caller's buffers a single leaf too
- *   large for one is streamed through a small window (its moments stay ordinary arrays). Smaller
- *   trees, or `kernel: 'js'`, run the JavaScript kernel.
+ * - A chain whose members are all fusable (`scaleByRadam`, `scaleByAdam`, `trace`, `clip`,
+ *   `addDecayedWeights`, `scale`, `scaleByLearningRate`, `scaleBySchedule`: so `radam`, `adam`,
+ *   `adamw` and `sgd`) is fused: one pass per leaf reads g, the state and p and writes the state
+ *   and p, with the per-step scalars computed once, by kernels generated from each member's
+ *   per-element math. Where WebAssembly SIMD loads, the pass is a SIMD kernel (`f32x4` lanes for
+ *   float32 leaves, `f64x2` for float64, making the typed-array operations in the same order, so
+ *   the bits are the same): with `{ arena: true }` over the optimizer's own buffers; on the
+ *   caller's buffers from {@link WASM_STAGING_THRESHOLD} elements, with the state kept in
+ *   WebAssembly memory (the state's array leaves are views into it) and each step copying g and p
+ *   through cache-sized windows. A tree larger than one WebAssembly memory (4 GiB) is spread over
+ *   several; on the caller's buffers a single leaf too large for one is streamed through a small
+ *   window (its state stays in ordinary arrays). Smaller trees, or `kernel: 'js'`, run the
+ *   JavaScript kernels.
  * - Other chains whose members can all run in place use their `bindInPlace` steps (with a backup
  *   of the state when a member may throw half-way).
  * - Otherwise the optimizer runs the functional update and copies the result into the params.
@@ -302,8 +304,8 @@ export class Optimizer<T = unknown> {
   }
 
   /**
-   * How a step runs: `'wasm'` (fused WebAssembly SIMD kernel, over the arena or over staging
-   * copies of the caller's buffers), `'js'` (fused JavaScript kernel), `'generic'` (the members'
+   * How a step runs: `'wasm'` (fused WebAssembly SIMD kernels, over the arena or through windows
+   * over the caller's buffers), `'js'` (fused JavaScript kernels), `'generic'` (the members'
    * in-place steps) or `'functional'`. Fixed at construction.
    *
    * @example

@@ -1,14 +1,20 @@
 /**
- * An arena: one contiguous block holding the params, gradients and (for a fused RAdam step) both
- * moments of every leaf, handed out as `Float32Array`/`Float64Array` views. Leaves of one dtype sit
- * back to back, each padded to a multiple of 4 elements with zeros (which the kernels map to zeros),
- * so one kernel call steps every leaf of that dtype. The block is WebAssembly memory when the SIMD
- * kernels load, otherwise an `ArrayBuffer` stepped by the JavaScript kernels. The memory never
- * grows, so views stay valid for the arena's lifetime.
+ * An arena: one contiguous block holding the params, gradients and state arrays (the fused chain's
+ * *slots*, for example RAdam's two moments) of every leaf, handed out as
+ * `Float32Array`/`Float64Array` views, with the kernel programs of the chain's variants
+ * (`program-layout.ts`). Leaves of one dtype sit back to back, each padded to a multiple of 4
+ * elements with zeros (which the kernels map to zeros), so one `run` call steps every leaf of that
+ * dtype. The block is WebAssembly memory when the SIMD kernels load, otherwise an `ArrayBuffer`
+ * stepped by the JavaScript kernels. The memory never grows, so views stay valid for the arena's
+ * lifetime.
  *
- * A large arena (or one asked for 2 threads) in Node is shared WebAssembly memory (its views are
- * over a `SharedArrayBuffer`) stepped by two threads: this one and a worker (`threads.ts`) each
- * run the kernel on half of every region. The step is elementwise, so the bits are the same.
+ * A large arena (or one asked for 2 threads) is shared WebAssembly memory (its views are over a
+ * `SharedArrayBuffer`) stepped by two threads: this one and a worker (`threads.ts`) each run the
+ * program on half of every region. The step is elementwise, so the bits are the same.
+ *
+ * An arena *with windows* keeps only the state: the params and gradients stay the caller's, and
+ * each step copies them chunk by chunk through ring windows (`window.ts`) while the worker steps
+ * most of each chunk ({@link Arena.stepWindowed}).
  */
 import { floatKind } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
