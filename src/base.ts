@@ -7,6 +7,7 @@ import type { StageName } from './kernels/stages.js';
 import { disposeLeaf, leafOps } from './leaf.js';
 import type { ArrayLeaf } from './tree.js';
 import { mapLeaves, treeLeaves } from './tree.js';
+import { checkCount } from './validate.js';
 
 export type { ScalarOrSchedule, Schedule } from './schedule-types.js';
 
@@ -214,6 +215,43 @@ export function statelessMember(
     prepare: () => prepare(values),
     commit,
   };
+}
+
+/**
+ * A member whose state is `{ count }`: it runs `stage` with the one scalar `value(count)` (checked
+ * as the functional update checks it), and advances the count. `undefined` when `state` is not a
+ * container. `fn` names the transformation in errors.
+ *
+ * @example
+ * ```ts
+ * const st = { count: 2 };
+ * const m = countedMember('scale', 'half', st, (c) => 1 / c)!;
+ * m.prepare();
+ * m.scalars[0]; // 0.5
+ * m.commit();
+ * st.count; // 3
+ * ```
+ */
+export function countedMember(
+  stage: StageName,
+  fn: string,
+  state: unknown,
+  value: (count: number) => number,
+): FusedMember | undefined {
+  const st = state as { count: number };
+  if (state === null || typeof state !== 'object' || Array.isArray(state)) return undefined;
+  const countWhat = `${fn}.update: state.count`;
+  return statelessMember(
+    stage,
+    [Number.NaN],
+    (sc) => {
+      checkCount(countWhat, st.count);
+      sc[0] = value(st.count);
+    },
+    () => {
+      st.count = safeIncrement(st.count);
+    },
+  );
 }
 
 /** What a tagged transformation is: a chain of members, or one stage. */

@@ -59,6 +59,9 @@ export const CHUNK = 16384;
 /** How long the worker may go without finishing a chunk before it is taken for dead. */
 export const STALL_MS = 1000;
 const WAIT_SLICE_MS = 100;
+/** Stream jobs: spins before {@link KernelWorker.waitChunk} starts waiting in slices. */
+const SPIN_FIRST = 1 << 16;
+const CHUNK_SLICE_MS = 1;
 
 /**
  * Thrown by a step when the second kernel thread died in the middle of writing its share: the one
@@ -444,7 +447,29 @@ export class KernelWorker {
    */
   waitChunk(c: number): boolean {
     const ctl = this.ctl;
-    if (Atomics.load(ctl, WDONE) > c) return true;
+    // The worker is normally at most a chunk behind: spin first (no clock, nothing allocated).
+    for (let i = 0; i < SPIN_FIRST; i++) if (Atomics.load(ctl, WDONE) > c) return true;
+    if (!this.canBlock) return this.spinChunk(c);
+    // Then wait in slices (the worker does not notify: each slice times out), counting the
+    // slices without progress.
+    let last = -1;
+    let stalled = 0;
+    for (;;) {
+      const done = Atomics.load(ctl, WDONE);
+      if (done > c) return true;
+      if (Atomics.load(ctl, FAILED) !== 0) return this.abandon();
+      const mark = 2 * done + Atomics.load(ctl, PHASE);
+      if (mark !== last) {
+        last = mark;
+        stalled = 0;
+      } else if (++stalled * CHUNK_SLICE_MS >= STALL_MS) return this.abandon();
+      Atomics.wait(ctl, WDONE, done, CHUNK_SLICE_MS);
+    }
+  }
+
+  /** {@link waitChunk} where this thread may not block (a browser's main thread): a busy wait. */
+  private spinChunk(c: number): boolean {
+    const ctl = this.ctl;
     let last = -1;
     let since = 0;
     for (let i = 1; ; i++) {

@@ -5,7 +5,7 @@ import type {
   ScalarOrSchedule,
   Schedule,
 } from '../base.js';
-import { safeIncrement, statelessMember, withFusionTag } from '../base.js';
+import { countedMember, safeIncrement, statelessMember, withFusionTag } from '../base.js';
 import { leafOps, typedArrayOps } from '../leaf.js';
 import { isContainer, mapLeaves } from '../tree.js';
 import {
@@ -133,22 +133,10 @@ export function scaleBySchedule(
   return withFusionTag(tx, {
     kind: 'stage',
     name,
-    fuse(state) {
-      const st = state as ScaleByScheduleState;
-      if (!isContainer(st)) return undefined;
-      const countWhat = `${name}.update: state.count`;
-      return statelessMember(
-        'scale',
-        [Number.NaN],
-        (sc) => {
-          checkCount(countWhat, st.count);
-          sc[0] = evaluate(name, 'step size', stepSizeFn, st.count);
-        },
-        () => {
-          st.count = safeIncrement(st.count);
-        },
-      );
-    },
+    fuse: (state) =>
+      countedMember('scale', name, state, (count) =>
+        evaluate(name, 'step size', stepSizeFn, count),
+      ),
   });
 }
 

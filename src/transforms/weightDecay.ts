@@ -1,7 +1,7 @@
 /** Weight decay, as `optax.add_decayed_weights`. */
 
 import type { EmptyState, GradientTransformationExtraArgs, ScalarOrSchedule } from '../base.js';
-import { safeIncrement, statelessMember, withFusionTag } from '../base.js';
+import { countedMember, safeIncrement, statelessMember, withFusionTag } from '../base.js';
 import { leafOps, typedArrayOps } from '../leaf.js';
 import { isContainer, mapLeaves } from '../tree.js';
 import { checkCount, checkOptionKeys, checkScalarOrSchedule, evaluate } from '../validate.js';
@@ -107,20 +107,7 @@ export function addDecayedWeights(
       // A constant zero rate changes nothing (u + 0 * p would turn -0 into +0).
       if (!scheduled)
         return statelessMember(weightDecay === 0 ? null : 'decay', [weightDecay as number]);
-      const st = state as { count: number };
-      if (!isContainer(st)) return undefined;
-      const countWhat = `${fn}.update: state.count`;
-      return statelessMember(
-        'decay',
-        [Number.NaN],
-        (sc) => {
-          checkCount(countWhat, st.count);
-          sc[0] = rate(st.count);
-        },
-        () => {
-          st.count = safeIncrement(st.count);
-        },
-      );
+      return countedMember('decay', fn, state, rate);
     },
   });
 }
