@@ -4,6 +4,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { trackPeer, untrackPeer } from './load.js';
 
 /** A line-protocol child process; see the module comment. */
 export class LineChild {
@@ -16,6 +17,8 @@ export class LineChild {
   /** Starts `command args` with `env` added to this process's environment. */
   constructor(command: string, args: string[], env: Record<string, string> = {}) {
     this.proc = spawn(command, args, { env: { ...process.env, ...env } });
+    const pid = this.proc.pid;
+    if (pid !== undefined) trackPeer(pid); // its CPU time is this run's, not other processes'
     this.proc.stderr.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-2000);
     });
@@ -27,6 +30,7 @@ export class LineChild {
       } else this.lines.push(line);
     });
     const end = () => {
+      if (pid !== undefined) untrackPeer(pid);
       this.ended = true;
       this.waiting?.(undefined);
       this.waiting = undefined;

@@ -10,6 +10,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Floor } from './floor.js';
+import { othersShare, snapshot } from './load.js';
 
 let collect: (() => void) | undefined;
 /** A full garbage collection (run between cases, untimed; exposes V8's `gc` on first use). */
@@ -102,6 +103,8 @@ export interface Measured {
   floor2Ms: number;
   /** With `ratioTo`: the per-round ratio to that contender, and its name. */
   ratioTo?: { name: string; ratio: number };
+  /** The share of the machine's CPU time other processes used while the group ran (bench/load.ts). */
+  othersCpu: number;
 }
 
 /** What {@link measureGroup} measures. */
@@ -134,11 +137,13 @@ export async function measureGroup(floor: Floor, spec: GroupSpec): Promise<Measu
     ...spec.contenders,
   ];
   const rounds: number[][] = all.map(() => []);
+  const start = snapshot();
   for (let r = 0; r < spec.rounds; r++)
     for (const [i, c] of all.entries()) {
       gc();
       rounds[i]!.push(median(await c.round(spec.samples, spec.budgetMs)));
     }
+  const othersCpu = othersShare(start, snapshot());
   for (const c of spec.contenders) await c.dispose?.();
   const [f1, f2] = rounds as [number[], number[]];
   const perRound = (xs: number[], ys: number[]) => median(xs.map((x, r) => x / ys[r]!));
@@ -152,6 +157,7 @@ export async function measureGroup(floor: Floor, spec: GroupSpec): Promise<Measu
       ratioFloor2: perRound(roundMs, f2),
       floor1Ms: median(f1),
       floor2Ms: median(f2),
+      othersCpu,
     };
     if (c.note !== undefined) out.note = typeof c.note === 'function' ? c.note() : c.note;
     if (c.ratioTo !== undefined) {

@@ -11,7 +11,7 @@ import { Floor } from './floor.js';
 import { type Contender, local, measureGroup, median } from './harness.js';
 import { modes, smallTree, WARMUP } from './modes.js';
 import { buildNative, nativeContender } from './native.js';
-import { markdownTable, type Row, toRow, writeJson } from './report.js';
+import { markdownTable, type Row, tableRows, toRow, writeJson } from './report.js';
 import { fourVariables, TFJS_VERSION, tfjsContenders, useBackend } from './tfjs.js';
 import { startTorch } from './torch.js';
 
@@ -137,18 +137,16 @@ const loadEnd = loadavg();
 const seconds = (performance.now() - started) / 1000;
 log(`load average at end: ${fixed(loadEnd)}; ${seconds.toFixed(0)} s`);
 
-// The table: floor rows only once per size and dtype (from the optax-ts groups).
-const tableRows = rows.filter((r) => r.section === 'optax-ts' || !r.name.startsWith('floor'));
 const header = [
   `RAdam step, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}${quick ? ', --quick' : ''}`,
   `load average (1, 5, 15 min): ${fixed(loadStart)} at start, ${fixed(loadEnd)} at end; ${seconds.toFixed(0)} s`,
   `${ROUNDS} rounds per case, interleaved with the floors; ms = median of round medians; x floor = median of per-round ratios; 2-thread floor start+join ${syncUs.toFixed(1)} us`,
 ];
-if (loadStart[0]! >= 1)
-  header.push(
-    `The machine was busy at the start (1-minute load average ${loadStart[0]!.toFixed(2)} on ${cpus().length} cores): other processes took CPU time, so the 2-thread rows (the 2-thread floor most) measure contention more than this code.`,
-  );
-console.log(`${header.join('\n\n')}\n\n${markdownTable(tableRows)}\n`);
+const busiest = Math.max(...rows.map((r) => r.othersCpu));
+header.push(
+  `others' CPU: the share of the machine's CPU time that other processes used while the row's group ran (at most ${(busiest * 100).toFixed(0)}% in this run); where it is high, so are the 2-thread rows (the 2-thread floor most): they measure contention more than the code.`,
+);
+console.log(`${header.join('\n\n')}\n\n${markdownTable(tableRows(rows))}\n`);
 for (const note of notes) console.log(`- ${note}`);
 
 writeJson(join(here, 'results.json'), {

@@ -49,15 +49,23 @@ function note(r: Row): string {
   return parts.join('; ');
 }
 
-/** The rows as a markdown table (ms per step, ns per element, ratios to the two floors). */
+/** The rows of the table: every case, and the floors once per size and dtype (optax-ts's groups). */
+export function tableRows(rows: readonly Row[]): Row[] {
+  return rows.filter((r) => r.section === 'optax-ts' || !r.name.startsWith('floor'));
+}
+
+/**
+ * The rows as a markdown table: ms per step, ns per element, ratios to the two floors, and the
+ * share of the CPU that other processes used while the row's group ran.
+ */
 export function markdownTable(rows: readonly Row[]): string {
   const lines = [
-    '| case | n | dtype | ms/step | ns/elem | x floor 1T | x floor 2T | note |',
-    '|---|---:|---|---:|---:|---:|---:|---|',
+    "| case | n | dtype | ms/step | ns/elem | x floor 1T | x floor 2T | others' CPU | note |",
+    '|---|---:|---|---:|---:|---:|---:|---:|---|',
   ];
   for (const r of rows)
     lines.push(
-      `| ${r.name} | ${sizeLabel(r.n)} | ${r.dtype === 'float32' ? 'f32' : 'f64'} | ${fmt(r.ms)} | ${fmt(r.nsPerElement)} | ${fmt(r.ratioFloor1)} | ${fmt(r.ratioFloor2)} | ${note(r)} |`,
+      `| ${r.name} | ${sizeLabel(r.n)} | ${r.dtype === 'float32' ? 'f32' : 'f64'} | ${fmt(r.ms)} | ${fmt(r.nsPerElement)} | ${fmt(r.ratioFloor1)} | ${fmt(r.ratioFloor2)} | ${(r.othersCpu * 100).toFixed(0)}% | ${note(r)} |`,
     );
   return lines.join('\n');
 }
