@@ -112,8 +112,18 @@ const KIND = 2; // 0 f32, 1 f64, -1 exit
 const OFFSET = 3; // the worker's first element (byte offset added to each array's base)
 const BYTES = 4; // the worker's byte count per array
 const READY = 5;
-/** Busy-wait iterations (each one `Atomics.load`) before blocking in `Atomics.wait`. */
-const SPIN = 20_000;
+/**
+ * How long the worker busy-waits for the next job before blocking in `Atomics.wait` (ms): long
+ * enough to stay awake between the back-to-back steps of a round, so that only a round's first step
+ * pays for waking it.
+ */
+const WORKER_SPIN_MS = 2;
+/**
+ * How long this thread busy-waits for the worker to finish before blocking (ms): short, so that
+ * when the worker is not running (another process has the other core), this thread soon yields
+ * its core to it.
+ */
+const MAIN_SPIN_MS = 0.05;
 
 /** The worker: its own instance of the module on the shared memory, waiting for jobs. */
 const WORKER_SOURCE = `
@@ -126,9 +136,12 @@ let seen = 0;
 Atomics.store(ctl, ${READY}, 1);
 Atomics.notify(ctl, ${READY});
 for (;;) {
-  let spins = 0;
-  while (Atomics.load(ctl, ${JOB}) === seen && spins++ < ${SPIN});
-  if (Atomics.load(ctl, ${JOB}) === seen) Atomics.wait(ctl, ${JOB}, seen);
+  const until = performance.now() + ${WORKER_SPIN_MS};
+  for (let i = 0; Atomics.load(ctl, ${JOB}) === seen; i++)
+    if ((i & 63) === 0 && performance.now() > until) {
+      Atomics.wait(ctl, ${JOB}, seen);
+      break;
+    }
   seen = Atomics.load(ctl, ${JOB});
   const kind = Atomics.load(ctl, ${KIND});
   if (kind < 0) break;
@@ -247,9 +260,12 @@ export class Floor {
     Atomics.notify(ctl, JOB, 1);
     const [g, m, v, p] = this.bases as [number, number, number, number];
     (this.f32 ? this.kernels.f32 : this.kernels.f64)(g, m, v, p, lower, A, B, C);
-    let spins = 0;
-    while (Atomics.load(ctl, DONE) !== job) {
-      if (++spins > SPIN) Atomics.wait(ctl, DONE, Atomics.load(ctl, DONE), 1);
+    let until = 0;
+    for (let i = 0; Atomics.load(ctl, DONE) !== job; i++) {
+      if ((i & 63) !== 0) continue;
+      const now = performance.now();
+      if (until === 0) until = now + MAIN_SPIN_MS;
+      else if (now > until) Atomics.wait(ctl, DONE, Atomics.load(ctl, DONE), 1);
     }
   }
 
