@@ -119,11 +119,11 @@ const READY = 5;
  */
 const WORKER_SPIN_MS = 2;
 /**
- * How long this thread busy-waits for the worker to finish before blocking (ms): short, so that
- * when the worker is not running (another process has the other core), this thread soon yields
- * its core to it.
+ * How long this thread busy-waits for the worker to finish before blocking (ms). Were it shorter,
+ * a worker woken onto this thread's core could stay there: the two would take turns, never both
+ * runnable, and the scheduler would see nothing to move to the idle core.
  */
-const MAIN_SPIN_MS = 0.05;
+const MAIN_SPIN_MS = 1;
 
 /** The worker: its own instance of the module on the shared memory, waiting for jobs. */
 const WORKER_SOURCE = `

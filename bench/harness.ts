@@ -52,12 +52,22 @@ export function median(xs: readonly number[]): number {
 
 /** A first sample longer than this (ms) counts as timed; see {@link local}. */
 export const PRIME_MS = 20;
+/**
+ * Untimed stepping before a round's samples (ms): it warms the caches after the other cases ran
+ * and gives the scheduler time to put a second thread (an optimizer's worker, the 2-thread
+ * floor's) on the other core, where a woken worker does not always land at once.
+ */
+export const WARM_MS = 10;
+
+/** A sample stops early, between two batches of 32 steps, once it has run this long (ms). */
+export const SAMPLE_MS = 5;
 
 /**
- * A contender that calls `step` synchronously, `batch` calls per sample (so that a sample of a
- * microsecond step is long enough to time). Its untimed first sample counts as a timed one when it
- * took over {@link PRIME_MS}: the arrays are then far larger than the caches, so warming them is
- * moot, and a slow case (up to half a second a step) takes fewer steps.
+ * A contender that calls `step` synchronously, up to `batch` calls per sample (so that a sample of
+ * a microsecond step is long enough to time), fewer when they pass {@link SAMPLE_MS}. Each round
+ * first steps untimed for {@link WARM_MS}; but when its first sample took over {@link PRIME_MS},
+ * that sample counts as a timed one and the warming stops there: the arrays are then far larger
+ * than the caches, and a slow case (up to half a second a step) takes fewer steps.
  */
 export function local(
   name: string,
@@ -65,18 +75,31 @@ export function local(
   batch: number,
   extra: Partial<Pick<Contender, 'note' | 'ratioTo' | 'dispose'>> = {},
 ): Contender {
+  /** Runs one sample; returns its ms per step and its length. */
+  const sample = (): [number, number] => {
+    const t = performance.now();
+    let k = 0;
+    let now = t;
+    while (k < batch && now - t < SAMPLE_MS) {
+      const end = Math.min(batch, k + 32);
+      for (; k < end; k++) step();
+      now = performance.now();
+    }
+    return [(now - t) / k, now - t];
+  };
   return {
     name,
     ...extra,
     round(samples, budgetMs) {
       const out: number[] = [];
+      const warm = performance.now();
+      const [first, length] = sample();
+      if (length > PRIME_MS) out.push(first);
+      else while (performance.now() - warm < WARM_MS) sample();
       const start = performance.now();
-      for (let s = -1; out.length < samples; s++) {
-        const t = performance.now();
-        for (let i = 0; i < batch; i++) step();
-        const now = performance.now();
-        if (s >= 0 || now - t > PRIME_MS) out.push((now - t) / batch);
-        if (now - start > budgetMs && out.length >= 3) break;
+      while (out.length < samples) {
+        out.push(sample()[0]);
+        if (performance.now() - start > budgetMs && out.length >= 3) break;
       }
       return out;
     },
@@ -85,6 +108,9 @@ export function local(
 
 /** Steps per sample for `n` elements: about 1e5 elements per sample, at least one step. */
 export const batchFor = (n: number) => Math.max(1, Math.round(1e5 / n));
+
+/** Pause after each garbage collection, before a round (ms). */
+const SETTLE_MS = 10;
 
 /** One measured case of a group. */
 export interface Measured {
@@ -141,6 +167,9 @@ export async function measureGroup(floor: Floor, spec: GroupSpec): Promise<Measu
   for (let r = 0; r < spec.rounds; r++)
     for (const [i, c] of all.entries()) {
       gc();
+      // Let V8's background threads finish what the collection left them (sweeping, freeing
+      // array buffers), which would otherwise compete with this round's second thread.
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
       rounds[i]!.push(median(await c.round(spec.samples, spec.budgetMs)));
     }
   const othersCpu = othersShare(start, snapshot());
