@@ -119,11 +119,12 @@ const READY = 5;
  */
 const WORKER_SPIN_MS = 2;
 /**
- * How long this thread busy-waits for the worker to finish before blocking (ms). Were it shorter,
- * a worker woken onto this thread's core could stay there: the two would take turns, never both
- * runnable, and the scheduler would see nothing to move to the idle core.
+ * How long this thread busy-waits for the worker to finish before blocking (ms): short, because
+ * when another process holds the other core the worker may be waiting for this one, and every
+ * microsecond spun here delays it (with 1 ms, a 1e6-element step took 2 to 3.5 ms instead of 0.6
+ * on the busy machine).
  */
-const MAIN_SPIN_MS = 1;
+const MAIN_SPIN_MS = 0.05;
 
 /** The worker: its own instance of the module on the shared memory, waiting for jobs. */
 const WORKER_SOURCE = `
