@@ -1,263 +1,169 @@
 /**
- * `npm run bench` (add `-- --quick` for a short run): the in-place `Optimizer.step` and the
- * functional path for `radam`, against the memory-bandwidth floor measured in this process, TF.js's
- * `tf.train.adam` and PyTorch's `torch.optim.RAdam`. Prints a table and writes bench/results.json.
- * See bench/README.md.
+ * `npm run bench` (`-- --quick` for a short run): RAdam steps of optax-ts (the in-place `Optimizer`
+ * in its modes, the functional path), TF.js, PyTorch and a native C kernel, each against the
+ * memory-speed floor of the step on one and on two threads, measured in the same run. Prints a
+ * markdown table to stdout (progress to stderr) and writes bench/results.json. See bench/README.md.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { applyUpdates, Optimizer, radam } from '../src/index.js';
+import { Floor } from './floor.js';
+import { type Contender, local, measureGroup, median } from './harness.js';
+import { modes, smallTree, WARMUP } from './modes.js';
+import { buildNative, nativeContender } from './native.js';
+import { markdownTable, type Row, tableRows, toRow, writeJson } from './report.js';
+import { fourVariables, TFJS_VERSION, tfjsContenders, useBackend } from './tfjs.js';
+import { startTorch } from './torch.js';
 
 const quick = process.argv.includes('--quick');
-/** `--10m`: with `--quick`, also the 10M float32 in-place rows (and TF.js/torch at 10M). */
-const with10M = quick && process.argv.includes('--10m');
+const F32_SIZES = quick ? [1e5, 1e6, 1e7] : [1e3, 1e4, 1e5, 1e6, 1e7];
+const F64_SIZES = quick ? [1e6] : [1e4, 1e6, 1e7];
+/** Peer layouts: four variables totalling n for each float32 size (1e6, 1e7 quick), and 100 of 1,000. */
+const LAYOUTS = [
+  ...(quick ? [1e6, 1e7] : F32_SIZES).map(fourVariables),
+  Array<number>(100).fill(1000),
+];
+/** tfjs-backend-cpu is slow (about 2 s per tf.train.adam step at 1e7): up to 1e6 (1e5 quick). */
+const CPU_MAX = quick ? 1e5 : 1e6;
+const TREE_LEAVES = [1, 10, 100];
+const NATIVE_N = 1e7;
+const ROUNDS = quick ? 3 : 5;
+const BUDGET_MS = quick ? 100 : 200;
+const samplesFor = (n: number) => (n >= 1e7 ? 5 : n >= 1e6 ? 7 : 9);
+
 const here = dirname(fileURLToPath(import.meta.url));
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+const started = performance.now();
+const loadStart = loadavg();
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const fixed = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+log(`load average at start: ${fixed(loadStart)}${quick ? ' (--quick)' : ''}`);
 
-const SIZES = quick ? [1e3, 1e5, 1e6, ...(with10M ? [1e7] : [])] : [1e3, 1e4, 1e5, 1e6, 1e7];
-/** Bytes moved per element by a step (read g, m, v, p; write m, v, p), in units of the element size. */
-const ACCESSES = 7;
-
-/** Median ms of `reps` calls after `warmup` calls; reps shrink for slow calls (budget in ms). */
-function time(fn: () => void, warmup: number, reps: number, budget = 1500): number {
-  for (let i = 0; i < warmup; i++) fn();
-  const ts: number[] = [];
-  const start = performance.now();
-  for (let i = 0; i < reps; i++) {
-    const t = performance.now();
-    fn();
-    ts.push(performance.now() - t);
-    if (performance.now() - start > budget && ts.length >= 3) break;
-  }
-  ts.sort((a, b) => a - b);
-  return ts[ts.length >> 1]!;
-}
-
-function filled(f32: boolean, n: number, seed: number) {
-  const a = f32 ? new Float32Array(n) : new Float64Array(n);
-  for (let i = 0; i < n; i++) a[i] = Math.sin(i * 0.37 + seed) * 0.5;
-  return a;
-}
-
-interface Row {
-  case: string;
-  size: number;
-  dtype: string;
-  ms: number;
-  elemsPerSec: number;
-  floorMs?: number;
-  ratioToFloor?: number;
-  note?: string;
-}
 const rows: Row[] = [];
-const floors = new Map<string, number>();
+let lastEnd = performance.now();
+const notes: string[] = [];
+const floor = await Floor.create(Math.max(...F32_SIZES, ...F64_SIZES, NATIVE_N));
 
-function add(r: Omit<Row, 'elemsPerSec' | 'ratioToFloor' | 'floorMs'>) {
-  const floorMs = floors.get(`${r.size}:${r.dtype}`);
-  const row: Row = { ...r, elemsPerSec: r.size / (r.ms / 1000) };
-  if (floorMs !== undefined) {
-    row.floorMs = floorMs;
-    row.ratioToFloor = r.ms / floorMs;
-  }
-  rows.push(row);
-  const ratio = row.ratioToFloor === undefined ? '' : `${row.ratioToFloor.toFixed(2)}x`;
-  console.log(
-    `${r.case.padEnd(34)} ${String(r.size).padStart(9)} ${r.dtype.padEnd(8)} ${r.ms.toFixed(3).padStart(10)} ms ${(row.elemsPerSec / 1e6).toFixed(0).padStart(7)} M/s ${ratio.padStart(8)} ${r.note ?? ''}`,
-  );
-}
-
-const repsFor = (n: number) => (n >= 1e7 ? 7 : n >= 1e6 ? 20 : n >= 1e5 ? 100 : 1000);
-
-// 1. Floor, in-place (caller buffers: JS kernel or WebAssembly SIMD through staging copies;
-// arena: WebAssembly SIMD), functional.
-for (const n of SIZES)
-  for (const f32 of [true, false]) {
-    if (with10M && n === 1e7 && !f32) continue; // --quick --10m: float32 only at 10M
-    const dtype = f32 ? 'float32' : 'float64';
-    const a = filled(f32, n, 1);
-    const b = filled(f32, n, 2);
-    const copyMs = time(() => b.set(a), 3, repsFor(n) * 2);
-    floors.set(`${n}:${dtype}`, (copyMs * ACCESSES) / 2);
-    add({ case: 'floor (copy x 3.5)', size: n, dtype, ms: (copyMs * ACCESSES) / 2 });
-    const g = filled(f32, n, 3);
-    // The arena twice: step(g) copies g into the arena first (one more read and write of g);
-    // step() reads the gradients already written into optimizer.grads (the step proper).
-    for (const [name, options, own] of [
-      ['in-place, caller buffers (js)', { kernel: 'js' }, false],
-      ['in-place, caller buffers (wasm staging)', {}, false],
-      ['in-place, arena, step(g) (wasm simd)', { arena: true }, false],
-      ['in-place, arena, step() (wasm simd)', { arena: true }, true],
-      ['in-place, arena, step(), 1 thread', { arena: true, threads: 1 }, true],
-    ] as const) {
-      if ('threads' in options && n < 1e6) continue; // below the 2-thread threshold anyway
-      const p = filled(f32, n, 4);
-      const opt = new Optimizer(radam(1e-3), { w: p }, options);
-      // Past the 5 momentum-only steps: time rectified steps, the common case.
-      for (let i = 0; i < 6; i++) opt.step({ w: g });
-      if (own) (opt.grads.w as typeof g).set(g);
-      const step = own ? () => opt.step() : () => opt.step({ w: g });
-      // A worker (two threads) starts in the background; give it a moment before timing.
-      if (opt.kernel === 'wasm') await new Promise((r) => setTimeout(r, 50));
-      const ms = time(step, 3, repsFor(n));
-      add({
-        case: name,
-        size: n,
-        dtype,
-        ms,
-        note: `${opt.kernel}${opt.kernel === 'wasm' ? `, ${opt.threads} thread${opt.threads === 2 ? 's' : ''}` : ''}`,
-      });
-    }
-    if (n <= (quick ? 1e6 : 1e7)) {
-      const tx = radam(1e-3);
-      let params: unknown = filled(f32, n, 4);
-      let state = tx.init(params);
-      const step = () => {
-        const [u, s] = tx.update(g, state, params);
-        state = s;
-        params = applyUpdates(params, u);
-      };
-      for (let i = 0; i < 6; i++) step();
-      add({
-        case: 'functional update + applyUpdates',
-        size: n,
-        dtype,
-        ms: time(step, 2, Math.min(repsFor(n), 50)),
-      });
-    }
-  }
-
-// 2. 1,000 leaves of 1,000 against one leaf of 1M (float32).
-const treeOf = (seed: number) =>
-  Object.fromEntries(
-    Array.from({ length: 1000 }, (_, i) => [`w${i}`, filled(true, 1000, seed + i)]),
-  );
-for (const [name, options] of [
-  ['caller buffers (js)', { kernel: 'js' }],
-  ['caller buffers (wasm staging)', {}],
-  ['arena (wasm simd)', { arena: true }],
-] as const) {
-  // step(grads) in both modes (the arena copies the gradients in).
-  const grads = treeOf(0);
-  const tree = new Optimizer(radam(1e-3), treeOf(5000), options);
-  const single = new Optimizer(radam(1e-3), { w: filled(true, 1e6, 7) }, options);
-  const g1 = { w: filled(true, 1e6, 8) };
-  for (let i = 0; i < 6; i++) {
-    tree.step(grads);
-    single.step(g1);
-  }
-  await new Promise((r) => setTimeout(r, 50));
-  const tTree = time(() => tree.step(grads), 3, 30);
-  const tSingle = time(() => single.step(g1), 3, 30);
-  add({
-    case: `tree 1000x1000, ${name}`,
-    size: 1e6,
-    dtype: 'float32',
-    ms: tTree,
-    note: `${(tTree / tSingle).toFixed(2)}x single leaf`,
+/** Measures one group (cases of one size and dtype, with the floors) and keeps its rows. */
+async function group(
+  section: string,
+  n: number,
+  f32: boolean,
+  contenders: Contender[],
+  leaves?: number,
+): Promise<void> {
+  await sleep(50); // let optimizers' worker threads finish starting
+  const t0 = performance.now();
+  const measured = await measureGroup(floor, {
+    n,
+    f32,
+    contenders,
+    rounds: ROUNDS,
+    samples: samplesFor(n),
+    budgetMs: BUDGET_MS,
   });
-  add({ case: `single leaf 1M, ${name}`, size: 1e6, dtype: 'float32', ms: tSingle });
-}
-
-// 3. Heap growth over 1,000 steps after warm-up.
-const heap: Record<string, number> = {};
-for (const [name, options] of [
-  ['caller buffers (js)', { kernel: 'js' }],
-  ['caller buffers (wasm staging)', {}],
-  ['arena (wasm simd)', { arena: true }],
-] as const) {
-  const opt = new Optimizer(
-    radam(1e-3),
-    { a: filled(true, 1e4, 1), b: filled(true, 1e4, 2) },
-    options,
-  );
-  const g = { a: filled(true, 1e4, 3), b: filled(true, 1e4, 4) };
-  for (let i = 0; i < 2000; i++) opt.step(g);
-  // The smallest of three windows of 1,000 steps (JIT work can land in one of them).
-  let growth = Infinity;
-  for (let w = 0; w < 3; w++) {
-    gc();
-    const before = getHeapStatistics().used_heap_size;
-    for (let i = 0; i < 1000; i++) opt.step(g);
-    growth = Math.min(growth, getHeapStatistics().used_heap_size - before);
+  const dtype = f32 ? 'float32' : 'float64';
+  const now = performance.now();
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  log(`${section}, ${n} ${dtype}: set up in ${s(t0 - lastEnd)} s, measured in ${s(now - t0)} s`);
+  lastEnd = now;
+  for (const m of measured) {
+    rows.push(toRow(section, n, dtype, m, leaves));
+    log(
+      `  ${m.name.padEnd(52)} ${m.ms.toPrecision(4).padStart(9)} ms ${m.ratioFloor1.toFixed(2).padStart(7)}x floor 1T ${m.ratioFloor2.toFixed(2).padStart(7)}x floor 2T`,
+    );
   }
-  heap[name] = growth;
-  console.log(`heap growth over 1,000 steps, ${name}: ${heap[name]} bytes`);
 }
 
-// 4. TF.js tf.train.adam (bench/tfjs.ts times it next to optax-ts/tfjs's RAdamOptimizer).
-const tfjs: unknown[] = [];
-if (existsSync(join(here, 'tfjs.ts'))) {
-  const { benchTfjs } = await import('./tfjs.js');
-  for (const backend of ['wasm', 'cpu'])
-    for (const n of SIZES) {
-      if (backend === 'cpu' && n > 1e6) {
-        console.log(
-          'tf.train.adam on tfjs-backend-cpu skipped above 1M (about 2 s per step at 10M)',
-        );
-        continue;
-      }
-      const steps = n >= 1e7 ? 3 : n >= 1e6 ? 5 : 20;
-      const r = await benchTfjs({ backend, params: n, steps, warmup: 2 });
-      tfjs.push(r);
-      add({
-        case: `tf.train.adam (tfjs-backend-${backend})`,
-        size: n,
-        dtype: 'float32',
-        ms: r.tfAdamMs,
-        note: `optax-ts/tfjs RAdam ${r.radamMs.toFixed(2)} ms`,
-      });
-    }
-} else console.log('bench/tfjs.ts not found: TF.js skipped');
+// Per-step cost of starting and joining the second floor thread (64 bytes of work).
+floor.prepare(16, true);
+const syncUs = median(local('sync', () => floor.step2(), 200).round(11, 1e9) as number[]) * 1e3;
+log(`two-thread floor, start and join: ${syncUs.toFixed(2)} us per step`);
 
-// 5. torch.optim.RAdam.
-let torch: unknown = null;
-try {
-  const out = execFileSync(
-    '/usr/bin/python3',
-    [join(here, 'torch_radam.py'), SIZES.join(','), quick ? '10' : '20', quick ? '3' : '7'],
-    { encoding: 'utf8', timeout: 240_000 },
-  );
-  torch = JSON.parse(out);
-  const t = torch as {
-    torch: string;
-    threads: number;
-    results: { size: number; foreach: boolean; ms: number }[];
-  };
-  for (const r of t.results)
-    add({
-      case: `torch.optim.RAdam foreach=${r.foreach}`,
-      size: r.size,
-      dtype: 'float32',
-      ms: r.ms,
-      note: `torch ${t.torch}, ${t.threads} threads`,
-    });
-} catch (e) {
-  console.log(`torch skipped: ${(e as Error).message.split('\n')[0]}`);
+// 1. optax-ts, one leaf, every mode.
+for (const [f32, sizes] of [
+  [true, F32_SIZES],
+  [false, F64_SIZES],
+] as const)
+  for (const n of sizes) await group('optax-ts', n, f32, modes(f32, n));
+
+// 2. Per-call overhead on small trees.
+for (const leaves of TREE_LEAVES)
+  await group('small trees', leaves * 10, true, smallTree(leaves), leaves);
+
+// 3. TF.js on tfjs-backend-wasm and tfjs-backend-cpu.
+for (const backend of ['wasm', 'cpu']) {
+  await useBackend(backend);
+  for (const sizes of LAYOUTS) {
+    const n = sizes.reduce((a, b) => a + b, 0);
+    if (backend === 'cpu' && n > CPU_MAX) continue;
+    await group('tfjs', n, true, tfjsContenders(sizes, WARMUP), sizes.length);
+  }
+}
+notes.push(`tfjs-backend-cpu measured up to ${CPU_MAX} elements only`);
+
+// 4. torch.optim.RAdam, foreach on and off.
+const torch = await startTorch();
+let torchInfo: unknown = null;
+if (typeof torch === 'string') notes.push(torch);
+else {
+  torchInfo = { version: torch.version, threads: torch.threads };
+  for (const sizes of LAYOUTS) {
+    const n = sizes.reduce((a, b) => a + b, 0);
+    const contenders = [
+      await torch.contender(sizes, true, WARMUP),
+      await torch.contender(sizes, false, WARMUP),
+    ];
+    await group('torch', n, true, contenders, sizes.length);
+  }
+  await torch.close();
 }
 
-const pick = (c: string, n: number) =>
-  rows.find((r) => r.case === c && r.size === n && r.dtype === 'float32');
-const inplace10M = pick('in-place, arena, step() (wasm simd)', 1e7);
-const inplace10MCopy = pick('in-place, arena, step(g) (wasm simd)', 1e7);
-const treeRow = rows.find((r) => r.case === 'tree 1000x1000, arena (wasm simd)');
-const single = pick('single leaf 1M, arena (wasm simd)', 1e6);
-const func1M = pick('functional update + applyUpdates', 1e6);
-const js1M = pick('in-place, caller buffers (js)', 1e6);
-const targets = {
-  inPlace10MRatioToFloor: inplace10M?.ratioToFloor ?? null,
-  inPlace10MWithGradCopyRatioToFloor: inplace10MCopy?.ratioToFloor ?? null,
-  tree1000OverSingleLeaf: treeRow && single ? treeRow.ms / single.ms : null,
-  functionalOverInPlace1M: func1M && js1M ? func1M.ms / js1M.ms : null,
-};
-console.log('targets:', JSON.stringify(targets));
-writeFileSync(
-  join(here, 'results.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, quick, rows, heapGrowthBytesPer1000Steps: heap, targets, tfjs, torch }, null, 2)}\n`,
+// 5. Native C, RAdam's float32 operation order, at 10M.
+const native = buildNative();
+let nativeInfo: unknown = null;
+if (typeof native === 'string') notes.push(native);
+else {
+  nativeInfo = { compiler: native.compiler, openmp: native.openmp !== undefined };
+  if (native.note) notes.push(native.note);
+  const contenders = [await nativeContender(native, NATIVE_N, 1)];
+  if (native.openmp) contenders.push(await nativeContender(native, NATIVE_N, 2));
+  await group('native', NATIVE_N, true, contenders);
+  native.cleanup();
+}
+
+floor.close();
+const loadEnd = loadavg();
+const seconds = (performance.now() - started) / 1000;
+log(`load average at end: ${fixed(loadEnd)}; ${seconds.toFixed(0)} s`);
+
+const header = [
+  `RAdam step, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}${quick ? ', --quick' : ''}`,
+  `load average (1, 5, 15 min): ${fixed(loadStart)} at start, ${fixed(loadEnd)} at end; ${seconds.toFixed(0)} s`,
+  `${ROUNDS} rounds per case, interleaved with the floors; ms = median of round medians; x floor = median of per-round ratios; 2-thread floor start+join ${syncUs.toFixed(1)} us`,
+];
+const busiest = Math.max(...rows.map((r) => r.othersCpu));
+header.push(
+  `others' CPU: the share of the machine's CPU time that other processes used while the row's group ran (at most ${(busiest * 100).toFixed(0)}% in this run); where it is high, so are the 2-thread rows (the 2-thread floor most): they measure contention more than the code.`,
 );
-console.log('wrote bench/results.json');
+console.log(`${header.join('\n\n')}\n\n${markdownTable(tableRows(rows))}\n`);
+for (const note of notes) console.log(`- ${note}`);
+
+writeJson(join(here, 'results.json'), {
+  date: new Date().toISOString(),
+  node: process.version,
+  v8: process.versions.v8,
+  cpu: cpus()[0]?.model,
+  cores: cpus().length,
+  quick,
+  seconds,
+  loadavg: { start: loadStart, end: loadEnd },
+  rounds: ROUNDS,
+  floorSyncUs: syncUs,
+  tfjs: TFJS_VERSION,
+  torch: torchInfo,
+  native: nativeInfo,
+  notes,
+  rows,
+});
+log('wrote bench/results.json');
