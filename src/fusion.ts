@@ -13,7 +13,7 @@ import { chainOps, JsChain, type KernelOp } from './kernels/program.js';
 import { chainLayout, STAGES, type StageName } from './kernels/stages.js';
 import { floatKind } from './leaf.js';
 import type { ArrayLeaf, TreeDef } from './tree.js';
-import { isContainer, MAX_STATE_DEPTH, treeFlatten } from './tree.js';
+import { isContainer, MAX_STATE_DEPTH, treeFlatten, treeLeaves } from './tree.js';
 
 /** One variant of a fused chain: its stages, kernel calls and where its arrays and scalars come from. */
 export interface ChainVariant {
@@ -235,10 +235,11 @@ export function fusedUpdate(
   state: unknown,
   params: unknown,
 ): [unknown, unknown] | undefined {
+  // First the cheap checks (leaf types and sizes), then the structure.
   let grads: ArrayLeaf[];
   let def: TreeDef;
   try {
-    [grads, def] = treeFlatten<ArrayLeaf>(updates, 'updates');
+    grads = treeLeaves<ArrayLeaf>(updates);
   } catch {
     return undefined;
   }
@@ -249,6 +250,11 @@ export function fusedUpdate(
   }
   // Leaves of a few elements are as fast one operation at a time, with less fixed cost.
   if (elements < FUSED_UPDATE_MIN_ELEMENTS_PER_LEAF * grads.length) return undefined;
+  try {
+    [grads, def] = treeFlatten<ArrayLeaf>(updates, 'updates');
+  } catch {
+    return undefined;
+  }
   const places: { container: Record<string | number, unknown>; key: string | number }[] = [];
   const next = copyContainers(state, places);
   const fused = fusedChain(tx, next, leafMatcher(def, grads), 'emit');

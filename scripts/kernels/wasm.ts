@@ -138,6 +138,8 @@ function driver(m: binaryen.Module, kernelType: number): number {
   const OFF = 6;
   const K = 7;
   const OP = 8;
+  /** Elements per block: {@link BLOCK}, or the whole range for a program of one call. */
+  const STEP = 9;
   const get = (k: number) => m.local.get(k, i32);
   const word = (w: number) => m.i32.load(4 * w, 4, get(OP));
   const shifted = (w: number) => m.i32.add(word(w), get(OFF));
@@ -154,26 +156,36 @@ function driver(m: binaryen.Module, kernelType: number): number {
     kernelType,
     none,
   );
-  const nOps = m.i32.load(4 * PROGRAM.N_OPS, 4, get(P.prog));
-  const shift = m.i32.load(4 * PROGRAM.SHIFT, 4, get(P.prog));
+  // (A binaryen expression may appear once in a tree: these make a fresh one per use.)
+  const nOps = () => m.i32.load(4 * PROGRAM.N_OPS, 4, get(P.prog));
+  const shift = () => m.i32.load(4 * PROGRAM.SHIFT, 4, get(P.prog));
   const body = m.block(null, [
     m.local.set(BLK, get(P.start)),
+    // One call (a generated fused chain) needs no block buffer: one call over the whole range.
+    m.local.set(
+      STEP,
+      m.select(
+        m.i32.eq(nOps(), m.i32.const(1)),
+        m.i32.sub(get(P.end), get(P.start)),
+        m.i32.const(BLOCK),
+      ),
+    ),
     m.block('blocks_done', [
       m.loop(
         'blocks',
         m.block(null, [
           m.br('blocks_done', m.i32.ge_u(get(BLK), get(P.end))),
-          // n = min(BLOCK, end - blk)
+          // n = min(step, end - blk)
           m.local.set(N, m.i32.sub(get(P.end), get(BLK))),
-          m.if(m.i32.gt_u(get(N), m.i32.const(BLOCK)), m.local.set(N, m.i32.const(BLOCK))),
-          m.local.set(OFF, m.i32.shl(get(BLK), shift)),
+          m.if(m.i32.gt_u(get(N), get(STEP)), m.local.set(N, get(STEP))),
+          m.local.set(OFF, m.i32.shl(get(BLK), shift())),
           m.local.set(K, m.i32.const(0)),
           m.local.set(OP, m.i32.add(get(P.prog), m.i32.const(4 * PROGRAM.HEADER))),
           m.block('ops_done', [
             m.loop(
               'ops',
               m.block(null, [
-                m.br('ops_done', m.i32.ge_u(get(K), nOps)),
+                m.br('ops_done', m.i32.ge_u(get(K), nOps())),
                 call,
                 m.local.set(K, m.i32.add(get(K), m.i32.const(1))),
                 m.local.set(OP, m.i32.add(get(OP), m.i32.const(4 * PROGRAM.OP_WORDS))),
@@ -181,7 +193,7 @@ function driver(m: binaryen.Module, kernelType: number): number {
               ]),
             ),
           ]),
-          m.local.set(BLK, m.i32.add(get(BLK), m.i32.const(BLOCK))),
+          m.local.set(BLK, m.i32.add(get(BLK), get(STEP))),
           m.br('blocks'),
         ]),
       ),
@@ -191,7 +203,7 @@ function driver(m: binaryen.Module, kernelType: number): number {
     'run',
     binaryen.createType([i32, i32, i32, i32]),
     none,
-    [i32, i32, i32, i32, i32],
+    [i32, i32, i32, i32, i32, i32],
     body,
   );
   return 0;
