@@ -39,8 +39,8 @@ export interface OptimizerOptions {
   /**
    * `'auto'` (default): the WebAssembly SIMD kernels where they load: always in an arena, and on
    * the caller's buffers from {@link WASM_STAGING_THRESHOLD} elements (the state then lives in
-   * WebAssembly memory and each step copies g and p through cache-sized windows); else the JavaScript
-   * kernels. `'wasm'`: the WebAssembly kernels at any size where they load (else the JavaScript
+   * WebAssembly memory and each step copies g and p through cache-sized windows); else the
+   * JavaScript kernels. `'wasm'`: the WebAssembly kernels at any size where they load (else the JavaScript
    * ones). `'js'`: always the JavaScript kernels. `'generic'`: no fused kernel, the members'
    * `bindInPlace` steps (for comparison). Every choice gives the same bits.
    */
@@ -50,8 +50,9 @@ export interface OptimizerOptions {
    * in Node and in cross-origin isolated pages: `'auto'` (default) runs trees of at least 2^18
    * elements on two threads (this one and a worker: in an arena each steps half of the elements;
    * through windows this thread copies each chunk in and out and the worker steps most of it; the
-   * WebAssembly memory is then a `SharedArrayBuffer`) on machines with 2 or more CPUs; `2` does so at any size; `1` never does. Results are the same bits either way, and where
-   * workers or shared WebAssembly memory are unavailable a step runs on one thread. The worker
+   * WebAssembly memory is then a `SharedArrayBuffer`) on machines with 2 or more CPUs; `2` does
+   * so at any size; `1` never does. Results are the same bits either way, and where workers or
+   * shared WebAssembly memory are unavailable a step runs on one thread. The worker
    * does not keep the process alive and ends when the optimizer is garbage collected; a worker
    * that fails is handled as {@link Optimizer.threadFailure} describes.
    */
