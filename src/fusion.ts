@@ -15,7 +15,10 @@ import { floatKind } from './leaf.js';
 import type { ArrayLeaf, TreeDef } from './tree.js';
 import { isContainer, MAX_STATE_DEPTH, treeFlatten, treeLeaves } from './tree.js';
 
-/** One variant of a fused chain: its stages, kernel calls and where its arrays and scalars come from. */
+/**
+ * One variant of a fused chain: its stages, kernel calls, and where its arrays and scalars come
+ * from.
+ */
 export interface ChainVariant {
   readonly chain: readonly StageName[];
   readonly ops: readonly KernelOp[];

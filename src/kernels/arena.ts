@@ -359,7 +359,7 @@ export class Arena {
     this.worker?.injectFault(code);
   }
 
-  /** Writes the scalars of program `variant` (float64s, and rounded to float32 for float32 leaves). */
+  /** Writes the scalars of program `variant` (float64s; rounded to float32 for float32 leaves). */
   private setScalars(variant: number, scalars: Float64Array): void {
     const ops = this.specs[variant]!.ops;
     for (const grp of this.groups) {

@@ -50,12 +50,12 @@ function theWindows(): Windows | null {
 }
 
 /**
- * Runs the kernel calls `ops` of a chain that ends with `emit` on one leaf of `n` elements:
- * `inputs[k]` are the chain's arrays (`chainLayout` order; `undefined` for the update that `emit`
- * writes), `outputs[k]` where each array's new values go (`undefined` for one only read, such as
- * the gradient), `p` the params (when a stage reads them), `scalars` the chain's. `js`: the
- * JavaScript chain of the same ops and dtype (used for small leaves), its scalars already set. `pOut`: where the params'
- * new values go, for a chain that updates them (`apply`).
+ * Runs the kernel calls `ops` of a chain that ends with `emit` (or with `apply`, given `pOut`) on
+ * one leaf of `n` elements: `inputs[k]` are the chain's arrays (`chainLayout` order; `undefined`
+ * for the update that `emit` writes), `outputs[k]` where each array's new values go (`undefined`
+ * for one only read, such as the gradient), `p` the params (when a stage reads them), `scalars` the
+ * chain's. `js`: the JavaScript chain of the same ops and dtype (used for small leaves), its
+ * scalars already set. `pOut`: where the params' new values go, for a chain ending with `apply`.
  */
 export function runFunctional(
   ops: readonly KernelOp[],

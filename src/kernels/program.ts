@@ -27,7 +27,7 @@ export interface KernelOp {
   readonly name: string;
   /** Which of the chain's arrays (indices into `chainLayout(chain).arrays`) it takes, in order. */
   readonly arrays: readonly number[];
-  /** Which of the chain's scalars (indices into `chainLayout(chain).scalars`) it reads, in order. */
+  /** Which of the chain's scalars (indices into `chainLayout(chain).scalars`) it reads. */
   readonly scalars: readonly number[];
 }
 

@@ -5,11 +5,13 @@
  * one thread.
  *
  * Handshake through an `Int32Array` control block in the shared memory (no messages per step):
- * the main thread writes the job (up to 2 calls of the kernels' `run`), bumps `JOB` and wakes the worker; the
- * worker runs the calls, copies `JOB` into `DONE` and wakes the main thread, which meanwhile ran
- * its own half and waits for `DONE` to reach the job's number (`Atomics.wait`, or a busy wait on a
- * browser's main thread, which may not block). Until the worker has started (it sets `READY`), the
- * main thread runs every element itself.
+ * the main thread writes the job (up to 2 calls of the kernels' `run`), bumps `JOB` and wakes the
+ * worker; the worker runs the calls, copies `JOB` into `DONE` and wakes the main thread, which
+ * meanwhile ran its own half and waits for `DONE` to reach the job's number (`Atomics.wait`, or a
+ * busy wait on a browser's main thread, which may not block). A *stream job* instead hands the
+ * worker window chunks one by one as the main thread copies them in (`startStream`, `publish`,
+ * `waitChunk`). Until the worker has started (it sets `READY`), the main thread runs every element
+ * itself.
  *
  * Available in Node (through `process.getBuiltinModule`, so that no Node module is imported
  * elsewhere) and in cross-origin isolated pages (`crossOriginIsolated`, which shared WebAssembly
@@ -34,7 +36,10 @@ const CALLS = 8;
 const CALL_SLOTS = 4;
 /** 0: a job of calls; 1: a stream job (see {@link KernelWorker.startStream}). */
 const MODE = CALLS + 2 * CALL_SLOTS;
-/** Stream jobs: the number of chunks, how many the main thread has published, how many the worker has done. */
+/**
+ * Stream jobs: the number of chunks, how many the main thread has published, and how many the
+ * worker has done.
+ */
 const CHUNKS = MODE + 1;
 const PUBLISHED = MODE + 2;
 const WDONE = MODE + 3;
