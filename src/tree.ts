@@ -379,9 +379,15 @@ function childMismatch(
   return null;
 }
 
-/** Default names for trees in error messages: `tree`, `rest[0]`, `rest[1]`, ... */
-function defaultNames(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => (i === 0 ? 'tree' : `rest[${i - 1}]`));
+/** Default names for trees in error messages: `tree`, `rest[0]`, `rest[1]`, ... (made once). */
+const DEFAULT_NAMES: string[][] = [];
+function defaultNames(n: number): readonly string[] {
+  let names = DEFAULT_NAMES[n];
+  if (names === undefined) {
+    names = Array.from({ length: n }, (_, i) => (i === 0 ? 'tree' : `rest[${i - 1}]`));
+    if (n < 16) DEFAULT_NAMES[n] = names;
+  }
+  return names;
 }
 
 function mapNode(
