@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildKernels } from '../scripts/build-kernels.js';
 import { chainOps, JsChain } from '../src/kernels/program.js';
-import { BLOCK, PROGRAM } from '../src/kernels/program-layout.js';
+import { BLOCK } from '../src/kernels/program-layout.js';
 import { chainLayout, FUSED_CHAINS, STAGES, type StageName } from '../src/kernels/stages.js';
-import { instantiateKernels, kernelIndex } from '../src/kernels/wasm.js';
+import { instantiateKernels, writeProgram } from '../src/kernels/wasm.js';
 import { typedArrayOps as ops } from '../src/leaf.js';
 import { rng } from './rng.js';
 
@@ -176,22 +176,13 @@ describe.each([true, false])('chains, f32 = %s', (f32) => {
         const aOff = arrays0.map(region);
         const scratch = at;
         const words = new Int32Array(buf, 0, 512);
-        words[PROGRAM.SHIFT] = f32 ? 2 : 3;
-        words[PROGRAM.N_OPS] = ops.length;
-        let scAt = 2048;
+        const scAt = (k: number) => 2048 + 128 * k;
+        writeProgram(words, 0, ops, f32, pOff, (i) => aOff[i]!, scAt);
         ops.forEach((op, k) => {
-          const w = PROGRAM.HEADER + k * PROGRAM.OP_WORDS;
-          words[w + PROGRAM.FN] = kernelIndex(op.name, f32);
-          words[w + PROGRAM.P] = pOff;
-          op.arrays.forEach((ai, j) => {
-            words[w + PROGRAM.A0 + j] = aOff[ai]!;
-          });
-          words[w + PROGRAM.SC] = scAt;
-          const scv = new Ctor(buf, scAt, op.scalars.length);
+          const scv = new Ctor(buf, scAt(k), op.scalars.length);
           op.scalars.forEach((si, j) => {
             scv[j] = sc[si]!;
           });
-          scAt += 128;
         });
         const half = (n >> 1) & ~3;
         const run = inst.run;

@@ -29,7 +29,7 @@ import {
   RING,
   threadsAvailable,
 } from './threads.js';
-import { instantiateKernels, kernelIndex, type WasmRun } from './wasm.js';
+import { instantiateKernels, type WasmRun, writeProgram } from './wasm.js';
 import { WindowPlan, windowOf } from './window.js';
 
 /** A chain's kernel calls and, per array of the chain, the arena slot it reads (0: gradients). */
@@ -274,28 +274,29 @@ export class Arena {
         const scs: (Float32Array | Float64Array)[] = [];
         const pw: number[] = [];
         const gw: number[] = [];
+        const scalarsOf = (k: number) => scalarAt + k * MAX_OP_SCALARS * 8;
         for (let copy = 0; copy < copies(windowed); copy++) {
-          const prog = 4 * word;
-          words[word + PROGRAM.SHIFT] = l.f32 ? 2 : 3;
-          words[word + PROGRAM.N_OPS] = spec.ops.length;
-          spec.ops.forEach((op, k) => {
-            const w = word + PROGRAM.HEADER + k * PROGRAM.OP_WORDS;
-            words[w + PROGRAM.FN] = kernelIndex(op.name, l.f32);
-            words[w + PROGRAM.P] = p;
-            if (copy === 0) pw.push(w + PROGRAM.P - word);
-            op.arrays.forEach((ai, j) => {
-              const slot = spec.slotOf[ai]!;
-              words[w + PROGRAM.A0 + j] = slotAt[slot]!;
-              if (slot === 0 && copy === 0) gw.push(w + PROGRAM.A0 + j - word);
-            });
-            if (copy === 0) {
-              scs.push(new Ctor(buffer, scalarAt + k * MAX_OP_SCALARS * 8, op.scalars.length));
-            }
-            words[w + PROGRAM.SC] = scalarAt + k * MAX_OP_SCALARS * 8;
-          });
-          word += PROGRAM.HEADER + spec.ops.length * PROGRAM.OP_WORDS;
-          grp.progs.push(prog);
+          grp.progs.push(4 * word);
+          word += writeProgram(
+            words,
+            word,
+            spec.ops,
+            l.f32,
+            p,
+            (i) => slotAt[spec.slotOf[i]!]!,
+            scalarsOf,
+          );
         }
+        // Where each program holds the params' and the gradients' pointers (rewritten per chunk
+        // with windows), and the views of each call's scalars.
+        spec.ops.forEach((op, k) => {
+          const w = PROGRAM.HEADER + k * PROGRAM.OP_WORDS;
+          pw.push(w + PROGRAM.P);
+          op.arrays.forEach((i, j) => {
+            if (spec.slotOf[i] === 0) gw.push(w + PROGRAM.A0 + j);
+          });
+          scs.push(new Ctor(buffer, scalarsOf(k), op.scalars.length));
+        });
         scalarAt += spec.ops.length * MAX_OP_SCALARS * 8;
         grp.scalars.push(scs);
         grp.pWords.push(pw);

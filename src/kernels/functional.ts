@@ -7,7 +7,7 @@
 import { chainOps, JsChain, type KernelOp } from './program.js';
 import { BLOCK, PROGRAM } from './program-layout.js';
 import { MAX_KERNEL_ARRAYS } from './stages.js';
-import { instantiateKernels, kernelIndex, type WasmRun } from './wasm.js';
+import { instantiateKernels, type WasmRun, writeProgram } from './wasm.js';
 
 type Float = Float32Array | Float64Array;
 
@@ -89,23 +89,13 @@ export function runFunctional(
   const view = (r: number, len: number) => new Ctor(win.buffer, region(r), len);
   if (ops.length > MAX_OPS) throw new Error(`a chain of more than ${MAX_OPS} kernel calls`);
   // The program: every array k in region 1 + k, the params in region 0.
-  const words = win.words;
-  words[PROGRAM.SHIFT] = f32 ? 2 : 3;
-  words[PROGRAM.N_OPS] = ops.length;
-  let sc = PROG;
-  ops.forEach((op, i) => {
-    const w = PROGRAM.HEADER + i * PROGRAM.OP_WORDS;
-    words[w + PROGRAM.FN] = kernelIndex(op.name, f32);
-    words[w + PROGRAM.P] = region(0);
-    op.arrays.forEach((a, j) => {
-      words[w + PROGRAM.A0 + j] = region(1 + a);
-    });
-    words[w + PROGRAM.SC] = sc;
-    const out = new Ctor(win.buffer, sc, op.scalars.length);
+  const scalarsOf = (k: number) => PROG + k * OP_SCALARS * 8;
+  writeProgram(win.words, 0, ops, f32, region(0), (i) => region(1 + i), scalarsOf);
+  ops.forEach((op, k) => {
+    const out = new Ctor(win.buffer, scalarsOf(k), op.scalars.length);
     op.scalars.forEach((s, j) => {
       out[j] = scalars[s]!;
     });
-    sc += OP_SCALARS * 8;
   });
   for (let at = 0; at < n; at += W) {
     const len = Math.min(W, n - at);

@@ -8,6 +8,8 @@ import {
   KERNELS_WASM_SHARED_BASE64,
   WASM_KERNEL_NAMES,
 } from './generated/wasm-kernels.js';
+import type { KernelOp } from './program.js';
+import { PROGRAM } from './program-layout.js';
 
 /**
  * The driver of an instance: `run(prog, start, end, scratch)` steps elements `[start, end)` of the
@@ -16,13 +18,56 @@ import {
  */
 export type WasmRun = (prog: number, start: number, end: number, scratch: number) => void;
 
-const KERNEL_INDEX = new Map(WASM_KERNEL_NAMES.map((name, i) => [name, i]));
+/** Table indices by chain name (`load+adam+scale+apply`; the module names it with `_`). */
+const KERNEL_INDEX = new Map<string, { f32?: number; f64?: number }>();
+WASM_KERNEL_NAMES.forEach((name, i) => {
+  const chain = name.slice(0, -4).replaceAll('_', '+');
+  const entry = KERNEL_INDEX.get(chain) ?? {};
+  entry[name.endsWith('_f32') ? 'f32' : 'f64'] = i;
+  KERNEL_INDEX.set(chain, entry);
+});
 
 /** The table index of the kernel of chain `name` (`load+adam+scale+apply`) for a dtype. */
 export function kernelIndex(name: string, f32: boolean): number {
-  const i = KERNEL_INDEX.get(`${name.replaceAll('+', '_')}_${f32 ? 'f32' : 'f64'}`);
+  const entry = KERNEL_INDEX.get(name);
+  const i = f32 ? entry?.f32 : entry?.f64;
   if (i === undefined) throw new Error(`no generated WebAssembly kernel ${name}`);
   return i;
+}
+
+/**
+ * Writes the program of the kernel calls `ops` (one dtype) at word `at` of `words`
+ * (`program-layout.ts`): the params at byte `p`, the chain's array `i` at byte `array(i)`, call
+ * `k`'s scalars at byte `scalars(k)`. Returns the number of words written.
+ *
+ * @example
+ * ```ts
+ * const words = new Int32Array(64);
+ * const ops = [{ name: 'load+scale+apply', arrays: [0], scalars: [0] }]; // g at 8192
+ * writeProgram(words, 0, ops, true, 4096, () => 8192, () => 256); // 11
+ * ```
+ */
+export function writeProgram(
+  words: Int32Array,
+  at: number,
+  ops: readonly KernelOp[],
+  f32: boolean,
+  p: number,
+  array: (i: number) => number,
+  scalars: (k: number) => number,
+): number {
+  words[at + PROGRAM.SHIFT] = f32 ? 2 : 3;
+  words[at + PROGRAM.N_OPS] = ops.length;
+  ops.forEach((op, k) => {
+    const w = at + PROGRAM.HEADER + k * PROGRAM.OP_WORDS;
+    words[w + PROGRAM.FN] = kernelIndex(op.name, f32);
+    words[w + PROGRAM.P] = p;
+    op.arrays.forEach((i, j) => {
+      words[w + PROGRAM.A0 + j] = array(i);
+    });
+    words[w + PROGRAM.SC] = scalars(k);
+  });
+  return PROGRAM.HEADER + ops.length * PROGRAM.OP_WORDS;
 }
 
 /** The few WebAssembly APIs used here (the project's `lib` has no DOM/WebAssembly typings). */
