@@ -105,6 +105,15 @@ function radixOf(members: readonly FusedMember[]): number[] {
   return radix;
 }
 
+/**
+ * The JavaScript chains of a variant's ops, for float32 and float64 leaves (made on first use and
+ * shared: a chain's scalars are set right before each use).
+ */
+export function jsChains(variant: ChainVariant): { f32: JsChain; f64: JsChain } {
+  variant.js ??= { f32: new JsChain(variant.ops, true), f64: new JsChain(variant.ops, false) };
+  return variant.js;
+}
+
 /** The variants of a transformation's chains, made once (members' stages depend only on it). */
 const VARIANTS = new WeakMap<object, { apply?: ChainVariant[]; emit?: ChainVariant[] }>();
 
@@ -275,9 +284,9 @@ export function fusedUpdate(
   if (fused.variants.some((v) => v.ops.length > MAX_OPS)) return undefined;
   fused.prepare();
   const variant = fused.variants[fused.variant]!;
-  variant.js ??= { f32: new JsChain(variant.ops, true), f64: new JsChain(variant.ops, false) };
-  variant.js.f32.setScalars(fused.scalars);
-  variant.js.f64.setScalars(fused.scalars);
+  const js = jsChains(variant);
+  js.f32.setScalars(fused.scalars);
+  js.f64.setScalars(fused.scalars);
   const { slotOf } = variant;
   const out: ArrayLeaf[] = [];
   const moved = new Map<unknown, ArrayLeaf>();
@@ -306,7 +315,7 @@ export function fusedUpdate(
     }
     runFunctional(
       variant.ops,
-      f32 ? variant.js.f32 : variant.js.f64,
+      f32 ? js.f32 : js.f64,
       f32,
       g.length,
       p?.[i],

@@ -13,10 +13,10 @@
  */
 import type { ExtraArgs, GradientTransformationExtraArgs, InPlaceStep } from '../base.js';
 import { applyUpdates } from '../base.js';
-import { type FusedChain, fusedChain, leafMatcher } from '../fusion.js';
+import { type FusedChain, fusedChain, jsChains, leafMatcher } from '../fusion.js';
 import type { ArenaThreads } from '../kernels/arena.js';
 import { ArenaSet } from '../kernels/arena-set.js';
-import { JsChain } from '../kernels/program.js';
+import type { JsChain } from '../kernels/program.js';
 import { wasmModule } from '../kernels/wasm.js';
 import { typedArrayOps } from '../leaf.js';
 import type { ArrayLeaf, TreeDef } from '../tree.js';
@@ -60,10 +60,7 @@ export class FusedLeavesEngine implements StepEngine {
     private readonly fused: FusedChain,
     readonly state: unknown,
   ) {
-    this.js = fused.variants.map((v) => ({
-      f32: new JsChain(v.ops, true),
-      f64: new JsChain(v.ops, false),
-    }));
+    this.js = fused.variants.map(jsChains);
     let most = 0;
     for (const v of fused.variants) most = Math.max(most, v.slotOf.length);
     this.arrays = new Array(most).fill(null);

@@ -178,7 +178,9 @@ export class Arena {
    * takes longer than the worker's whole part (it settles at 0.95 there).
    */
   private share = 0.8;
+  /** Per ring slot: the end of the worker's part of the chunk in it, and the chunk's program. */
   private readonly mids = new Int32Array(RING);
+  private readonly ringProgs = new Int32Array(RING);
   /** The block buffers of this thread and of the worker. */
   private readonly scratch: number;
   private readonly workerScratch: number;
@@ -440,6 +442,7 @@ export class Arena {
       ? Math.min(end, start + ((Math.round((end - start) * share) + 3) & ~3))
       : start;
     this.mids[c % RING] = mid;
+    this.ringProgs[c % RING] = prog;
     if (worker) worker.publish(c, prog, start, mid);
   }
 
@@ -491,8 +494,7 @@ export class Arena {
     try {
       for (let c = 0; c < Math.min(2, chunks); c++) this.publish(variant, c, worker, share);
       for (let c = 0; c < chunks; c++) {
-        const prog = this.chunkProgram(variant, c);
-        run(prog, mids[c % RING]!, plan.chunkEnd[c]!, this.scratch);
+        run(this.ringProgs[c % RING]!, mids[c % RING]!, plan.chunkEnd[c]!, this.scratch);
         if (worker) {
           if (worker.streamDone <= c) mainWaits++;
           if (!worker.waitChunk(c)) {
@@ -511,12 +513,7 @@ export class Arena {
                 lost = true;
                 continue;
               }
-              run(
-                this.chunkProgram(variant, k),
-                plan.chunkStart[k]!,
-                mids[k % RING]!,
-                this.scratch,
-              );
+              run(this.ringProgs[k % RING]!, plan.chunkStart[k]!, mids[k % RING]!, this.scratch);
             }
           }
         }
