@@ -6,6 +6,9 @@
 
 export type { AdamOptions, AdamwOptions, RadamOptions, SgdOptions } from './alias.js';
 export { adam, adamw, radam, sgd } from './alias.js';
+export { decayedAlias } from './aliases/common.js';
+export type { LionOptions } from './aliases/lion.js';
+export { lion } from './aliases/lion.js';
 export type {
   EmptyState,
   ExtraArgs,
@@ -53,11 +56,20 @@ export type { ApplyIfFiniteState } from './transforms/applyIfFinite.js';
 export { applyIfFinite } from './transforms/applyIfFinite.js';
 export { clip, clipByGlobalNorm } from './transforms/clipping.js';
 export type {
+  ElementwiseArray,
+  ElementwiseSpec,
+  ElementwiseState,
+  SetScalar,
+} from './transforms/elementwise.js';
+export { elementwise } from './transforms/elementwise.js';
+export type {
   InjectedArgs,
   InjectHyperparamsOptions,
   InjectHyperparamsState,
 } from './transforms/injectHyperparams.js';
 export { injectHyperparams } from './transforms/injectHyperparams.js';
+export type { ScaleByLionOptions } from './transforms/lion.js';
+export { scaleByLion } from './transforms/lion.js';
 export type {
   LookaheadOptions,
   LookaheadParams,

@@ -28,6 +28,7 @@
  * order.
  */
 
+import { type Primitive, typedArrayPrimitive } from './kernels/evaluate.js';
 import { addInto, FUNCTIONAL_WASM_THRESHOLD } from './kernels/functional.js';
 import { checkName, describeValue, isForeignTypedArray } from './validate.js';
 
@@ -64,6 +65,12 @@ export interface LeafOps<L = any> {
   sumOfSquares(x: L): number;
   /** False when any element is NaN or ±Infinity. */
   allFinite(x: L): boolean;
+  /**
+   * One operation of the per-element expression form over whole leaves (see `kernels/evaluate.ts`):
+   * how the catalogue's elementwise transformations (`elementwise`) run on this kind of leaf.
+   * Absent: those transformations refuse these leaves with a clear error.
+   */
+  primitive?: Primitive<L>;
   /** Frees a temporary produced by these operations (tensors); absent for garbage-collected arrays. */
   dispose?(x: L): void;
 }
@@ -239,6 +246,7 @@ export const typedArrayOps: LeafOps<Float32Array | Float64Array> = {
   size: (x) => x.length,
   dtype: (x) => (x instanceof Float32Array ? 'float32' : 'float64'),
   zerosLike: (x) => alloc(x),
+  primitive: typedArrayPrimitive as Primitive<Typed>,
   moment(g, m, decay, order, out = alloc(m)) {
     if (out instanceof Float32Array) momentF32(f32(g), f32(m), decay, order, out);
     else momentF64(f64(g), f64(m), decay, order, out);

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildKernels } from '../scripts/build-kernels.js';
+import { evaluateStage, typedArrayPrimitive } from '../src/kernels/evaluate.js';
 import { chainOps, JsChain } from '../src/kernels/program.js';
 import { BLOCK } from '../src/kernels/program-layout.js';
 import { chainLayout, FUSED_CHAINS, STAGES, type StageName } from '../src/kernels/stages.js';
@@ -25,8 +26,15 @@ describe('generated kernels', () => {
   });
 });
 
-/** Per stage, the functional path's operations on one leaf (`u` in, `u` out; arrays updated). */
-const REFERENCE: Record<StageName, (u: Float, p: Float, a: Float[], s: number[]) => Float> = {
+type Reference = (u: Float, p: Float, a: Float[], s: number[]) => Float;
+
+/**
+ * Per stage, the functional path's operations on one leaf (`u` in, `u` out; arrays updated): the
+ * `LeafOps` calls of the core's transformations, and for the catalogue's stages (which have no
+ * `LeafOps` of their own) the stage evaluated node by node over whole arrays (`evaluateStage`),
+ * an implementation apart from the generated loops.
+ */
+const HAND: Partial<Record<StageName, Reference>> = {
   load: (_u, _p, [g]) => g!.slice(),
   apply: (u, p) => {
     // LeafOps.add's loop (which, for large arrays, now runs the generated kernel itself).
@@ -54,6 +62,23 @@ const REFERENCE: Record<StageName, (u: Float, p: Float, a: Float[], s: number[])
   decay: (u, p, _a, [wd]) => ops.linearCombination(1, u, wd!, p),
   clip: (u, _p, _a, [lo, hi]) => ops.clip(u, lo!, hi!),
 };
+
+const REFERENCE = (stage: StageName): Reference =>
+  HAND[stage] ??
+  ((u, p, a, s) => {
+    const def = STAGES[stage];
+    const out = evaluateStage(
+      def,
+      typedArrayPrimitive,
+      { u, p, arrays: Object.fromEntries(def.arrays.map((k, i) => [k, a[i]!])), scalars: s },
+      u instanceof Float32Array,
+    );
+    def.arrays.forEach((k, i) => {
+      const v = out.set[k];
+      if (v !== undefined) a[i]!.set(v as Float);
+    });
+    return out.u as Float;
+  });
 
 /** `radam.ts`'s leaf, with the scalars in the adam stage's order. */
 function adamRef(g: Float, [mu, nu]: Float[], s: number[], nesterov: boolean, ratio: boolean) {
@@ -106,7 +131,7 @@ function scalarsFor(chain: readonly StageName[], rand: () => number): number[] {
       lo: -rand(),
       hi: rand(),
     };
-    for (const s of STAGES[stage].scalars) out.push(named[s]!);
+    for (const s of STAGES[stage].scalars as readonly string[]) out.push(named[s] ?? rand());
   });
   return out;
 }
@@ -118,7 +143,7 @@ function reference(chain: readonly StageName[], p: Float, arrays: Float[], sc: n
   chain.forEach((stage, i) => {
     const a = layout.arrays.flatMap(([s], k) => (s === i ? [arrays[k]!] : []));
     const s = layout.scalars.flatMap(([j], k) => (j === i ? [sc[k]!] : []));
-    u = REFERENCE[stage](u, p, a, s);
+    u = REFERENCE(stage)(u, p, a, s);
   });
 }
 

@@ -39,9 +39,27 @@ export function jsKernel(name: string, low: Lowered, f32: boolean): string {
       case 'zero':
         name = '0';
         break;
+      case 'const':
+        // Exactly representable in float32 (checked by `constant`), so no rounding is needed.
+        name = `(${String(e.value)})`;
+        break;
       case 'sqrt':
         name = `t${t++}`;
         lines.push(`const ${name} = ${R(`Math.sqrt(${v(e.a)})`)};`);
+        break;
+      // |x|, -x, max and min of float32 values are float32 values: no rounding.
+      case 'abs':
+        name = `t${t++}`;
+        lines.push(`const ${name} = Math.abs(${v(e.a)});`);
+        break;
+      case 'neg':
+        name = `t${t++}`;
+        lines.push(`const ${name} = -${v(e.a)};`);
+        break;
+      case 'max':
+      case 'min':
+        name = `t${t++}`;
+        lines.push(`const ${name} = Math.${e.op}(${v(e.a)}, ${v(e.b)});`);
         break;
       case 'select':
         name = `t${t++}`;

@@ -81,8 +81,13 @@ function kernelBody(m: binaryen.Module, low: Lowered, isF32: boolean): [number[]
         case 'zero':
           x = simd ? m.v128.const([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) : S.const(0);
           break;
+        case 'const':
+          x = simd ? (isF32 ? m.f32x4 : m.f64x2).splat(S.const(e.value)) : S.const(e.value);
+          break;
         case 'sqrt':
-          x = (simd ? X : S).sqrt(val(e.a));
+        case 'abs':
+        case 'neg':
+          x = (simd ? X : S)[e.op](val(e.a));
           break;
         case 'select':
           x = simd

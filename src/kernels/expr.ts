@@ -18,17 +18,24 @@ export type Expr =
   | { readonly op: 'scalar'; readonly name: string }
   /** The constant 0. */
   | { readonly op: 'zero' }
-  | {
-      readonly op: 'add' | 'sub' | 'mul' | 'div' | 'lt' | 'gt' | 'eq';
-      readonly a: Expr;
-      readonly b: Expr;
-    }
-  | { readonly op: 'sqrt'; readonly a: Expr }
+  /** A constant, exactly representable in float32 (so that every dtype reads the same value). */
+  | { readonly op: 'const'; readonly value: number }
+  | { readonly op: BinaryOp; readonly a: Expr; readonly b: Expr }
+  | { readonly op: UnaryOp; readonly a: Expr }
   /** `cond ? then : otherwise`, where `cond` is a comparison. */
   | { readonly op: 'select'; readonly cond: Expr; readonly then: Expr; readonly otherwise: Expr };
 
-/** The binary operations of {@link Expr}. */
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'lt' | 'gt' | 'eq';
+/**
+ * The binary operations of {@link Expr}. `max` and `min` give NaN when either operand is NaN, and
+ * order -0 below +0 (IEEE 754-2019 `maximum`/`minimum`, as WebAssembly's and `Math.max`).
+ */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'lt' | 'gt' | 'eq';
+
+/** The unary operations of {@link Expr}: square root, absolute value, negation (all exact but sqrt). */
+export type UnaryOp = 'sqrt' | 'abs' | 'neg';
+
+/** Every operation of {@link Expr}. */
+export type ExprOp = Expr['op'];
 
 /** The comparisons (their value is a truth value, usable only as a {@link select} condition). */
 export const COMPARISONS: ReadonlySet<string> = new Set(['lt', 'gt', 'eq']);
@@ -51,8 +58,38 @@ export const lt = bin('lt');
 export const gt = bin('gt');
 /** `a == b` (`-0 == 0`; false when either is NaN) */
 export const eq = bin('eq');
+/** `max(a, b)` (NaN if either is NaN) */
+export const max = bin('max');
+/** `min(a, b)` (NaN if either is NaN) */
+export const min = bin('min');
 /** The square root. */
 export const sqrt = (a: Expr): Expr => ({ op: 'sqrt', a });
+/** `|a|` */
+export const abs = (a: Expr): Expr => ({ op: 'abs', a });
+/** `-a` */
+export const neg = (a: Expr): Expr => ({ op: 'neg', a });
+/**
+ * A constant; it must be exactly representable in float32.
+ *
+ * @example
+ * ```ts
+ * constant(0.5); // { op: 'const', value: 0.5 }
+ * constant(0.1); // RangeError: not exactly representable in float32
+ * ```
+ */
+export function constant(value: number): Expr {
+  if (Math.fround(value) !== value)
+    throw new RangeError(`constant(${value}): not exactly representable in float32`);
+  return { op: 'const', value };
+}
+/** The constant 1. */
+export const ONE: Expr = constant(1);
+/**
+ * `sign(a)`: 1 where `a > 0`, -1 where `a < 0`, `a` itself where it is ±0 or NaN (as `jnp.sign`).
+ */
+export function sign(a: Expr): Expr {
+  return select(gt(a, ZERO), ONE, select(lt(a, ZERO), constant(-1), a));
+}
 /** `cond ? then : otherwise` */
 export const select = (cond: Expr, then: Expr, otherwise: Expr): Expr => ({
   op: 'select',
@@ -82,6 +119,8 @@ export function topoOrder(roots: readonly Expr[]): Expr[] {
     seen.add(e);
     switch (e.op) {
       case 'sqrt':
+      case 'abs':
+      case 'neg':
         visit(e.a);
         break;
       case 'select':
@@ -92,6 +131,7 @@ export function topoOrder(roots: readonly Expr[]): Expr[] {
       case 'elem':
       case 'scalar':
       case 'zero':
+      case 'const':
         break;
       default:
         visit(e.a);

@@ -13,38 +13,12 @@
  * Adding a fused transformation means adding its stage here, tagging the transformation with its
  * name and scalars (`base.ts`'s fusion protocol), and rebuilding (`npm run build:kernels`).
  */
-import { add, div, type Expr, eq, gt, lt, mul, select, sqrt, ZERO } from './expr.js';
 
-/** What a stage's math reads: the incoming update, the parameter, its arrays and scalars. */
-export interface StageInputs {
-  /** The incoming update (`undefined` for `load`, which starts the chain). */
-  readonly u: Expr;
-  /** The parameter's current value. */
-  readonly p: Expr;
-  /** The current element of one of the stage's own arrays. */
-  elem(name: string): Expr;
-  /** A per-step scalar of the stage. */
-  scalar(name: string): Expr;
-}
+import { ALIAS_STAGES, CATALOGUE_STAGES } from './defs/index.js';
+import { add, div, eq, gt, lt, mul, select, sqrt, ZERO } from './expr.js';
+import type { StageDef } from './stage.js';
 
-/** What a stage's math produces. */
-export interface StageOutputs {
-  /** The outgoing update (default: the incoming one). */
-  readonly u?: Expr;
-  /** New values of the stage's arrays (written in place; an array not named here is only read). */
-  readonly set?: Readonly<Record<string, Expr>>;
-  /** The parameter's new value (only `apply`). */
-  readonly p?: Expr;
-}
-
-/** One stage: its arrays (state, in kernel argument order), scalars and per-element math. */
-export interface StageDef {
-  readonly arrays: readonly string[];
-  readonly scalars: readonly string[];
-  /** Whether its math reads the parameter. */
-  readonly readsParams?: boolean;
-  readonly math: (x: StageInputs) => StageOutputs;
-}
+export type { StageDef, StageInputs, StageOutputs } from './stage.js';
 
 /**
  * Adam's moments and step, as `scaleByAdam`/`scaleByRadam` make them (`radam.ts`'s leaf):
@@ -124,6 +98,7 @@ export const STAGES = {
       u: select(lt(u, scalar('lo')), scalar('lo'), select(gt(u, scalar('hi')), scalar('hi'), u)),
     }),
   },
+  ...CATALOGUE_STAGES,
 } satisfies Record<string, StageDef>;
 
 /** A stage's name. */
@@ -154,6 +129,11 @@ export const FUSED_CHAINS: readonly (readonly StageName[])[] = [
   ['load', 'adamMomentum', 'decay', 'scale', 'emit'],
   ['load', 'trace', 'scale', 'emit'],
   ['load', 'apply'],
+  // The catalogue's aliases, in place (their functional chains run stage by stage, same bits).
+  ...ALIAS_STAGES.flatMap(({ stage, decay }): StageName[][] => [
+    ['load', stage, 'scale', 'apply'],
+    ...(decay ? [['load', stage, 'decay', 'scale', 'apply'] as StageName[]] : []),
+  ]),
 ];
 
 /** The kernel name of a chain of stages (`load+adam+scale+apply`). */

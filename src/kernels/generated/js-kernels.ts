@@ -229,6 +229,30 @@ export function clip_f32(u: Float32Array, _p: Float32Array, a: readonly Float[],
   }
 }
 
+export function lion_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s2 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s3 * e_a0);
+    const t2 = R(t0 + t1);
+    const t3 = R(s0 * e_u);
+    const t4 = R(s1 * e_a0);
+    const t5 = R(t3 + t4);
+    const t6 = t5 > 0;
+    const t7 = t5 < 0;
+    const t8 = t7 ? (-1) : t5;
+    const t9 = t6 ? (1) : t8;
+    a0[i] = t2;
+    u[j] = t9;
+  }
+}
+
 export function load_adam_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
   const a0 = a[0] as Float32Array;
   const a1 = a[1] as Float32Array;
@@ -875,6 +899,67 @@ export function load_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Fl
   }
 }
 
+export function load_lion_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s4 = R(sc[4]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s2 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s3 * e_a1);
+    const t2 = R(t0 + t1);
+    const e_p = p[i]!;
+    const t3 = R(s0 * e_a0);
+    const t4 = R(s1 * e_a1);
+    const t5 = R(t3 + t4);
+    const t6 = t5 > 0;
+    const t7 = t5 < 0;
+    const t8 = t7 ? (-1) : t5;
+    const t9 = t6 ? (1) : t8;
+    const t10 = R(t9 * s4);
+    const t11 = R(e_p + t10);
+    a1[i] = t2;
+    p[i] = t11;
+  }
+}
+
+export function load_lion_decay_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s2 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s3 * e_a1);
+    const t2 = R(t0 + t1);
+    const e_p = p[i]!;
+    const t3 = R(s0 * e_a0);
+    const t4 = R(s1 * e_a1);
+    const t5 = R(t3 + t4);
+    const t6 = t5 > 0;
+    const t7 = t5 < 0;
+    const t8 = t7 ? (-1) : t5;
+    const t9 = t6 ? (1) : t8;
+    const t10 = R(s4 * e_p);
+    const t11 = R(t9 + t10);
+    const t12 = R(t11 * s5);
+    const t13 = R(e_p + t12);
+    a1[i] = t2;
+    p[i] = t13;
+  }
+}
+
 export function load_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
   const a0 = a[0] as Float64Array;
   for (let i = start, j = 0; i < end; i++, j++) {
@@ -1097,6 +1182,30 @@ export function clip_f64(u: Float64Array, _p: Float64Array, a: readonly Float[],
     const t2 = t1 ? s1 : e_u;
     const t3 = t0 ? s0 : t2;
     u[j] = t3;
+  }
+}
+
+export function lion_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s2 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s3 * e_a0;
+    const t2 = t0 + t1;
+    const t3 = s0 * e_u;
+    const t4 = s1 * e_a0;
+    const t5 = t3 + t4;
+    const t6 = t5 > 0;
+    const t7 = t5 < 0;
+    const t8 = t7 ? (-1) : t5;
+    const t9 = t6 ? (1) : t8;
+    a0[i] = t2;
+    u[j] = t9;
   }
 }
 
@@ -1746,6 +1855,67 @@ export function load_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Fl
   }
 }
 
+export function load_lion_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s4 = sc[4]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s2 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s3 * e_a1;
+    const t2 = t0 + t1;
+    const e_p = p[i]!;
+    const t3 = s0 * e_a0;
+    const t4 = s1 * e_a1;
+    const t5 = t3 + t4;
+    const t6 = t5 > 0;
+    const t7 = t5 < 0;
+    const t8 = t7 ? (-1) : t5;
+    const t9 = t6 ? (1) : t8;
+    const t10 = t9 * s4;
+    const t11 = e_p + t10;
+    a1[i] = t2;
+    p[i] = t11;
+  }
+}
+
+export function load_lion_decay_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s2 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s3 * e_a1;
+    const t2 = t0 + t1;
+    const e_p = p[i]!;
+    const t3 = s0 * e_a0;
+    const t4 = s1 * e_a1;
+    const t5 = t3 + t4;
+    const t6 = t5 > 0;
+    const t7 = t5 < 0;
+    const t8 = t7 ? (-1) : t5;
+    const t9 = t6 ? (1) : t8;
+    const t10 = s4 * e_p;
+    const t11 = t9 + t10;
+    const t12 = t11 * s5;
+    const t13 = e_p + t12;
+    a1[i] = t2;
+    p[i] = t13;
+  }
+}
+
 /** The kernels by chain name (`load+adam+scale+apply`), float32 and float64. */
 export const JS_KERNELS = {
   'load': { f32: load_f32, f64: load_f64 },
@@ -1760,6 +1930,7 @@ export const JS_KERNELS = {
   'scale': { f32: scale_f32, f64: scale_f64 },
   'decay': { f32: decay_f32, f64: decay_f64 },
   'clip': { f32: clip_f32, f64: clip_f64 },
+  'lion': { f32: lion_f32, f64: lion_f64 },
   'load+adam+scale+apply': { f32: load_adam_scale_apply_f32, f64: load_adam_scale_apply_f64 },
   'load+adamNesterov+scale+apply': { f32: load_adamNesterov_scale_apply_f32, f64: load_adamNesterov_scale_apply_f64 },
   'load+adamMomentum+scale+apply': { f32: load_adamMomentum_scale_apply_f32, f64: load_adamMomentum_scale_apply_f64 },
@@ -1779,4 +1950,6 @@ export const JS_KERNELS = {
   'load+adamMomentum+decay+scale+emit': { f32: load_adamMomentum_decay_scale_emit_f32, f64: load_adamMomentum_decay_scale_emit_f64 },
   'load+trace+scale+emit': { f32: load_trace_scale_emit_f32, f64: load_trace_scale_emit_f64 },
   'load+apply': { f32: load_apply_f32, f64: load_apply_f64 },
+  'load+lion+scale+apply': { f32: load_lion_scale_apply_f32, f64: load_lion_scale_apply_f64 },
+  'load+lion+decay+scale+apply': { f32: load_lion_decay_scale_apply_f32, f64: load_lion_decay_scale_apply_f64 },
 } as const;

@@ -1,0 +1,19 @@
+/**
+ * The per-element math of the optimizer catalogue's elementwise transformations, one module per
+ * family, collected here for `stages.ts`.
+ */
+import { LION_STAGES } from './lion.js';
+
+/** Every catalogue stage, by name. */
+export const CATALOGUE_STAGES = {
+  ...LION_STAGES,
+};
+
+/**
+ * The catalogue stages that an alias runs between `load` and the learning rate: each gets a fused
+ * kernel for `load, stage, scale, apply`, and with `decay` also for `load, stage, decay, scale,
+ * apply` (the aliases with decoupled weight decay).
+ */
+export const ALIAS_STAGES: readonly { stage: keyof typeof CATALOGUE_STAGES; decay: boolean }[] = [
+  { stage: 'lion', decay: true },
+];
