@@ -3,10 +3,14 @@
  * family, collected here for `stages.ts`.
  */
 import { LION_STAGES } from './lion.js';
+import { RMS_STAGES } from './rms.js';
+import { SIGN_STAGES } from './sign.js';
 
 /** Every catalogue stage, by name. */
 export const CATALOGUE_STAGES = {
   ...LION_STAGES,
+  ...RMS_STAGES,
+  ...SIGN_STAGES,
 };
 
 /**
@@ -16,4 +20,11 @@ export const CATALOGUE_STAGES = {
  */
 export const ALIAS_STAGES: readonly { stage: keyof typeof CATALOGUE_STAGES; decay: boolean }[] = [
   { stage: 'lion', decay: true },
+  { stage: 'rss', decay: false },
+  { stage: 'rms', decay: false },
+  { stage: 'stddev', decay: false },
+  { stage: 'adadelta', decay: false },
+  { stage: 'sign', decay: false },
+  { stage: 'rprop', decay: false },
+  { stage: 'optimistic', decay: false },
 ];

@@ -253,6 +253,405 @@ export function lion_f32(u: Float32Array, _p: Float32Array, a: readonly Float[],
   }
 }
 
+export function rss_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(t0 + e_a0);
+    const t2 = t1 > 0;
+    const t3 = R(t1 + s0);
+    const t4 = R(Math.sqrt(t3));
+    const t5 = R((1) / t4);
+    const t6 = t2 ? t5 : 0;
+    const t7 = R(t6 * e_u);
+    a0[i] = t1;
+    u[j] = t7;
+  }
+}
+
+export function rms_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a0 = a0[i]!;
+    const t2 = R(s1 * e_a0);
+    const t3 = R(t1 + t2);
+    const t4 = R(t3 + s2);
+    const t5 = R(Math.sqrt(t4));
+    const t6 = R((1) / t5);
+    const t7 = R(t6 * e_u);
+    a0[i] = t3;
+    u[j] = t7;
+  }
+}
+
+export function rmsEpsOut_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a0 = a0[i]!;
+    const t2 = R(s1 * e_a0);
+    const t3 = R(t1 + t2);
+    const t4 = R(Math.sqrt(t3));
+    const t5 = R(t4 + s2);
+    const t6 = R((1) / t5);
+    const t7 = R(t6 * e_u);
+    a0[i] = t3;
+    u[j] = t7;
+  }
+}
+
+export function rmsBc_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s3 = R(sc[3]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a0 = a0[i]!;
+    const t2 = R(s1 * e_a0);
+    const t3 = R(t1 + t2);
+    const t4 = R(t3 / s3);
+    const t5 = R(t4 + s2);
+    const t6 = R(Math.sqrt(t5));
+    const t7 = R((1) / t6);
+    const t8 = R(t7 * e_u);
+    a0[i] = t3;
+    u[j] = t8;
+  }
+}
+
+export function rmsBcEpsOut_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s3 = R(sc[3]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a0 = a0[i]!;
+    const t2 = R(s1 * e_a0);
+    const t3 = R(t1 + t2);
+    const t4 = R(t3 / s3);
+    const t5 = R(Math.sqrt(t4));
+    const t6 = R(t5 + s2);
+    const t7 = R((1) / t6);
+    const t8 = R(t7 * e_u);
+    a0[i] = t3;
+    u[j] = t8;
+  }
+}
+
+export function stddev_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a1 = a1[i]!;
+    const t2 = R(s1 * e_a1);
+    const t3 = R(t1 + t2);
+    const t4 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t5 = R(s1 * e_a0);
+    const t6 = R(t4 + t5);
+    const t7 = R(t6 * t6);
+    const t8 = R(t3 - t7);
+    const t9 = R(t8 + s2);
+    const t10 = R(Math.sqrt(t9));
+    const t11 = R((1) / t10);
+    const t12 = R(t11 * e_u);
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t12;
+  }
+}
+
+export function stddevEpsOut_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a1 = a1[i]!;
+    const t2 = R(s1 * e_a1);
+    const t3 = R(t1 + t2);
+    const t4 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t5 = R(s1 * e_a0);
+    const t6 = R(t4 + t5);
+    const t7 = R(t6 * t6);
+    const t8 = R(t3 - t7);
+    const t9 = R(Math.sqrt(t8));
+    const t10 = R(t9 + s2);
+    const t11 = R((1) / t10);
+    const t12 = R(t11 * e_u);
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t12;
+  }
+}
+
+export function stddevBc_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s3 = R(sc[3]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a1 = a1[i]!;
+    const t2 = R(s1 * e_a1);
+    const t3 = R(t1 + t2);
+    const t4 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t5 = R(s1 * e_a0);
+    const t6 = R(t4 + t5);
+    const t7 = R(t3 / s3);
+    const t8 = R(t6 / s3);
+    const t9 = R(t8 * t8);
+    const t10 = R(t7 - t9);
+    const t11 = R(t10 + s2);
+    const t12 = R(Math.sqrt(t11));
+    const t13 = R((1) / t12);
+    const t14 = R(t13 * e_u);
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t14;
+  }
+}
+
+export function stddevBcEpsOut_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s3 = R(sc[3]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a1 = a1[i]!;
+    const t2 = R(s1 * e_a1);
+    const t3 = R(t1 + t2);
+    const t4 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t5 = R(s1 * e_a0);
+    const t6 = R(t4 + t5);
+    const t7 = R(t3 / s3);
+    const t8 = R(t6 / s3);
+    const t9 = R(t8 * t8);
+    const t10 = R(t7 - t9);
+    const t11 = R(Math.sqrt(t10));
+    const t12 = R(t11 + s2);
+    const t13 = R((1) / t12);
+    const t14 = R(t13 * e_u);
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t14;
+  }
+}
+
+export function adadelta_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a0 = a0[i]!;
+    const t2 = R(s1 * e_a0);
+    const t3 = R(t1 + t2);
+    const e_a1 = a1[i]!;
+    const t4 = R(e_a1 + s2);
+    const t5 = R(Math.sqrt(t4));
+    const t6 = R(t3 + s2);
+    const t7 = R(Math.sqrt(t6));
+    const t8 = R(t5 / t7);
+    const t9 = R(t8 * e_u);
+    const t10 = R(t9 * t9);
+    const t11 = R(s0 * t10);
+    const t12 = R(s1 * e_a1);
+    const t13 = R(t11 + t12);
+    a0[i] = t3;
+    a1[i] = t13;
+    u[j] = t9;
+  }
+}
+
+export function ema_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 + t1);
+    const t3 = R(t2 / s2);
+    a0[i] = t2;
+    u[j] = t3;
+  }
+}
+
+export function emaNoDebias_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 + t1);
+    a0[i] = t2;
+    u[j] = t2;
+  }
+}
+
+export function rprop_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s1 = R(sc[1]!);
+  const s0 = R(sc[0]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const e_a1 = a1[i]!;
+    const t0 = R(e_u * e_a1);
+    const t1 = t0 === 0;
+    const e_a0 = a0[i]!;
+    const t2 = t0 > 0;
+    const t3 = R(e_a0 * s1);
+    const t4 = R(e_a0 * s0);
+    const t5 = t2 ? t3 : t4;
+    const t6 = Math.max(t5, s2);
+    const t7 = Math.min(t6, s3);
+    const t8 = t1 ? e_a0 : t7;
+    const t9 = t0 < 0;
+    const t10 = e_u > 0;
+    const t11 = e_u < 0;
+    const t12 = t11 ? (-1) : e_u;
+    const t13 = t10 ? (1) : t12;
+    const t14 = R(t8 * t13);
+    const t15 = t9 ? 0 : t14;
+    const t16 = t0 < 0;
+    const t17 = t16 ? 0 : e_a1;
+    a0[i] = t8;
+    a1[i] = t15;
+    u[j] = t17;
+  }
+}
+
+export function rpropUnlagged_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s1 = R(sc[1]!);
+  const s0 = R(sc[0]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const e_a1 = a1[i]!;
+    const t0 = R(e_u * e_a1);
+    const t1 = t0 === 0;
+    const e_a0 = a0[i]!;
+    const t2 = t0 > 0;
+    const t3 = R(e_a0 * s1);
+    const t4 = R(e_a0 * s0);
+    const t5 = t2 ? t3 : t4;
+    const t6 = Math.max(t5, s2);
+    const t7 = Math.min(t6, s3);
+    const t8 = t1 ? e_a0 : t7;
+    const t9 = t0 < 0;
+    const t10 = e_u > 0;
+    const t11 = e_u < 0;
+    const t12 = t11 ? (-1) : e_u;
+    const t13 = t10 ? (1) : t12;
+    const t14 = R(t8 * t13);
+    const t15 = t9 ? 0 : t14;
+    a0[i] = t8;
+    a1[i] = t15;
+    u[j] = t15;
+  }
+}
+
+export function optimisticFirst_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const t1 = R(s1 * e_u);
+    const t2 = R(t0 - t1);
+    a0[i] = e_u;
+    u[j] = t2;
+  }
+}
+
+export function optimistic_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 - t1);
+    a0[i] = e_u;
+    u[j] = t2;
+  }
+}
+
+export function sign_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u > 0;
+    const t1 = e_u < 0;
+    const t2 = t1 ? (-1) : e_u;
+    const t3 = t0 ? (1) : t2;
+    u[j] = t3;
+  }
+}
+
 export function load_adam_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
   const a0 = a[0] as Float32Array;
   const a1 = a[1] as Float32Array;
@@ -960,6 +1359,201 @@ export function load_lion_decay_scale_apply_f32(_u: Float32Array, p: Float32Arra
   }
 }
 
+export function load_rss_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(e_a0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(t0 + e_a1);
+    const e_p = p[i]!;
+    const t2 = t1 > 0;
+    const t3 = R(t1 + s0);
+    const t4 = R(Math.sqrt(t3));
+    const t5 = R((1) / t4);
+    const t6 = t2 ? t5 : 0;
+    const t7 = R(t6 * e_a0);
+    const t8 = R(t7 * s1);
+    const t9 = R(e_p + t8);
+    a1[i] = t1;
+    p[i] = t9;
+  }
+}
+
+export function load_rms_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(e_a0 * e_a0);
+    const t1 = R(s0 * t0);
+    const e_a1 = a1[i]!;
+    const t2 = R(s1 * e_a1);
+    const t3 = R(t1 + t2);
+    const e_p = p[i]!;
+    const t4 = R(t3 + s2);
+    const t5 = R(Math.sqrt(t4));
+    const t6 = R((1) / t5);
+    const t7 = R(t6 * e_a0);
+    const t8 = R(t7 * s3);
+    const t9 = R(e_p + t8);
+    a1[i] = t3;
+    p[i] = t9;
+  }
+}
+
+export function load_stddev_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(e_a0 * e_a0);
+    const t1 = R(s0 * t0);
+    const e_a2 = a2[i]!;
+    const t2 = R(s1 * e_a2);
+    const t3 = R(t1 + t2);
+    const t4 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t5 = R(s1 * e_a1);
+    const t6 = R(t4 + t5);
+    const e_p = p[i]!;
+    const t7 = R(t6 * t6);
+    const t8 = R(t3 - t7);
+    const t9 = R(t8 + s2);
+    const t10 = R(Math.sqrt(t9));
+    const t11 = R((1) / t10);
+    const t12 = R(t11 * e_a0);
+    const t13 = R(t12 * s3);
+    const t14 = R(e_p + t13);
+    a2[i] = t3;
+    a1[i] = t6;
+    p[i] = t14;
+  }
+}
+
+export function load_adadelta_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(e_a0 * e_a0);
+    const t1 = R(s0 * t0);
+    const e_a1 = a1[i]!;
+    const t2 = R(s1 * e_a1);
+    const t3 = R(t1 + t2);
+    const e_a2 = a2[i]!;
+    const t4 = R(e_a2 + s2);
+    const t5 = R(Math.sqrt(t4));
+    const t6 = R(t3 + s2);
+    const t7 = R(Math.sqrt(t6));
+    const t8 = R(t5 / t7);
+    const t9 = R(t8 * e_a0);
+    const t10 = R(t9 * t9);
+    const t11 = R(s0 * t10);
+    const t12 = R(s1 * e_a2);
+    const t13 = R(t11 + t12);
+    const e_p = p[i]!;
+    const t14 = R(t9 * s3);
+    const t15 = R(e_p + t14);
+    a1[i] = t3;
+    a2[i] = t13;
+    p[i] = t15;
+  }
+}
+
+export function load_sign_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_p = p[i]!;
+    const e_a0 = a0[i]!;
+    const t0 = e_a0 > 0;
+    const t1 = e_a0 < 0;
+    const t2 = t1 ? (-1) : e_a0;
+    const t3 = t0 ? (1) : t2;
+    const t4 = R(t3 * s0);
+    const t5 = R(e_p + t4);
+    p[i] = t5;
+  }
+}
+
+export function load_rprop_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s1 = R(sc[1]!);
+  const s0 = R(sc[0]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const e_a2 = a2[i]!;
+    const t0 = R(e_a0 * e_a2);
+    const t1 = t0 === 0;
+    const e_a1 = a1[i]!;
+    const t2 = t0 > 0;
+    const t3 = R(e_a1 * s1);
+    const t4 = R(e_a1 * s0);
+    const t5 = t2 ? t3 : t4;
+    const t6 = Math.max(t5, s2);
+    const t7 = Math.min(t6, s3);
+    const t8 = t1 ? e_a1 : t7;
+    const t9 = t0 < 0;
+    const t10 = e_a0 > 0;
+    const t11 = e_a0 < 0;
+    const t12 = t11 ? (-1) : e_a0;
+    const t13 = t10 ? (1) : t12;
+    const t14 = R(t8 * t13);
+    const t15 = t9 ? 0 : t14;
+    const e_p = p[i]!;
+    const t16 = t0 < 0;
+    const t17 = t16 ? 0 : e_a2;
+    const t18 = R(t17 * s4);
+    const t19 = R(e_p + t18);
+    a1[i] = t8;
+    a2[i] = t15;
+    p[i] = t19;
+  }
+}
+
+export function load_optimistic_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const e_p = p[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 - t1);
+    const t3 = R(t2 * s2);
+    const t4 = R(e_p + t3);
+    a1[i] = e_a0;
+    p[i] = t4;
+  }
+}
+
 export function load_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
   const a0 = a[0] as Float64Array;
   for (let i = start, j = 0; i < end; i++, j++) {
@@ -1206,6 +1800,405 @@ export function lion_f64(u: Float64Array, _p: Float64Array, a: readonly Float[],
     const t9 = t6 ? (1) : t8;
     a0[i] = t2;
     u[j] = t9;
+  }
+}
+
+export function rss_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = t0 + e_a0;
+    const t2 = t1 > 0;
+    const t3 = t1 + s0;
+    const t4 = Math.sqrt(t3);
+    const t5 = (1) / t4;
+    const t6 = t2 ? t5 : 0;
+    const t7 = t6 * e_u;
+    a0[i] = t1;
+    u[j] = t7;
+  }
+}
+
+export function rms_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a0 = a0[i]!;
+    const t2 = s1 * e_a0;
+    const t3 = t1 + t2;
+    const t4 = t3 + s2;
+    const t5 = Math.sqrt(t4);
+    const t6 = (1) / t5;
+    const t7 = t6 * e_u;
+    a0[i] = t3;
+    u[j] = t7;
+  }
+}
+
+export function rmsEpsOut_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a0 = a0[i]!;
+    const t2 = s1 * e_a0;
+    const t3 = t1 + t2;
+    const t4 = Math.sqrt(t3);
+    const t5 = t4 + s2;
+    const t6 = (1) / t5;
+    const t7 = t6 * e_u;
+    a0[i] = t3;
+    u[j] = t7;
+  }
+}
+
+export function rmsBc_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s3 = sc[3]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a0 = a0[i]!;
+    const t2 = s1 * e_a0;
+    const t3 = t1 + t2;
+    const t4 = t3 / s3;
+    const t5 = t4 + s2;
+    const t6 = Math.sqrt(t5);
+    const t7 = (1) / t6;
+    const t8 = t7 * e_u;
+    a0[i] = t3;
+    u[j] = t8;
+  }
+}
+
+export function rmsBcEpsOut_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s3 = sc[3]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a0 = a0[i]!;
+    const t2 = s1 * e_a0;
+    const t3 = t1 + t2;
+    const t4 = t3 / s3;
+    const t5 = Math.sqrt(t4);
+    const t6 = t5 + s2;
+    const t7 = (1) / t6;
+    const t8 = t7 * e_u;
+    a0[i] = t3;
+    u[j] = t8;
+  }
+}
+
+export function stddev_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a1 = a1[i]!;
+    const t2 = s1 * e_a1;
+    const t3 = t1 + t2;
+    const t4 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t5 = s1 * e_a0;
+    const t6 = t4 + t5;
+    const t7 = t6 * t6;
+    const t8 = t3 - t7;
+    const t9 = t8 + s2;
+    const t10 = Math.sqrt(t9);
+    const t11 = (1) / t10;
+    const t12 = t11 * e_u;
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t12;
+  }
+}
+
+export function stddevEpsOut_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a1 = a1[i]!;
+    const t2 = s1 * e_a1;
+    const t3 = t1 + t2;
+    const t4 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t5 = s1 * e_a0;
+    const t6 = t4 + t5;
+    const t7 = t6 * t6;
+    const t8 = t3 - t7;
+    const t9 = Math.sqrt(t8);
+    const t10 = t9 + s2;
+    const t11 = (1) / t10;
+    const t12 = t11 * e_u;
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t12;
+  }
+}
+
+export function stddevBc_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s3 = sc[3]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a1 = a1[i]!;
+    const t2 = s1 * e_a1;
+    const t3 = t1 + t2;
+    const t4 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t5 = s1 * e_a0;
+    const t6 = t4 + t5;
+    const t7 = t3 / s3;
+    const t8 = t6 / s3;
+    const t9 = t8 * t8;
+    const t10 = t7 - t9;
+    const t11 = t10 + s2;
+    const t12 = Math.sqrt(t11);
+    const t13 = (1) / t12;
+    const t14 = t13 * e_u;
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t14;
+  }
+}
+
+export function stddevBcEpsOut_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s3 = sc[3]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a1 = a1[i]!;
+    const t2 = s1 * e_a1;
+    const t3 = t1 + t2;
+    const t4 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t5 = s1 * e_a0;
+    const t6 = t4 + t5;
+    const t7 = t3 / s3;
+    const t8 = t6 / s3;
+    const t9 = t8 * t8;
+    const t10 = t7 - t9;
+    const t11 = Math.sqrt(t10);
+    const t12 = t11 + s2;
+    const t13 = (1) / t12;
+    const t14 = t13 * e_u;
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t14;
+  }
+}
+
+export function adadelta_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a0 = a0[i]!;
+    const t2 = s1 * e_a0;
+    const t3 = t1 + t2;
+    const e_a1 = a1[i]!;
+    const t4 = e_a1 + s2;
+    const t5 = Math.sqrt(t4);
+    const t6 = t3 + s2;
+    const t7 = Math.sqrt(t6);
+    const t8 = t5 / t7;
+    const t9 = t8 * e_u;
+    const t10 = t9 * t9;
+    const t11 = s0 * t10;
+    const t12 = s1 * e_a1;
+    const t13 = t11 + t12;
+    a0[i] = t3;
+    a1[i] = t13;
+    u[j] = t9;
+  }
+}
+
+export function ema_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 + t1;
+    const t3 = t2 / s2;
+    a0[i] = t2;
+    u[j] = t3;
+  }
+}
+
+export function emaNoDebias_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 + t1;
+    a0[i] = t2;
+    u[j] = t2;
+  }
+}
+
+export function rprop_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s1 = sc[1]!;
+  const s0 = sc[0]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const e_a1 = a1[i]!;
+    const t0 = e_u * e_a1;
+    const t1 = t0 === 0;
+    const e_a0 = a0[i]!;
+    const t2 = t0 > 0;
+    const t3 = e_a0 * s1;
+    const t4 = e_a0 * s0;
+    const t5 = t2 ? t3 : t4;
+    const t6 = Math.max(t5, s2);
+    const t7 = Math.min(t6, s3);
+    const t8 = t1 ? e_a0 : t7;
+    const t9 = t0 < 0;
+    const t10 = e_u > 0;
+    const t11 = e_u < 0;
+    const t12 = t11 ? (-1) : e_u;
+    const t13 = t10 ? (1) : t12;
+    const t14 = t8 * t13;
+    const t15 = t9 ? 0 : t14;
+    const t16 = t0 < 0;
+    const t17 = t16 ? 0 : e_a1;
+    a0[i] = t8;
+    a1[i] = t15;
+    u[j] = t17;
+  }
+}
+
+export function rpropUnlagged_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s1 = sc[1]!;
+  const s0 = sc[0]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const e_a1 = a1[i]!;
+    const t0 = e_u * e_a1;
+    const t1 = t0 === 0;
+    const e_a0 = a0[i]!;
+    const t2 = t0 > 0;
+    const t3 = e_a0 * s1;
+    const t4 = e_a0 * s0;
+    const t5 = t2 ? t3 : t4;
+    const t6 = Math.max(t5, s2);
+    const t7 = Math.min(t6, s3);
+    const t8 = t1 ? e_a0 : t7;
+    const t9 = t0 < 0;
+    const t10 = e_u > 0;
+    const t11 = e_u < 0;
+    const t12 = t11 ? (-1) : e_u;
+    const t13 = t10 ? (1) : t12;
+    const t14 = t8 * t13;
+    const t15 = t9 ? 0 : t14;
+    a0[i] = t8;
+    a1[i] = t15;
+    u[j] = t15;
+  }
+}
+
+export function optimisticFirst_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const t1 = s1 * e_u;
+    const t2 = t0 - t1;
+    a0[i] = e_u;
+    u[j] = t2;
+  }
+}
+
+export function optimistic_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 - t1;
+    a0[i] = e_u;
+    u[j] = t2;
+  }
+}
+
+export function sign_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u > 0;
+    const t1 = e_u < 0;
+    const t2 = t1 ? (-1) : e_u;
+    const t3 = t0 ? (1) : t2;
+    u[j] = t3;
   }
 }
 
@@ -1916,6 +2909,201 @@ export function load_lion_decay_scale_apply_f64(_u: Float64Array, p: Float64Arra
   }
 }
 
+export function load_rss_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = e_a0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = t0 + e_a1;
+    const e_p = p[i]!;
+    const t2 = t1 > 0;
+    const t3 = t1 + s0;
+    const t4 = Math.sqrt(t3);
+    const t5 = (1) / t4;
+    const t6 = t2 ? t5 : 0;
+    const t7 = t6 * e_a0;
+    const t8 = t7 * s1;
+    const t9 = e_p + t8;
+    a1[i] = t1;
+    p[i] = t9;
+  }
+}
+
+export function load_rms_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = e_a0 * e_a0;
+    const t1 = s0 * t0;
+    const e_a1 = a1[i]!;
+    const t2 = s1 * e_a1;
+    const t3 = t1 + t2;
+    const e_p = p[i]!;
+    const t4 = t3 + s2;
+    const t5 = Math.sqrt(t4);
+    const t6 = (1) / t5;
+    const t7 = t6 * e_a0;
+    const t8 = t7 * s3;
+    const t9 = e_p + t8;
+    a1[i] = t3;
+    p[i] = t9;
+  }
+}
+
+export function load_stddev_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = e_a0 * e_a0;
+    const t1 = s0 * t0;
+    const e_a2 = a2[i]!;
+    const t2 = s1 * e_a2;
+    const t3 = t1 + t2;
+    const t4 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t5 = s1 * e_a1;
+    const t6 = t4 + t5;
+    const e_p = p[i]!;
+    const t7 = t6 * t6;
+    const t8 = t3 - t7;
+    const t9 = t8 + s2;
+    const t10 = Math.sqrt(t9);
+    const t11 = (1) / t10;
+    const t12 = t11 * e_a0;
+    const t13 = t12 * s3;
+    const t14 = e_p + t13;
+    a2[i] = t3;
+    a1[i] = t6;
+    p[i] = t14;
+  }
+}
+
+export function load_adadelta_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = e_a0 * e_a0;
+    const t1 = s0 * t0;
+    const e_a1 = a1[i]!;
+    const t2 = s1 * e_a1;
+    const t3 = t1 + t2;
+    const e_a2 = a2[i]!;
+    const t4 = e_a2 + s2;
+    const t5 = Math.sqrt(t4);
+    const t6 = t3 + s2;
+    const t7 = Math.sqrt(t6);
+    const t8 = t5 / t7;
+    const t9 = t8 * e_a0;
+    const t10 = t9 * t9;
+    const t11 = s0 * t10;
+    const t12 = s1 * e_a2;
+    const t13 = t11 + t12;
+    const e_p = p[i]!;
+    const t14 = t9 * s3;
+    const t15 = e_p + t14;
+    a1[i] = t3;
+    a2[i] = t13;
+    p[i] = t15;
+  }
+}
+
+export function load_sign_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_p = p[i]!;
+    const e_a0 = a0[i]!;
+    const t0 = e_a0 > 0;
+    const t1 = e_a0 < 0;
+    const t2 = t1 ? (-1) : e_a0;
+    const t3 = t0 ? (1) : t2;
+    const t4 = t3 * s0;
+    const t5 = e_p + t4;
+    p[i] = t5;
+  }
+}
+
+export function load_rprop_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s1 = sc[1]!;
+  const s0 = sc[0]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const e_a2 = a2[i]!;
+    const t0 = e_a0 * e_a2;
+    const t1 = t0 === 0;
+    const e_a1 = a1[i]!;
+    const t2 = t0 > 0;
+    const t3 = e_a1 * s1;
+    const t4 = e_a1 * s0;
+    const t5 = t2 ? t3 : t4;
+    const t6 = Math.max(t5, s2);
+    const t7 = Math.min(t6, s3);
+    const t8 = t1 ? e_a1 : t7;
+    const t9 = t0 < 0;
+    const t10 = e_a0 > 0;
+    const t11 = e_a0 < 0;
+    const t12 = t11 ? (-1) : e_a0;
+    const t13 = t10 ? (1) : t12;
+    const t14 = t8 * t13;
+    const t15 = t9 ? 0 : t14;
+    const e_p = p[i]!;
+    const t16 = t0 < 0;
+    const t17 = t16 ? 0 : e_a2;
+    const t18 = t17 * s4;
+    const t19 = e_p + t18;
+    a1[i] = t8;
+    a2[i] = t15;
+    p[i] = t19;
+  }
+}
+
+export function load_optimistic_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const e_p = p[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 - t1;
+    const t3 = t2 * s2;
+    const t4 = e_p + t3;
+    a1[i] = e_a0;
+    p[i] = t4;
+  }
+}
+
 /** The kernels by chain name (`load+adam+scale+apply`), float32 and float64. */
 export const JS_KERNELS = {
   'load': { f32: load_f32, f64: load_f64 },
@@ -1931,6 +3119,23 @@ export const JS_KERNELS = {
   'decay': { f32: decay_f32, f64: decay_f64 },
   'clip': { f32: clip_f32, f64: clip_f64 },
   'lion': { f32: lion_f32, f64: lion_f64 },
+  'rss': { f32: rss_f32, f64: rss_f64 },
+  'rms': { f32: rms_f32, f64: rms_f64 },
+  'rmsEpsOut': { f32: rmsEpsOut_f32, f64: rmsEpsOut_f64 },
+  'rmsBc': { f32: rmsBc_f32, f64: rmsBc_f64 },
+  'rmsBcEpsOut': { f32: rmsBcEpsOut_f32, f64: rmsBcEpsOut_f64 },
+  'stddev': { f32: stddev_f32, f64: stddev_f64 },
+  'stddevEpsOut': { f32: stddevEpsOut_f32, f64: stddevEpsOut_f64 },
+  'stddevBc': { f32: stddevBc_f32, f64: stddevBc_f64 },
+  'stddevBcEpsOut': { f32: stddevBcEpsOut_f32, f64: stddevBcEpsOut_f64 },
+  'adadelta': { f32: adadelta_f32, f64: adadelta_f64 },
+  'ema': { f32: ema_f32, f64: ema_f64 },
+  'emaNoDebias': { f32: emaNoDebias_f32, f64: emaNoDebias_f64 },
+  'rprop': { f32: rprop_f32, f64: rprop_f64 },
+  'rpropUnlagged': { f32: rpropUnlagged_f32, f64: rpropUnlagged_f64 },
+  'optimisticFirst': { f32: optimisticFirst_f32, f64: optimisticFirst_f64 },
+  'optimistic': { f32: optimistic_f32, f64: optimistic_f64 },
+  'sign': { f32: sign_f32, f64: sign_f64 },
   'load+adam+scale+apply': { f32: load_adam_scale_apply_f32, f64: load_adam_scale_apply_f64 },
   'load+adamNesterov+scale+apply': { f32: load_adamNesterov_scale_apply_f32, f64: load_adamNesterov_scale_apply_f64 },
   'load+adamMomentum+scale+apply': { f32: load_adamMomentum_scale_apply_f32, f64: load_adamMomentum_scale_apply_f64 },
@@ -1952,4 +3157,11 @@ export const JS_KERNELS = {
   'load+apply': { f32: load_apply_f32, f64: load_apply_f64 },
   'load+lion+scale+apply': { f32: load_lion_scale_apply_f32, f64: load_lion_scale_apply_f64 },
   'load+lion+decay+scale+apply': { f32: load_lion_decay_scale_apply_f32, f64: load_lion_decay_scale_apply_f64 },
+  'load+rss+scale+apply': { f32: load_rss_scale_apply_f32, f64: load_rss_scale_apply_f64 },
+  'load+rms+scale+apply': { f32: load_rms_scale_apply_f32, f64: load_rms_scale_apply_f64 },
+  'load+stddev+scale+apply': { f32: load_stddev_scale_apply_f32, f64: load_stddev_scale_apply_f64 },
+  'load+adadelta+scale+apply': { f32: load_adadelta_scale_apply_f32, f64: load_adadelta_scale_apply_f64 },
+  'load+sign+scale+apply': { f32: load_sign_scale_apply_f32, f64: load_sign_scale_apply_f64 },
+  'load+rprop+scale+apply': { f32: load_rprop_scale_apply_f32, f64: load_rprop_scale_apply_f64 },
+  'load+optimistic+scale+apply': { f32: load_optimistic_scale_apply_f32, f64: load_optimistic_scale_apply_f64 },
 } as const;
