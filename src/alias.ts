@@ -7,6 +7,7 @@ import type {
 import { identity } from './base.js';
 import { type ChainState, chain } from './combine.js';
 import { ADAM_OPTIONS, type ScaleByAdamOptions, scaleByAdam } from './transforms/adam.js';
+import { checkAccumulatorDtype } from './transforms/ema.js';
 import type { Mask } from './transforms/masked.js';
 import { type ScaleByRadamOptions, scaleByRadam } from './transforms/radam.js';
 import { scaleByLearningRate } from './transforms/scale.js';
@@ -131,16 +132,21 @@ export function adamw(
 
 /** Options of {@link sgd}. */
 export interface SgdOptions {
-  /** Momentum decay; when absent, plain gradient descent (no state). */
-  momentum?: number;
+  /**
+   * Momentum decay; when absent or `null` (optax's `None`), plain gradient descent (no state).
+   * `0` is a `trace(0)` (a state of zeros, updates equal to the gradients), as in optax.
+   */
+  momentum?: number | null;
   /** Nesterov momentum (needs `momentum`). Default false. */
   nesterov?: boolean;
+  /** optax's `accumulator_dtype`; only `null` (the trace takes each param's dtype) is supported. */
+  accumulatorDtype?: null;
 }
 
 /**
  * Stochastic gradient descent, as `optax.sgd`: `chain(trace(momentum, { nesterov }),
  * scaleByLearningRate(learningRate))`, with `identity()` in place of `trace` when `momentum` is
- * not given.
+ * not given or `null`. Unlike optax, which ignores it, `nesterov: true` without a momentum throws.
  *
  * @example
  * ```ts
@@ -153,11 +159,12 @@ export function sgd(
   options: SgdOptions = {},
 ): GradientTransformationExtraArgs<ChainState> {
   const fn = 'sgd';
-  checkOptionKeys(fn, options, ['momentum', 'nesterov']);
+  checkOptionKeys(fn, options, ['momentum', 'nesterov', 'accumulatorDtype']);
   checkScalarOrSchedule(fn, 'learningRate', learningRate);
   const nesterov = checkBoolean(fn, 'nesterov', options.nesterov ?? false);
+  checkAccumulatorDtype(fn, options.accumulatorDtype);
   let first: GradientTransformation;
-  if (options.momentum === undefined) {
+  if (options.momentum === undefined || options.momentum === null) {
     if (nesterov) throw new TypeError('sgd: nesterov: true needs a momentum');
     first = identity();
   } else first = trace(checkFinite(fn, 'momentum', options.momentum), { nesterov });

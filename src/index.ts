@@ -9,6 +9,29 @@ export { adam, adamw, radam, sgd } from './alias.js';
 export { decayedAlias } from './aliases/common.js';
 export type { LionOptions } from './aliases/lion.js';
 export { lion } from './aliases/lion.js';
+// The RMS / sign family (adagrad, rmsprop, adadelta, signSgd, signum, rprop, optimistic
+// gradient descent, noisySgd, polyakSgd) and their transformations.
+export type {
+  AdadeltaOptions,
+  AdagradOptions,
+  NoisySgdOptions,
+  OptimisticGradientDescentOptions,
+  PolyakSgdOptions,
+  RmspropOptions,
+  RpropOptions,
+  SignumOptions,
+} from './aliases/rms.js';
+export {
+  adadelta,
+  adagrad,
+  noisySgd,
+  optimisticGradientDescent,
+  polyakSgd,
+  rmsprop,
+  rprop,
+  signSgd,
+  signum,
+} from './aliases/rms.js';
 export type {
   EmptyState,
   ExtraArgs,
@@ -50,8 +73,12 @@ export {
   typedArrayOps,
 } from './leaf.js';
 export * from './schedules.js';
+export type { ScaleByAdadeltaOptions } from './transforms/adadelta.js';
+export { scaleByAdadelta } from './transforms/adadelta.js';
 export type { AdamHyperparams, ScaleByAdamOptions } from './transforms/adam.js';
 export { scaleByAdam } from './transforms/adam.js';
+export type { AddNoiseOptions, AddNoiseState } from './transforms/addNoise.js';
+export { addNoise, gaussianPair } from './transforms/addNoise.js';
 export type { ApplyIfFiniteState } from './transforms/applyIfFinite.js';
 export { applyIfFinite } from './transforms/applyIfFinite.js';
 export { clip, clipByGlobalNorm } from './transforms/clipping.js';
@@ -62,6 +89,8 @@ export type {
   SetScalar,
 } from './transforms/elementwise.js';
 export { elementwise } from './transforms/elementwise.js';
+export type { EmaOptions } from './transforms/ema.js';
+export { ema } from './transforms/ema.js';
 export type {
   InjectedArgs,
   InjectHyperparamsOptions,
@@ -81,6 +110,13 @@ export { masked } from './transforms/masked.js';
 export type { MultiStepsOptions, MultiStepsState } from './transforms/multiSteps.js';
 export { multiSteps } from './transforms/multiSteps.js';
 export type {
+  ScaleByOptimisticGradientOptions,
+  ScaleByOptimisticGradientState,
+} from './transforms/optimistic.js';
+export { scaleByOptimisticGradient } from './transforms/optimistic.js';
+export type { ScaleByPolyakOptions } from './transforms/polyak.js';
+export { scaleByPolyak } from './transforms/polyak.js';
+export type {
   RadamHyperparams,
   RadamScalars,
   ScaleByAdamState,
@@ -92,8 +128,15 @@ export {
   radamScalars,
   scaleByRadam,
 } from './transforms/radam.js';
+export type { ScaleByRmsOptions } from './transforms/rms.js';
+export { scaleByRms, scaleByStddev } from './transforms/rms.js';
+export type { ScaleByRpropOptions } from './transforms/rprop.js';
+export { scaleByRprop } from './transforms/rprop.js';
+export type { ScaleByRssOptions } from './transforms/rss.js';
+export { scaleByRss } from './transforms/rss.js';
 export type { ScaleByLearningRateOptions, ScaleByScheduleState } from './transforms/scale.js';
 export { scale, scaleByLearningRate, scaleBySchedule } from './transforms/scale.js';
+export { scaleBySign } from './transforms/sign.js';
 export type { SlowParamsState } from './transforms/slowParamsInState.js';
 export { slowParamsInState } from './transforms/slowParamsInState.js';
 export type { TraceOptions, TraceState } from './transforms/trace.js';
@@ -103,6 +146,8 @@ export type {
   AddDecayedWeightsState,
 } from './transforms/weightDecay.js';
 export { addDecayedWeights } from './transforms/weightDecay.js';
+export type { ZeroNansState } from './transforms/zeroNans.js';
+export { zeroNans } from './transforms/zeroNans.js';
 export type { ArrayLeaf, Leaf, Tree, TreeDef } from './tree.js';
 export {
   assertSameStructure,

@@ -1,0 +1,101 @@
+/** Rprop's rescaling, as `optax.scale_by_rprop`. */
+import type { GradientTransformationExtraArgs } from '../base.js';
+import { checkBoolean, checkFinite, checkOptionKeys } from '../validate.js';
+import { type ElementwiseState, elementwise } from './elementwise.js';
+
+/** Options of {@link scaleByRprop} (and of `rprop`), with optax's defaults. */
+export interface ScaleByRpropOptions {
+  /** Step-size factor when a gradient changes sign (> 0). Default 0.5. */
+  etaMinus?: number;
+  /** Step-size factor when a gradient keeps its sign (> 0). Default 1.2. */
+  etaPlus?: number;
+  /** Smallest step size (>= 0). Default 1e-6. */
+  minStepSize?: number;
+  /** Largest step size (>= minStepSize). Default 50. */
+  maxStepSize?: number;
+  /**
+   * `true` (optax's behaviour, the default): each update is the PREVIOUS step's
+   * `stepSize * sign(g)`, so every update lags one step behind the gradient it answers and the
+   * first update is 0. `false`: the update is the current step's `stepSize * sign(g)` (0 where the
+   * gradient changed sign), as in the Rprop paper (the iRprop- variant) and `torch.optim.Rprop`.
+   */
+  lagged?: boolean;
+}
+
+/** The option names {@link scaleByRprop} accepts. */
+export const RPROP_OPTIONS = [
+  'etaMinus',
+  'etaPlus',
+  'minStepSize',
+  'maxStepSize',
+  'lagged',
+] as const;
+
+/** {@link scaleByRprop} with the caller's name in errors. */
+export function rpropFor(
+  fn: string,
+  learningRate: number,
+  options: ScaleByRpropOptions,
+): GradientTransformationExtraArgs<ElementwiseState> {
+  checkOptionKeys(fn, options, RPROP_OPTIONS);
+  const lr = checkFinite(fn, 'learningRate', learningRate, ' (the initial step size)');
+  if (!(lr > 0))
+    throw new RangeError(`${fn}: learningRate must be > 0 (the initial step size), got ${lr}`);
+  const positive = (name: string, v: number) => {
+    checkFinite(fn, name, v);
+    if (!(v > 0)) throw new RangeError(`${fn}: ${name} must be > 0, got ${v}`);
+    return v;
+  };
+  const etaMinus = positive('etaMinus', options.etaMinus ?? 0.5);
+  const etaPlus = positive('etaPlus', options.etaPlus ?? 1.2);
+  const minStepSize = checkFinite(fn, 'minStepSize', options.minStepSize ?? 1e-6);
+  if (minStepSize < 0)
+    throw new RangeError(`${fn}: minStepSize must be >= 0 and finite, got ${minStepSize}`);
+  const maxStepSize = checkFinite(fn, 'maxStepSize', options.maxStepSize ?? 50);
+  if (!(maxStepSize >= minStepSize))
+    throw new RangeError(
+      `${fn}: maxStepSize must be >= minStepSize (${minStepSize}), got ${maxStepSize}`,
+    );
+  const lagged = checkBoolean(fn, 'lagged', options.lagged ?? true);
+  return elementwise({
+    fn,
+    stages: [lagged ? 'rprop' : 'rpropUnlagged'],
+    arrays: [{ key: 'stepSizes', init: lr }, { key: 'prevUpdates' }],
+    counted: false,
+    constants: { etaMinus, etaPlus, minStepSize, maxStepSize },
+  });
+}
+
+/**
+ * Rescales updates with Rprop (Riedmiller and Braun, 1993), as `optax.scale_by_rprop`. Each
+ * element has its own step size, starting at `learningRate`. With `s = g * prevUpdate`: where
+ * `s > 0` the step size is multiplied by `etaPlus`, where `s < 0` by `etaMinus` (then clipped to
+ * `[minStepSize, maxStepSize]`), where `s == 0` it is kept; `prevUpdates` becomes 0 where `s < 0`,
+ * else `stepSize * sign(g)`. The update (before `rprop`'s `scale(-1)`) is 0 where `s < 0`, else:
+ *
+ * - with `lagged: true` (the default, optax's behaviour): the previous step's `prevUpdates`, so
+ *   the first update is 0 and each update answers the previous gradient. This is optax's
+ *   formula; the paper applies the current step;
+ * - with `lagged: false`: the new `prevUpdates`, `stepSize * sign(g)`, as the paper's iRprop- and
+ *   `torch.optim.Rprop`.
+ *
+ * The state is optax's `ScaleByRpropState` `{ stepSizes, prevUpdates }`. `learningRate`,
+ * `etaMinus`, `etaPlus` must be > 0, `0 <= minStepSize <= maxStepSize`.
+ *
+ * @example
+ * ```ts
+ * const tx = scaleByRprop(0.1);
+ * let state = tx.init({ w: 0 });
+ * let u;
+ * [u, state] = tx.update({ w: 3 }, state); // { w: 0 } (optax's lag)
+ * [u, state] = tx.update({ w: 3 }, state); // { w: 0.1 }
+ * const paper = scaleByRprop(0.1, { lagged: false });
+ * [u] = paper.update({ w: 3 }, paper.init({ w: 0 })); // { w: 0.1 }
+ * ```
+ */
+export function scaleByRprop(
+  learningRate: number,
+  options: ScaleByRpropOptions = {},
+): GradientTransformationExtraArgs<ElementwiseState> {
+  return rpropFor('scaleByRprop', learningRate, options);
+}
