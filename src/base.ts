@@ -108,7 +108,9 @@ export function safeIncrement(count: number): number {
  * ```
  */
 export function identity(): GradientTransformationExtraArgs<EmptyState> {
-  return {
+  // Fusable as a member that runs no stage, so that chains with it (`sgd` without momentum,
+  // `rmsprop` without momentum) still fuse.
+  const tx: GradientTransformationExtraArgs<EmptyState> = {
     init: () => ({}),
     update: (updates, state) => [updates, state],
     bindInPlace: () => ({
@@ -120,6 +122,11 @@ export function identity(): GradientTransformationExtraArgs<EmptyState> {
       },
     }),
   };
+  return withFusionTag(tx, {
+    kind: 'stage',
+    name: 'identity',
+    fuse: () => statelessMember(null, []),
+  });
 }
 
 /**

@@ -167,8 +167,8 @@ export interface SignumOptions {
  * @example
  * ```ts
  * const solver = signum(0.1);
- * const [u] = solver.update({ w: new Float64Array([3, -2]) }, solver.init({ w: 0 }));
- * // { w: Float64Array [-0.1, 0.1] }
+ * const grads = { w: new Float64Array([3, -2]) };
+ * const [u] = solver.update(grads, solver.init(grads)); // { w: Float64Array [-0.1, 0.1] }
  * ```
  */
 export function signum(
@@ -289,9 +289,9 @@ export interface PolyakSgdOptions extends Omit<ScaleByPolyakOptions, 'maxLearnin
  * @example
  * ```ts
  * const solver = polyakSgd(10);
- * const [u] = solver.update({ w: new Float64Array([3, 4]) }, solver.init({ w: 0 }), undefined, {
- *   value: 50,
- * }); // { w: Float64Array [-6, -8] }
+ * const grads = { w: new Float64Array([3, 4]) };
+ * const [u] = solver.update(grads, solver.init(grads), undefined, { value: 50 });
+ * // { w: Float64Array [-6, -8] }
  * ```
  */
 export function polyakSgd(

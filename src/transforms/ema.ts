@@ -59,8 +59,8 @@ export function emaFor(
  * const tx = ema(0.5);
  * let state = tx.init({ w: 0 });
  * let u;
- * [u, state] = tx.update({ w: 2 }, state); // { w: 2 } (1 / 0.5)
- * [u, state] = tx.update({ w: 4 }, state); // { w: 3.3333333333333335 } (2.5 / 0.75)
+ * [u, state] = tx.update({ w: 2 }, state); // { w: 2 }
+ * [u, state] = tx.update({ w: 4 }, state); // { w: 3.3333333333333335 }
  * ```
  */
 export function ema(

@@ -140,7 +140,7 @@ export function optimisticFor(
  * let state = tx.init({ w: 0 });
  * let u;
  * [u, state] = tx.update({ w: 2 }, state); // { w: 2 }
- * [u, state] = tx.update({ w: 4 }, state); // { w: 5 } (1.5 * 4 - 0.5 * 2)
+ * [u, state] = tx.update({ w: 4 }, state); // { w: 5 }
  * ```
  */
 export function scaleByOptimisticGradient(

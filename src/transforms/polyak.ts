@@ -102,7 +102,7 @@ export function polyakFor(
  * ```ts
  * const tx = scaleByPolyak({ maxLearningRate: 10 });
  * const [u] = tx.update({ w: new Float64Array([3, 4]) }, {}, undefined, { value: 50 });
- * // { w: Float64Array [6, 8] } (step 50 / 25 = 2)
+ * // { w: Float64Array [6, 8] }: the step is 50 / 25 = 2
  * tx.update({ w: 1 }, {}); // TypeError: scaleByPolyak.update: the loss value is required: update(updates, state, params, { value }) or Optimizer.step(grads, { value })
  * ```
  */

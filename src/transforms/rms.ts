@@ -71,7 +71,7 @@ export function rmsFor(
  * @example
  * ```ts
  * const tx = scaleByRms({ decay: 0.75, eps: 0 });
- * const [u] = tx.update({ w: 2 }, tx.init({ w: 0 })); // { w: 2 } (2 / sqrt(0.25 * 4))
+ * const [u] = tx.update({ w: 2 }, tx.init({ w: 0 })); // { w: 2 }
  * ```
  */
 export function scaleByRms(
@@ -91,7 +91,7 @@ export function scaleByRms(
  * @example
  * ```ts
  * const tx = scaleByStddev({ decay: 0.5, eps: 0 });
- * const [u] = tx.update({ w: 2 }, tx.init({ w: 0 })); // { w: 2 } (2 / sqrt(2 - 1))
+ * const [u] = tx.update({ w: 2 }, tx.init({ w: 0 })); // { w: 2 }
  * ```
  */
 export function scaleByStddev(

@@ -87,7 +87,7 @@ export function rpropFor(
  * const tx = scaleByRprop(0.1);
  * let state = tx.init({ w: 0 });
  * let u;
- * [u, state] = tx.update({ w: 3 }, state); // { w: 0 } (optax's lag)
+ * [u, state] = tx.update({ w: 3 }, state); // { w: 0 }
  * [u, state] = tx.update({ w: 3 }, state); // { w: 0.1 }
  * const paper = scaleByRprop(0.1, { lagged: false });
  * [u] = paper.update({ w: 3 }, paper.init({ w: 0 })); // { w: 0.1 }

@@ -1,0 +1,408 @@
+/**
+ * The RMS / sign family: adagrad, rmsprop, adadelta, signSgd, signum, rprop,
+ * optimisticGradientDescent, noisySgd, polyakSgd and their transformations (scaleByRss,
+ * scaleByRms, scaleByStddev, scaleByAdadelta, scaleBySign, ema, scaleByRprop,
+ * scaleByOptimisticGradient, zeroNans, addNoise, scaleByPolyak). Hand-derived steps, the in-place
+ * Optimizer against the functional path bit for bit, validation, and optax's state layout.
+ */
+import { describe, expect, it } from 'vitest';
+import { fusionTag } from '../src/base.js';
+import {
+  adadelta,
+  adagrad,
+  addNoise,
+  applyUpdates,
+  chain,
+  ema,
+  type GradientTransformation,
+  gaussianPair,
+  noisySgd,
+  Optimizer,
+  optimisticGradientDescent,
+  polyakSgd,
+  rmsprop,
+  rprop,
+  scaleByAdadelta,
+  scaleByLearningRate,
+  scaleByOptimisticGradient,
+  scaleByPolyak,
+  scaleByRms,
+  scaleByRprop,
+  scaleByRss,
+  scaleBySign,
+  scaleByStddev,
+  sgd,
+  signSgd,
+  signum,
+  zeroNans,
+} from '../src/index.js';
+import { rng } from './rng.js';
+
+type Float = Float32Array | Float64Array;
+const R = Math.fround;
+
+const SIZES = [1, 7, 300, 5000];
+const SPECIAL = [0, -0, Number.NaN, Infinity, -Infinity, 1e-30, -1e-30, 1e30];
+
+function makeTree(f32: boolean, seed: number, special: boolean): Record<string, Float> {
+  const rand = rng(seed);
+  const out: Record<string, Float> = {};
+  SIZES.forEach((n, k) => {
+    const a = f32 ? new Float32Array(n) : new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = rand();
+      a[i] =
+        special && r < 0.03
+          ? SPECIAL[Math.floor(rand() * SPECIAL.length)]!
+          : (rand() - 0.5) * 10 ** Math.floor(rand() * 4 - 2);
+    }
+    out[`l${k}`] = a;
+  });
+  return out;
+}
+
+const copyTree = (t: Record<string, Float>) =>
+  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.slice()]));
+
+function expectSameBits(a: Record<string, Float>, b: Record<string, Float>, what: string) {
+  for (const k of Object.keys(a)) {
+    const x = a[k]!;
+    const y = b[k]!;
+    expect(y.constructor, what).toBe(x.constructor);
+    for (let i = 0; i < x.length; i++)
+      if (!Object.is(x[i], y[i])) throw new Error(`${what}: ${k}[${i}] ${x[i]} vs ${y[i]}`);
+  }
+}
+
+/**
+ * Runs `make()` for 10 steps functionally and through the in-place Optimizer with each kernel
+ * setting, and checks the params bit for bit. Returns the in-place optimizers' kernels.
+ */
+function checkInPlace(
+  make: () => GradientTransformation,
+  opts: { special?: boolean; extra?: (t: number) => Record<string, unknown> } = {},
+): string[] {
+  const kinds: string[] = [];
+  for (const f32 of [true, false]) {
+    const params0 = makeTree(f32, 11, false);
+    const grads = Array.from({ length: 10 }, (_, t) =>
+      makeTree(f32, 100 + t, opts.special ?? true),
+    );
+    const tx = make();
+    let ref = copyTree(params0);
+    let state = tx.init(ref);
+    for (let t = 0; t < 10; t++) {
+      let u: unknown;
+      [u, state] = tx.update(grads[t]!, state, ref, opts.extra?.(t));
+      ref = applyUpdates(ref, u);
+    }
+    const fused = fusionTag(make()) !== undefined;
+    for (const kernel of ['auto', 'generic', 'js', 'wasm'] as const) {
+      const params = copyTree(params0);
+      let opt: Optimizer<Record<string, Float>>;
+      try {
+        opt = new Optimizer(make(), params, { kernel });
+      } catch (err) {
+        // Only the fused kernels may be refused (a member without a stage).
+        if (kernel === 'js' || kernel === 'wasm') continue;
+        throw err;
+      }
+      if (kernel === 'auto') kinds.push(opt.kernel);
+      for (let t = 0; t < 10; t++) opt.step(grads[t]!, opts.extra?.(t));
+      expectSameBits(ref, opt.params, `f32=${f32} kernel=${kernel}`);
+    }
+    void fused;
+  }
+  return kinds;
+}
+
+/** The kernels an alias ran with: fused (JavaScript or WebAssembly), not the generic path. */
+function expectFused(kinds: string[]) {
+  expect(kinds.length).toBe(2);
+  for (const k of kinds) expect(['js', 'wasm']).toContain(k);
+}
+
+describe('adagrad / scaleByRss', () => {
+  it('hand-derived steps (float64): sum of squares starts at 0.1, eps inside the root', () => {
+    const tx = adagrad(0.1);
+    let state = tx.init({ w: 0 });
+    let u: { w: number };
+    // sum = 0.1 + 2² = 4.1; u = -0.1 * (1 / sqrt(4.1 + 1e-7)) * 2
+    [u, state] = tx.update({ w: 2 }, state);
+    expect(u.w).toBe(-0.1 * ((1 / Math.sqrt(4.1 + 1e-7)) * 2));
+    // sum = 4.1 + 1 = 5.1
+    [u, state] = tx.update({ w: 1 }, state);
+    expect(u.w).toBe(-0.1 * ((1 / Math.sqrt(4.1 + 1 + 1e-7)) * 1));
+    expect(state[0]).toEqual({ sumOfSquares: { w: 5.1 } });
+  });
+
+  it('float32: every operation rounded; a zero sum gives a zero update', () => {
+    const tx = scaleByRss({ initialAccumulatorValue: 0 });
+    const [u, s] = tx.update({ w: new Float32Array([0, 3]) }, tx.init({ w: new Float32Array(2) }));
+    // t = 0: where(t > 0, ..., 0) * 0 = 0; t = 9: (1 / sqrt(9 + 1e-7)) * 3 in float32.
+    expect(Array.from(u.w as Float32Array)).toEqual([
+      0,
+      R(R(1 / R(Math.sqrt(R(9 + R(1e-7))))) * 3),
+    ]);
+    expect(Array.from(s.sumOfSquares.w as Float32Array)).toEqual([0, 9]);
+  });
+
+  it('in place = functional, bit for bit; fused', () => {
+    expectFused(checkInPlace(() => adagrad(0.05)));
+    checkInPlace(() => adagrad((c) => 0.1 / (c + 1), { initialAccumulatorValue: 0, eps: 0 }));
+  });
+
+  it('validation', () => {
+    expect(() => adagrad(0.1, { initialAccumulatorValue: -1 })).toThrow(
+      'adagrad: initialAccumulatorValue must be >= 0 and finite, got -1',
+    );
+    expect(() => adagrad(0.1, { eps: Number.NaN })).toThrow(
+      'adagrad: eps must be a finite number, got NaN',
+    );
+    expect(() => adagrad(Number.NaN)).toThrow(
+      'adagrad: learningRate must be a finite number or a schedule',
+    );
+    expect(() => adagrad(0.1, { epsRoot: 1 } as never)).toThrow(
+      'adagrad: unknown option "epsRoot"',
+    );
+    expect(() => scaleByRss({ eps: -1 })).toThrow('scaleByRss: eps must be >= 0');
+  });
+});
+
+describe('rmsprop / scaleByRms / scaleByStddev', () => {
+  it('hand-derived steps (float64), every option', () => {
+    const g1 = 2;
+    const g2 = -1;
+    // plain: nu = 0.1 g²; u = -lr (1 / sqrt(nu + eps)) g
+    let tx = rmsprop(0.01);
+    let state = tx.init({ w: 0 });
+    let u: { w: number };
+    [u, state] = tx.update({ w: g1 }, state);
+    // optax's (1 - decay) is 1 - 0.9 = 0.09999999999999998 in float64.
+    const a = 1 - 0.9;
+    let nu = a * (g1 * g1) + 0.9 * 0;
+    expect(u.w).toBe((1 / Math.sqrt(nu + 1e-8)) * g1 * -0.01);
+    [u, state] = tx.update({ w: g2 }, state);
+    nu = a * (g2 * g2) + 0.9 * nu;
+    expect(u.w).toBe((1 / Math.sqrt(nu + 1e-8)) * g2 * -0.01);
+    expect(state).toEqual([{ nu: { w: nu } }, {}, {}]);
+    // eps outside, initial scale, bias correction (count in the state)
+    tx = rmsprop(0.01, { epsInSqrt: false, initialScale: 0.5, biasCorrection: true, eps: 0.1 });
+    state = tx.init({ w: 0 });
+    [u, state] = tx.update({ w: g1 }, state);
+    nu = a * (g1 * g1) + 0.9 * 0.5;
+    expect(u.w).toBe((1 / (Math.sqrt(nu / (1 - 0.9)) + 0.1)) * g1 * -0.01);
+    expect(state[0]).toEqual({ count: 1, nu: { w: nu } });
+    // centered: nu - mu²
+    tx = rmsprop(0.01, { centered: true, decay: 0.5 });
+    state = tx.init({ w: 0 });
+    [u, state] = tx.update({ w: g1 }, state);
+    [u, state] = tx.update({ w: g2 }, state);
+    const mu = 0.5 * g2 + 0.5 * (0.5 * g1);
+    nu = 0.5 * (g2 * g2) + 0.5 * (0.5 * g1 * g1);
+    expect(u.w).toBe((1 / Math.sqrt(nu - mu * mu + 1e-8)) * g2 * -0.01);
+    expect(state[0]).toEqual({ mu: { w: mu }, nu: { w: nu } });
+    // momentum: a trace of the scaled updates, after the learning rate
+    tx = rmsprop(0.01, { momentum: 0.9 });
+    state = tx.init({ w: 0 });
+    [u, state] = tx.update({ w: g1 }, state);
+    const s1 = (1 / Math.sqrt(a * 4 + 1e-8)) * g1 * -0.01;
+    expect(u.w).toBe(s1);
+    [u, state] = tx.update({ w: g2 }, state);
+    const s2 = (1 / Math.sqrt(a * 1 + 0.9 * (a * 4) + 1e-8)) * g2 * -0.01;
+    expect(u.w).toBe(s2 + 0.9 * s1);
+    expect(state[2]).toEqual({ trace: { w: s2 + 0.9 * s1 } });
+    // nesterov: g + decay * newTrace
+    tx = rmsprop(0.01, { momentum: 0.9, nesterov: true });
+    [u] = tx.update({ w: g1 }, tx.init({ w: 0 }));
+    expect(u.w).toBe(s1 + 0.9 * s1);
+  });
+
+  it('scaleByRms and scaleByStddev states, with and without bias correction', () => {
+    expect(scaleByRms().init({ w: 0 })).toEqual({ nu: { w: 0 } });
+    expect(scaleByRms({ biasCorrection: true, initialScale: 2 }).init({ w: 0 })).toEqual({
+      count: 0,
+      nu: { w: 2 },
+    });
+    expect(scaleByStddev({ initialScale: 1 }).init({ w: 0 })).toEqual({
+      mu: { w: 0 },
+      nu: { w: 1 },
+    });
+    expect(scaleByStddev({ biasCorrection: true }).init({ w: 0 })).toEqual({
+      count: 0,
+      mu: { w: 0 },
+      nu: { w: 0 },
+    });
+    // centered with bias correction, eps outside: 1 / (sqrt(nuHat - muHat²) + eps)
+    const tx = scaleByStddev({ biasCorrection: true, epsInSqrt: false, decay: 0.5 });
+    let state = tx.init({ w: 0 });
+    let u: { w: number };
+    [u, state] = tx.update({ w: 3 }, state);
+    [u, state] = tx.update({ w: 1 }, state);
+    const mu = 0.5 * 1 + 0.5 * 1.5;
+    const nu = 0.5 * 1 + 0.5 * 4.5;
+    const bc = 1 - 0.5 ** 2;
+    const m = mu / bc;
+    expect(u.w).toBe((1 / (Math.sqrt(nu / bc - m * m) + 1e-8)) * 1);
+    expect(state.count).toBe(2);
+  });
+
+  it('float32: per-operation rounding', () => {
+    const tx = scaleByRms({ decay: 0.9 });
+    const [u] = tx.update({ w: new Float32Array([3]) }, tx.init({ w: new Float32Array(1) }));
+    const nu = R(R(R(1 - 0.9) * 9) + R(R(0.9) * 0));
+    expect((u.w as Float32Array)[0]).toBe(R(R(1 / R(Math.sqrt(R(nu + R(1e-8))))) * 3));
+  });
+
+  it('in place = functional, bit for bit', () => {
+    expectFused(checkInPlace(() => rmsprop(0.01)));
+    checkInPlace(() => rmsprop(0.01, { centered: true }));
+    checkInPlace(() =>
+      rmsprop(0.01, { biasCorrection: true, epsInSqrt: false, initialScale: 0.1 }),
+    );
+    checkInPlace(() =>
+      rmsprop((c) => 0.01 / (1 + c), { centered: true, biasCorrection: true, momentum: 0.9 }),
+    );
+    checkInPlace(() => rmsprop(0.01, { momentum: 0.5, nesterov: true }));
+  });
+
+  it('validation', () => {
+    expect(() => rmsprop(0.1, { decay: 1 })).toThrow('rmsprop: decay must be in [0, 1), got 1');
+    expect(() => rmsprop(0.1, { eps: -1 })).toThrow('rmsprop: eps must be >= 0');
+    expect(() => rmsprop(0.1, { initialScale: Infinity })).toThrow(
+      'rmsprop: initialScale must be a finite number, got Infinity',
+    );
+    expect(() => rmsprop(0.1, { epsInSqrt: 1 as never })).toThrow(
+      'rmsprop: epsInSqrt must be true or false, got 1',
+    );
+    expect(() => rmsprop(0.1, { centered: 'yes' as never })).toThrow(
+      'rmsprop: centered must be true or false',
+    );
+    expect(() => rmsprop(0.1, { momentum: Number.NaN })).toThrow(
+      'rmsprop: momentum must be a finite number, got NaN',
+    );
+    expect(() => rmsprop(0.1, { nesterov: true })).toThrow(
+      'rmsprop: nesterov: true needs a momentum',
+    );
+    expect(() => scaleByStddev({ decay: -0.1 })).toThrow('scaleByStddev: decay must be in [0, 1)');
+    expect(() => scaleByRms({ biasCorrection: 'no' as never })).toThrow(
+      'scaleByRms: biasCorrection must be true or false',
+    );
+  });
+});
+
+describe('adadelta / scaleByAdadelta', () => {
+  it('hand-derived steps (float64)', () => {
+    const tx = adadelta(1);
+    let state = tx.init({ w: 0 });
+    let u: { w: number };
+    // eG = 0.1 g²; u = (sqrt(0 + 1e-6) / sqrt(eG + 1e-6)) g; eX = 0.1 u²
+    [u, state] = tx.update({ w: 2 }, state, { w: 0 });
+    const a = 1 - 0.9;
+    const eG = a * 4 + 0.9 * 0;
+    const step = (Math.sqrt(0 + 1e-6) / Math.sqrt(eG + 1e-6)) * 2;
+    expect(u.w).toBe(-step);
+    const eX = a * (step * step) + 0.9 * 0;
+    expect(state[1]).toEqual({ eG: { w: eG }, eX: { w: eX } });
+    [u, state] = tx.update({ w: 1 }, state, { w: 0 });
+    const eG2 = a * 1 + 0.9 * eG;
+    expect(u.w).toBe(-((Math.sqrt(eX + 1e-6) / Math.sqrt(eG2 + 1e-6)) * 1));
+  });
+
+  it("learningRate null (optax's default) is the identity: the updates are not negated", () => {
+    const tx = adadelta();
+    const [u] = tx.update({ w: 2 }, tx.init({ w: 0 }), { w: 0 });
+    expect(u.w).toBeGreaterThan(0);
+    expect(adadelta().init({ w: 0 })).toEqual([{}, { eG: { w: 0 }, eX: { w: 0 } }, {}]);
+  });
+
+  it('weight decay is added to the gradient first (L2), with a mask', () => {
+    const tx = adadelta(1, { weightDecay: 0.5, rho: 0.5, eps: 1 });
+    const [u] = tx.update({ a: 1, b: 1 }, tx.init({ a: 0, b: 0 }), { a: 2, b: 2 });
+    const g = 1 + 0.5 * 2;
+    expect(u.a).toBe(-((Math.sqrt(0 + 1) / Math.sqrt(0.5 * g * g + 1)) * g));
+    const masked = adadelta(1, {
+      weightDecay: 0.5,
+      rho: 0.5,
+      eps: 1,
+      weightDecayMask: { a: false, b: true },
+    });
+    const [v] = masked.update({ a: 1, b: 1 }, masked.init({ a: 0, b: 0 }), { a: 2, b: 2 });
+    expect(v.a).toBe(-((1 / Math.sqrt(0.5 + 1)) * 1));
+    expect(v.b).toBe(u.a);
+  });
+
+  it('in place = functional, bit for bit', () => {
+    expectFused(checkInPlace(() => adadelta(1)));
+    checkInPlace(() => adadelta(0.5, { weightDecay: 0.01, rho: 0.5 }));
+    checkInPlace(() => chain(scaleByAdadelta({ eps: 1e-3 }), scaleByLearningRate(0.1)));
+  });
+
+  it('validation', () => {
+    expect(() => adadelta(1, { rho: 1 })).toThrow('adadelta: rho must be in [0, 1), got 1');
+    expect(() => adadelta(1, { eps: -1 })).toThrow('adadelta: eps must be >= 0');
+    expect(() => adadelta(Infinity)).toThrow('adadelta: learningRate must be a finite number');
+    expect(() => adadelta(1, { weightDecay: Number.NaN })).toThrow('adadelta: weightDecay must be');
+    expect(() => adadelta(1, { mask: {} } as never)).toThrow('adadelta: unknown option "mask"');
+  });
+});
+
+describe('signSgd / signum / scaleBySign / ema', () => {
+  it('signSgd: -lr sign(g), ±0 and NaN kept', () => {
+    const tx = signSgd(0.5);
+    const [u] = tx.update({ w: new Float32Array([3, -0.1, 0, -0, Number.NaN]) }, tx.init({ w: 0 }));
+    const w = Array.from(u.w as Float32Array);
+    expect(w.slice(0, 2)).toEqual([-0.5, 0.5]);
+    expect(Object.is(w[2], -0)).toBe(true);
+    expect(Object.is(w[3], 0)).toBe(true);
+    expect(w[4]).toBeNaN();
+    expect(scaleBySign().init({ w: 0 })).toEqual({});
+  });
+
+  it('signum: the sign of an undebiased EMA (state counted)', () => {
+    const tx = signum(0.1);
+    let state = tx.init({ w: 0 });
+    let u: { w: number };
+    [u, state] = tx.update({ w: 5 }, state);
+    expect(u.w).toBe(-0.1);
+    // ema = 0.1 (-1) + 0.9 (0.5) > 0: still +
+    [u, state] = tx.update({ w: -1 }, state);
+    expect(u.w).toBe(-0.1);
+    const a = 1 - 0.9;
+    expect(state[0]).toEqual({ count: 2, ema: { w: a * -1 + 0.9 * (a * 5 + 0.9 * 0) } });
+    [u, state] = tx.update({ w: -10 }, state);
+    expect(u.w).toBe(0.1);
+  });
+
+  it('ema: debiased by 1 - decay^t; state { count, ema }', () => {
+    const tx = ema(0.9);
+    let state = tx.init({ w: 0 });
+    let u: { w: number };
+    [u, state] = tx.update({ w: 2 }, state);
+    const a = 1 - 0.9;
+    expect(u.w).toBe((a * 2 + 0.9 * 0) / (1 - 0.9));
+    [u, state] = tx.update({ w: 1 }, state);
+    const e = a * 1 + 0.9 * (a * 2);
+    expect(u.w).toBe(e / (1 - 0.9 ** 2));
+    expect(state).toEqual({ count: 2, ema: { w: e } });
+    const plain = ema(0.9, { debias: false });
+    expect(plain.update({ w: 2 }, plain.init({ w: 0 }))[0].w).toBe(a * 2 + 0);
+  });
+
+  it('in place = functional, bit for bit', () => {
+    expectFused(checkInPlace(() => signSgd(0.01)));
+    checkInPlace(() => signum(0.01, { beta: 0.5 }));
+    checkInPlace(() => chain(ema(0.9), scaleByLearningRate(0.1)));
+    checkInPlace(() => chain(ema(0.5, { debias: false }), scaleBySign(), scaleByLearningRate(0.1)));
+  });
+
+  it('validation', () => {
+    expect(() => signSgd(Number.NaN)).toThrow('signSgd: learningRate must be a finite number');
+    expect(() => signum(0.1, { beta: 1 })).toThrow('signum: decay must be in [0, 1), got 1');
+    expect(() => signum(0.1, { accumulatorDtype: 'float32' as never })).toThrow(
+      'signum: accumulatorDtype must be null',
+    );
+    expect(() => ema(1)).toThrow('ema: decay must be in [0, 1), got 1');
+    expect(() => ema(0.5, { debias: 0 as never })).toThrow('ema: debias must be true or false');
+  });
+});
