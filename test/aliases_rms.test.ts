@@ -406,3 +406,374 @@ describe('signSgd / signum / scaleBySign / ema', () => {
     expect(() => ema(0.5, { debias: 0 as never })).toThrow('ema: debias must be true or false');
   });
 });
+
+describe('rprop / scaleByRprop', () => {
+  it("hand-derived steps, optax's lag (default)", () => {
+    const tx = rprop(0.1);
+    let state = tx.init({ w: 0 });
+    let u: { w: number };
+    // step 1: prev = 0, s = 0: step 0.1 kept, prev = 0.1 sign(3) = 0.1, update = old prev = 0.
+    [u, state] = tx.update({ w: 3 }, state);
+    expect(u.w).toBe(-0);
+    expect(state[0]).toEqual({ stepSizes: { w: 0.1 }, prevUpdates: { w: 0.1 } });
+    // step 2: s = 3 * 0.1 > 0: step 0.1 * 1.2, prev = 0.12, update = old prev 0.1 (negated).
+    [u, state] = tx.update({ w: 3 }, state);
+    expect(u.w).toBe(-0.1);
+    const s2 = 0.1 * 1.2;
+    expect(state[0]).toEqual({ stepSizes: { w: s2 }, prevUpdates: { w: s2 } });
+    // step 3: sign flip, s < 0: step * 0.5, prev = 0, update 0.
+    [u, state] = tx.update({ w: -1 }, state);
+    expect(u.w).toBe(-0);
+    expect(state[0]).toEqual({ stepSizes: { w: s2 * 0.5 }, prevUpdates: { w: 0 } });
+    // step 4: s = 0: step kept, prev = -step, update = old prev 0.
+    [u, state] = tx.update({ w: -1 }, state);
+    expect(u.w).toBe(-0);
+    // step 5: s > 0: step grows, update = old prev -0.06, negated.
+    [u, state] = tx.update({ w: -1 }, state);
+    expect(u.w).toBe(s2 * 0.5);
+  });
+
+  it('lagged: false applies the current step (the paper, torch.optim.Rprop)', () => {
+    const tx = rprop(0.1, { lagged: false });
+    let state = tx.init({ w: 0 });
+    let u: { w: number };
+    [u, state] = tx.update({ w: 3 }, state);
+    expect(u.w).toBe(-0.1);
+    [u, state] = tx.update({ w: 3 }, state);
+    expect(u.w).toBe(-(0.1 * 1.2));
+    [u, state] = tx.update({ w: -1 }, state);
+    expect(u.w).toBe(-0); // a sign change: no step
+    [u, state] = tx.update({ w: -1 }, state);
+    expect(u.w).toBe(0.1 * 1.2 * 0.5);
+  });
+
+  it('step sizes are clipped to [minStepSize, maxStepSize]', () => {
+    const tx = scaleByRprop(1, { etaPlus: 10, maxStepSize: 5, etaMinus: 0.01, minStepSize: 0.5 });
+    let state = tx.init({ w: 0 });
+    [, state] = tx.update({ w: 1 }, state);
+    [, state] = tx.update({ w: 1 }, state);
+    expect(state.stepSizes.w).toBe(5);
+    [, state] = tx.update({ w: -1 }, state);
+    expect(state.stepSizes.w).toBe(0.5);
+  });
+
+  it('in place = functional, bit for bit', () => {
+    expectFused(checkInPlace(() => rprop(0.01)));
+    checkInPlace(() => rprop(0.01, { lagged: false, maxStepSize: 0.02 }));
+  });
+
+  it('validation', () => {
+    expect(() => rprop(0)).toThrow(
+      'rprop: learningRate must be > 0 (the initial step size), got 0',
+    );
+    expect(() => rprop((() => 1) as never)).toThrow('rprop: learningRate must be a finite number');
+    expect(() => rprop(0.1, { etaMinus: 0 })).toThrow('rprop: etaMinus must be > 0, got 0');
+    expect(() => rprop(0.1, { etaPlus: Number.NaN })).toThrow(
+      'rprop: etaPlus must be a finite number',
+    );
+    expect(() => rprop(0.1, { minStepSize: -1 })).toThrow('rprop: minStepSize must be >= 0');
+    expect(() => rprop(0.1, { minStepSize: 2, maxStepSize: 1 })).toThrow(
+      'rprop: maxStepSize must be >= minStepSize (2), got 1',
+    );
+    expect(() => rprop(0.1, { lagged: 'no' as never })).toThrow(
+      'rprop: lagged must be true or false',
+    );
+    expect(() => scaleByRprop(0.1, { eta: 1 } as never)).toThrow(
+      'scaleByRprop: unknown option "eta"',
+    );
+  });
+});
+
+describe('optimisticGradientDescent / scaleByOptimisticGradient', () => {
+  it('hand-derived steps and the state', () => {
+    const tx = optimisticGradientDescent(0.1, { alpha: 0.5, beta: 2 });
+    let state = tx.init({ w: 0 });
+    expect(state[0]).toEqual({ isInitialStep: true, previousGradient: { w: 0 } });
+    let u: { w: number };
+    // first step: prev = g: (2.5 g - 2 g) = 0.5 g
+    [u, state] = tx.update({ w: 4 }, state);
+    expect(u.w).toBe((2.5 * 4 - 2 * 4) * -0.1);
+    expect(state[0]).toEqual({ isInitialStep: false, previousGradient: { w: 4 } });
+    [u, state] = tx.update({ w: 1 }, state);
+    expect(u.w).toBe((2.5 * 1 - 2 * 4) * -0.1);
+  });
+
+  it('in place = functional, bit for bit (the flag advances in place)', () => {
+    expectFused(checkInPlace(() => optimisticGradientDescent(0.01)));
+    checkInPlace(() => chain(scaleByOptimisticGradient({ alpha: 0.3, beta: 0.7 }), scaleBySign()));
+    const params = { w: new Float32Array(3) };
+    const tx = optimisticGradientDescent(0.1);
+    const opt = new Optimizer(tx, params);
+    opt.step({ w: new Float32Array([1, 2, 3]) });
+    expect(opt.state[0].isInitialStep).toBe(false);
+  });
+
+  it('validation', () => {
+    expect(() => optimisticGradientDescent(0.1, { alpha: Number.NaN })).toThrow(
+      'optimisticGradientDescent: alpha must be a finite number, got NaN',
+    );
+    expect(() => scaleByOptimisticGradient({ beta: (() => 1) as never })).toThrow(
+      'scaleByOptimisticGradient: beta must be a finite number',
+    );
+    expect(() => scaleByOptimisticGradient().update({ w: 1 }, {} as never)).toThrow(
+      'scaleByOptimisticGradient.update: state must be { isInitialStep, previousGradient }',
+    );
+  });
+});
+
+describe('zeroNans', () => {
+  it('zeroes NaNs, keeps infinities, flags each leaf', () => {
+    const tx = zeroNans();
+    expect(tx.init({ a: new Float32Array(2), b: [1] })).toEqual({
+      foundNan: { a: false, b: [false] },
+    });
+    const [u, s] = tx.update(
+      { a: new Float32Array([Number.NaN, Infinity]), b: [2] },
+      tx.init({ a: 0, b: [0] }),
+    );
+    expect(Array.from(u.a)).toEqual([0, Infinity]);
+    expect(u.b).toEqual([2]);
+    expect(s).toEqual({ foundNan: { a: true, b: [false] } });
+  });
+
+  it('in place = functional, bit for bit, flags included', () => {
+    checkInPlace(() => chain(zeroNans(), scaleByLearningRate(0.1)));
+    const params = { a: new Float64Array(3), b: new Float64Array(2) };
+    const opt = new Optimizer(chain(zeroNans(), scaleByLearningRate(1)), params);
+    opt.step({ a: new Float64Array([1, Number.NaN, 2]), b: new Float64Array([1, 1]) });
+    expect(Array.from(params.a)).toEqual([-1, 0, -2]); // 0 + 0 * -1 = +0
+    expect(opt.state[0]).toEqual({ foundNan: { a: true, b: false } });
+    opt.step({ a: new Float64Array([1, 1, 1]), b: new Float64Array([Number.NaN, 1]) });
+    expect(opt.state[0]).toEqual({ foundNan: { a: false, b: true } });
+    // A single-array params tree: the flag is the state's own field.
+    const single = new Float32Array(2);
+    const one = new Optimizer(zeroNans(), single);
+    one.step(new Float32Array([Number.NaN, 1]));
+    expect(one.state).toEqual({ foundNan: true });
+    expect(Array.from(single)).toEqual([0, 1]);
+  });
+});
+
+/** Sample statistics of an array. */
+function stats(x: ArrayLike<number>) {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i]!;
+  const mean = s / x.length;
+  let v = 0;
+  let k = 0;
+  for (let i = 0; i < x.length; i++) {
+    const d = x[i]! - mean;
+    v += d * d;
+    k += d * d * d * d;
+  }
+  v /= x.length;
+  k /= x.length * v * v;
+  return { mean, variance: v, kurtosis: k };
+}
+
+function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const sa = stats(a);
+  const sb = stats(b);
+  let c = 0;
+  for (let i = 0; i < a.length; i++) c += (a[i]! - sa.mean) * (b[i]! - sb.mean);
+  return c / a.length / Math.sqrt(sa.variance * sb.variance);
+}
+
+describe('noisySgd / addNoise', () => {
+  const N = 200_000;
+  it('the noise is normal with variance eta / t^gamma at step t (mean, variance, kurtosis)', () => {
+    const tx = addNoise(2, { gamma: 0.55, key: 123 });
+    let state = tx.init({ w: new Float64Array(N) });
+    const zero = { w: new Float64Array(N) };
+    for (let t = 1; t <= 3; t++) {
+      let u: { w: Float64Array };
+      [u, state] = tx.update(zero, state);
+      const s = stats(u.w);
+      const want = 2 / t ** 0.55;
+      // Standard errors: mean sqrt(v / N) ~ 0.003, variance v sqrt(2 / N) ~ 0.006.
+      expect(Math.abs(s.mean)).toBeLessThan(5 * Math.sqrt(want / N));
+      expect(Math.abs(s.variance / want - 1)).toBeLessThan(5 * Math.sqrt(2 / N));
+      expect(Math.abs(s.kurtosis - 3)).toBeLessThan(0.05);
+    }
+    expect(state.count).toBe(3);
+  });
+
+  it('independent across steps, leaves and neighbouring elements; reproducible for a key', () => {
+    const tx = addNoise(1, { gamma: 0, key: 7 });
+    const zero = { a: new Float64Array(N), b: new Float64Array(N) };
+    let state = tx.init(zero);
+    let u1: { a: Float64Array; b: Float64Array };
+    let u2: { a: Float64Array; b: Float64Array };
+    [u1, state] = tx.update(zero, state);
+    [u2, state] = tx.update(zero, state);
+    const bound = 5 / Math.sqrt(N);
+    expect(Math.abs(correlation(u1.a, u2.a))).toBeLessThan(bound);
+    expect(Math.abs(correlation(u1.a, u1.b))).toBeLessThan(bound);
+    expect(Math.abs(correlation(u1.a.subarray(0, N - 1), u1.a.subarray(1)))).toBeLessThan(bound);
+    // The two normals of a Box–Muller pair are uncorrelated too.
+    const even = u1.a.filter((_, i) => i % 2 === 0);
+    const odd = u1.a.filter((_, i) => i % 2 === 1);
+    expect(Math.abs(correlation(even, odd))).toBeLessThan(5 / Math.sqrt(N / 2));
+    // Same key: same noise; another key: other noise.
+    const again = addNoise(1, { gamma: 0, key: 7 });
+    const [v1] = again.update(zero, again.init(zero));
+    expect(v1.a).toEqual(u1.a);
+    const other = addNoise(1, { gamma: 0, key: 8 });
+    const [w1] = other.update(zero, other.init(zero));
+    expect(Math.abs(correlation(u1.a, w1.a))).toBeLessThan(bound);
+    // optax's deprecated name of the key.
+    const seeded = addNoise(1, { gamma: 0, seed: 7 });
+    expect(seeded.update(zero, seeded.init(zero))[0].a).toEqual(u1.a);
+  });
+
+  it('the state: { count, rngKey }, the key moving on each update', () => {
+    const tx = noisySgd(0.1, { key: 5 });
+    let state = tx.init({ w: 0 });
+    expect(state[0]).toEqual({ count: 0, rngKey: 5 });
+    [, state] = tx.update({ w: 0 }, state);
+    expect(state[0].count).toBe(1);
+    expect(state[0].rngKey).not.toBe(5);
+    expect(Number.isInteger(state[0].rngKey)).toBe(true);
+    const [z0, z1] = gaussianPair(1, 2, 3, new Float64Array(2));
+    expect(gaussianPair(1, 2, 3, new Float64Array(2))).toEqual(Float64Array.of(z0!, z1!));
+  });
+
+  it('float32 leaves: the noise is rounded to float32, then added in float32', () => {
+    const tx = addNoise(1, { gamma: 0 });
+    const g = new Float32Array([0.5, 0.25, 1]);
+    const [u] = tx.update({ w: g }, tx.init({ w: g }));
+    const [d] = tx.update({ w: new Float64Array(g) }, tx.init({ w: g }));
+    for (let i = 0; i < 3; i++) expect(u.w[i]).toBe(R(g[i]! + R(d.w[i]! - g[i]!)));
+  });
+
+  it('in place = functional, bit for bit', () => {
+    checkInPlace(() => noisySgd(0.01, { key: 3 }));
+    checkInPlace(() => noisySgd((c) => 0.01 / (1 + c), { eta: 0.5, gamma: 1, key: 9 }));
+  });
+
+  it('validation', () => {
+    expect(() => addNoise(0.1)).toThrow('addNoise: gamma is required');
+    expect(() => addNoise(-1, { gamma: 1 })).toThrow('addNoise: eta must be >= 0');
+    expect(() => addNoise(1, { gamma: Number.NaN })).toThrow(
+      'addNoise: gamma must be a finite number',
+    );
+    expect(() => noisySgd(0.1, { key: 1.5 })).toThrow(
+      'noisySgd: key must be an integer in [0, 2^32), got number 1.5',
+    );
+    expect(() => noisySgd(0.1, { key: 2 ** 32 })).toThrow('noisySgd: key must be an integer');
+    expect(() => noisySgd(0.1, { key: 1, seed: 1 })).toThrow(
+      'noisySgd: give key or seed (its deprecated name), not both',
+    );
+    const tx = addNoise(1, { gamma: 1 });
+    expect(() => tx.update({ w: 1 }, { count: 0, rngKey: -1 })).toThrow(
+      'addNoise.update: state.rngKey must be an integer in [0, 2^32)',
+    );
+  });
+});
+
+describe('polyakSgd / scaleByPolyak', () => {
+  it('hand-derived steps: sgd(scaling) first, then the Polyak step on the scaled updates', () => {
+    const g = { w: new Float64Array([3, 4]) };
+    let tx = polyakSgd(10);
+    // u = -g; ||u||² = 25; step = min((50 - 0) / 25, 10) = 2
+    expect(Array.from(tx.update(g, tx.init(g), undefined, { value: 50 })[0].w)).toEqual([-6, -8]);
+    // capped at maxLearningRate
+    expect(Array.from(tx.update(g, tx.init(g), undefined, { value: 5000 })[0].w)).toEqual([
+      -30, -40,
+    ]);
+    // scaling enters the norm: u = -0.5 g, ||u||² = 6.25, step = 50 / 6.25 = 8
+    tx = polyakSgd(10, { scaling: 0.5 });
+    expect(Array.from(tx.update(g, tx.init(g), undefined, { value: 50 })[0].w)).toEqual([-12, -16]);
+    // fMin, eps
+    tx = polyakSgd(10, { fMin: 10, eps: 15 });
+    expect(Array.from(tx.update(g, tx.init(g), undefined, { value: 50 })[0].w)).toEqual([-3, -4]);
+    // sps: a loss below fMin gives a negative step; sps+ clips the gap at 0
+    tx = polyakSgd(10, { fMin: 100 });
+    expect(Array.from(tx.update(g, tx.init(g), undefined, { value: 50 })[0].w)).toEqual([6, 8]);
+    tx = polyakSgd(10, { fMin: 100, variant: 'sps+' });
+    expect(Array.from(tx.update(g, tx.init(g), undefined, { value: 50 })[0].w)).toEqual([-0, -0]);
+    // a (near) zero gradient: step 0
+    const tiny = { w: new Float64Array([1e-9, 0]) };
+    expect(Array.from(tx.update(tiny, tx.init(tiny), undefined, { value: 1 })[0].w)).toEqual([
+      -0, -0,
+    ]);
+    expect(polyakSgd().init(g)).toEqual([[{}, {}], {}]);
+  });
+
+  it('float32: the float64 step rounded, then u * step in float32', () => {
+    const tx = scaleByPolyak();
+    const g = new Float32Array([0.1, 0.2]);
+    const [u] = tx.update({ w: g }, {}, undefined, { value: 0.3 });
+    const sq = 0.1 ** 0 * (g[0]! * g[0]! + g[1]! * g[1]!);
+    const step = Math.min(0.3 / sq, 1);
+    expect(Array.from(u.w)).toEqual([R(g[0]! * R(step)), R(g[1]! * R(step))]);
+  });
+
+  it('in place = functional, bit for bit; Optimizer.step(grads, { value })', () => {
+    const extra = (t: number) => ({ value: 1 + t * 0.1 });
+    checkInPlace(() => polyakSgd(0.5), { special: false, extra });
+    checkInPlace(() => polyakSgd(2, { scaling: (c) => 1 / (1 + c), variant: 'sps+', fMin: 1.3 }), {
+      special: false,
+      extra,
+    });
+  });
+
+  it('a missing or non-finite loss throws before anything changes', () => {
+    const tx = polyakSgd();
+    expect(() => tx.update({ w: 1 }, tx.init({ w: 0 }))).toThrow(
+      'polyakSgd.update: the loss value is required: update(updates, state, params, { value }) or Optimizer.step(grads, { value })',
+    );
+    expect(() => tx.update({ w: 1 }, tx.init({ w: 0 }), undefined, { value: Number.NaN })).toThrow(
+      'polyakSgd.update: value (the loss) must be a finite number, got number NaN',
+    );
+    expect(() => tx.update({ w: 1 }, tx.init({ w: 0 }), undefined, { value: '1' })).toThrow(
+      'polyakSgd.update: value (the loss) must be a finite number, got string "1"',
+    );
+    const params = { w: new Float32Array([1, 2]) };
+    const opt = new Optimizer(polyakSgd(1, { scaling: (c) => 1 / (1 + c) }), params);
+    expect(() => opt.step({ w: new Float32Array([1, 1]) })).toThrow(
+      'polyakSgd.update: the loss value is required',
+    );
+    expect(() => opt.step({ w: new Float32Array([1, 1]) }, { value: Infinity })).toThrow(
+      'polyakSgd.update: value (the loss) must be a finite number, got number Infinity',
+    );
+    expect(Array.from(params.w)).toEqual([1, 2]);
+    expect(opt.state[0][1]).toEqual({ count: 0 });
+    opt.step({ w: new Float32Array([1, 1]) }, { value: 1 });
+    expect(Array.from(params.w)).toEqual([0.5, 1.5]);
+  });
+
+  it('validation', () => {
+    expect(() => polyakSgd(-1)).toThrow('polyakSgd: maxLearningRate must be >= 0');
+    expect(() => polyakSgd(1, { eps: -1 })).toThrow('polyakSgd: eps must be >= 0');
+    expect(() => polyakSgd(1, { fMin: Number.NaN })).toThrow(
+      'polyakSgd: fMin must be a finite number',
+    );
+    expect(() => polyakSgd(1, { variant: 'sps-' as never })).toThrow(
+      `polyakSgd: variant must be 'sps' or 'sps+', got string "sps-"`,
+    );
+    expect(() => polyakSgd(1, { scaling: Number.NaN })).toThrow(
+      'polyakSgd: scaling must be a finite number',
+    );
+    expect(() => polyakSgd(1, { maxLearningRate: 2 } as never)).toThrow(
+      'polyakSgd: unknown option "maxLearningRate"',
+    );
+    expect(() => scaleByPolyak({ fStar: 1 } as never)).toThrow(
+      'scaleByPolyak: unknown option "fStar"',
+    );
+  });
+});
+
+describe('sgd (optax: momentum None vs 0)', () => {
+  it('momentum null or absent: no state; 0: a trace of zeros', () => {
+    expect(sgd(0.1, { momentum: null }).init({ w: 0 })).toEqual([{}, {}]);
+    expect(sgd(0.1).init({ w: 0 })).toEqual([{}, {}]);
+    expect(sgd(0.1, { momentum: 0 }).init({ w: 0 })).toEqual([{ trace: { w: 0 } }, {}]);
+    expect(() => sgd(0.1, { nesterov: true })).toThrow('sgd: nesterov: true needs a momentum');
+    expect(() => sgd(0.1, { accumulatorDtype: 'bfloat16' as never })).toThrow(
+      'sgd: accumulatorDtype must be null',
+    );
+    expectFused(checkInPlace(() => sgd(0.1)));
+    checkInPlace(() => sgd(0.1, { momentum: 0.9, nesterov: true }));
+  });
+});
