@@ -78,7 +78,7 @@ export { scaleByAdadelta } from './transforms/adadelta.js';
 export type { AdamHyperparams, ScaleByAdamOptions } from './transforms/adam.js';
 export { scaleByAdam } from './transforms/adam.js';
 export type { AddNoiseOptions, AddNoiseState } from './transforms/addNoise.js';
-export { addNoise, gaussianPair } from './transforms/addNoise.js';
+export { addNoise } from './transforms/addNoise.js';
 export type { ApplyIfFiniteState } from './transforms/applyIfFinite.js';
 export { applyIfFinite } from './transforms/applyIfFinite.js';
 export { clip, clipByGlobalNorm } from './transforms/clipping.js';

@@ -15,7 +15,6 @@ import {
   chain,
   ema,
   type GradientTransformationExtraArgs,
-  gaussianPair,
   noisySgd,
   Optimizer,
   optimisticGradientDescent,
@@ -36,6 +35,7 @@ import {
   signum,
   zeroNans,
 } from '../src/index.js';
+import { gaussianPair } from '../src/transforms/addNoise.js';
 import { rng } from './rng.js';
 
 type Float = Float32Array | Float64Array;

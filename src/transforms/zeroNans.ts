@@ -40,14 +40,11 @@ function nanLeaf(u: unknown): NanResult {
   const ops = leafOps(u);
   if (ops.primitive === undefined)
     throw new TypeError(`zeroNans.update: ${ops.name} leaves have no elementwise primitives`);
-  // `u == u` is false exactly at NaNs.
+  // `u == u` is false exactly at NaNs; a sum of squares is NaN exactly when an element is.
   const ok = ops.primitive('eq', [u, u]);
   const out = ops.primitive('select', [ok, u, 0]);
-  const marks = ops.primitive('select', [ok, 0, 1]);
-  const found = ops.sumOfSquares(marks) > 0;
   disposeLeaf(ok);
-  disposeLeaf(marks);
-  return new NanResult(out, found);
+  return new NanResult(out, Number.isNaN(ops.sumOfSquares(u)));
 }
 
 /**
