@@ -284,7 +284,7 @@ export type FusionTag =
  *
  * @example
  * ```ts
- * const tx = withFusionTag(identity(), { kind: 'chain', members: [] });
+ * const tx = withFusionTag({ init: () => ({}), update: (u: unknown, s: unknown) => [u, s] }, { kind: 'chain', members: [] });
  * fusionTag(tx)?.kind; // 'chain'
  * ```
  */
