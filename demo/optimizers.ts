@@ -4,9 +4,10 @@ import * as optax from '../src/index.js';
 
 /**
  * The rest of the catalogue, each alias at the run's learning rate with optax's defaults (the
- * first argument of `polyakSgd` is its maximal learning rate; it reads the loss each step).
+ * first argument of `polyakSgd` is its maximal learning rate; it reads the loss each step). The
+ * benchmark's catalogue rows use this list too.
  */
-const CATALOGUE = {
+export const CATALOGUE = {
   adamw: (lr: number) => optax.adamw(lr),
   lion: (lr: number) => optax.lion(lr),
   sgd: (lr: number) => optax.sgd(lr),
