@@ -156,6 +156,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -979,6 +980,32 @@ def loss_value(p, leaves):
     return 0.5 * s
 
 
+def snake(name):
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def py_value(v):
+    if v is None or isinstance(v, bool):
+        return str(v)
+    return repr(v)
+
+
+def optax_expr(members):
+    """The optax expression a case's members stand for (for readers of the fixture)."""
+    calls = []
+    for mem in members:
+        fn = snake(mem["fn"])
+        prefix = "optax.contrib." if fn in ("schedule_free_adamw", "muon") else "optax."
+        args = []
+        for a in mem["args"]:
+            if isinstance(a, dict):
+                args += [f"{snake(k)}={py_value(v)}" for k, v in a.items()]
+            else:
+                args.append(py_value(a))
+        calls.append(f"{prefix}{fn}({', '.join(args)})")
+    return calls[0] if len(calls) == 1 else f"optax.chain({', '.join(calls)})"
+
+
 def run(case, leaves, steps):
     tx = case["tx"]()
     p = {k: leaves[k]["p0"].reshape(SHAPES[k]).copy() for k in SHAPES}
@@ -987,9 +1014,12 @@ def run(case, leaves, steps):
     state = tx.init(p)
     params = {k: [] for k in SHAPES}
     evals = {k: [] for k in SHAPES}
+    values = []
     for _ in range(steps):
         g = {k: a[k] * (p[k] - c[k]) for k in SHAPES}
         extra = {"value": loss_value(p, leaves)} if case.get("polyak") else {}
+        if extra:
+            values.append(extra["value"])
         u, state = tx.update(g, state, p, **extra)
         p = {k: p[k] + u[k] for k in SHAPES}
         for k in SHAPES:
@@ -999,7 +1029,12 @@ def run(case, leaves, steps):
             ev = tx.eval_params(state, p)
             for k in SHAPES:
                 evals[k].append([float(x) for x in ev[k].ravel()])
-    return params, (evals if case.get("schedule_free") else None)
+    out = {}
+    if case.get("schedule_free"):
+        out["eval_params"] = evals
+    if case.get("polyak"):
+        out["value"] = values
+    return params, out
 
 
 def main():
@@ -1009,10 +1044,11 @@ def main():
         assert case["name"] not in names, case["name"]
         names.add(case["name"])
         leaves = make_leaves(1000 + i)
-        params, evals = run(case, leaves, STEPS)
+        params, extra = run(case, leaves, STEPS)
         entry = {
             "name": case["name"],
             "members": case["members"],
+            "optax": optax_expr(case["members"]),
             "steps": STEPS,
             "leaves": {
                 k: {"shape": v["shape"], "p0": v["p0"].tolist(), "a": v["a"].tolist(), "c": v["c"].tolist()}
@@ -1020,10 +1056,8 @@ def main():
             },
             "params": params,
         }
-        if case.get("polyak"):
-            entry["loss"] = "value = loss at the params before the step, passed as update(g, state, p, { value })"
-        if evals is not None:
-            entry["extra"] = {"eval_params": evals}
+        if extra:
+            entry["extra"] = extra
         out_cases.append(entry)
     doc = {
         "generator": "scripts/reference_catalogue.py",
@@ -1035,6 +1069,7 @@ def main():
         "gradient": "g = a * (p - c) per leaf, elementwise; loss = 0.5 * sum over all leaves of a * (p - c)^2",
         "loss": "0.5 * s, s = left-to-right sum of (a * d) * d, d = p - c, over w's flat elements then b's",
         "step_convention": "params[leaf][i] is the flat row-major leaf after step i + 1; leaves[leaf].p0 is before the first",
+        "extra": "eval_params[leaf][i] (schedule-free): schedule_free_eval_params after step i + 1; value[i] (polyak_sgd): the loss at the params before step i + 1, passed as update(g, state, p, { value })",
         "cases": out_cases,
     }
     text = json.dumps(doc, separators=(",", ":"))

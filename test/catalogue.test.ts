@@ -65,7 +65,7 @@ interface Case {
   leaves: Record<string, LeafFixture>;
   params: Record<string, number[][]>;
   loss?: string;
-  extra?: { eval_params?: Record<string, number[][]> };
+  extra?: { eval_params?: Record<string, number[][]>; value?: number[] };
 }
 
 const fixture: { optax_commit: string; cases: Case[] } = JSON.parse(
@@ -143,6 +143,8 @@ interface Run {
   /** params after every step, per leaf (copies) */
   params: Record<string, Float64Array | Float32Array>[];
   evalParams: Record<string, Float64Array | Float32Array>[];
+  /** the loss passed to each update (polyakSgd only) */
+  values: number[];
 }
 
 const usesValue = (cs: Case): boolean => cs.members.some((m) => m.fn === 'polyakSgd');
@@ -170,12 +172,15 @@ function runFunctional(
   const evalFn = exported.scheduleFreeEvalParams as
     | ((state: unknown, params: Leaves) => Leaves)
     | undefined;
-  const run: Run = { params: [], evalParams: [] };
+  const run: Run = { params: [], evalParams: [], values: [] };
   for (let s = 0; s < steps; s++) {
     const g = grads(Ctor, p, cs, ac);
     let u: unknown;
-    if (usesValue(cs)) [u, state] = tx.update(g, state, p, { value: loss(p, cs, ac) });
-    else [u, state] = tx.update(g, state, p);
+    if (usesValue(cs)) {
+      const value = loss(p, cs, ac);
+      run.values.push(value);
+      [u, state] = tx.update(g, state, p, { value });
+    } else [u, state] = tx.update(g, state, p);
     p = withShapes(optax.applyUpdates(p, u) as Leaves, cs);
     run.params.push(Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.slice()])));
     if (cs.extra?.eval_params && typeof evalFn === 'function') {
@@ -195,7 +200,7 @@ function runInPlace(
 ): Run {
   const { ac, p0 } = problem(Ctor, cs);
   const opt = new optax.Optimizer(tx, p0);
-  const run: Run = { params: [], evalParams: [] };
+  const run: Run = { params: [], evalParams: [], values: [] };
   for (let s = 0; s < steps; s++) {
     const g = grads(Ctor, p0, cs, ac);
     if (usesValue(cs)) opt.step(g, { value: loss(p0, cs, ac) });
@@ -287,6 +292,11 @@ describe(`optax catalogue against the NumPy reference (optax ${fixture.optax_com
           'eval params',
         );
       }
+      if (cs.extra?.value)
+        cs.extra.value.forEach((v, s) => {
+          const d = Math.abs(f64.values[s]! - v);
+          expect(d, `loss before step ${s + 1}`).toBeLessThanOrEqual(RTOL * Math.abs(v) + ATOL);
+        });
       // 2. float32: in place bit for bit with the functional path
       const f32 = runFunctional(tx, cs, Float32Array, F32_STEPS);
       const inPlace = runInPlace(tx, cs, Float32Array, F32_STEPS);
