@@ -108,8 +108,6 @@ export function safeIncrement(count: number): number {
  * ```
  */
 export function identity(): GradientTransformationExtraArgs<EmptyState> {
-  // Fusable as a member that runs no stage, so that chains with it (`sgd` without momentum,
-  // `rmsprop` without momentum) still fuse.
   const tx: GradientTransformationExtraArgs<EmptyState> = {
     init: () => ({}),
     update: (updates, state) => [updates, state],
@@ -122,6 +120,7 @@ export function identity(): GradientTransformationExtraArgs<EmptyState> {
       },
     }),
   };
+  // In a fused chain it is no stage at all (`sgd` without momentum is `load, scale, apply`).
   return withFusionTag(tx, {
     kind: 'stage',
     name: 'identity',
@@ -284,7 +283,7 @@ export type FusionTag =
  *
  * @example
  * ```ts
- * const tx = withFusionTag({ init: () => ({}), update: (u: unknown, s: unknown) => [u, s] }, { kind: 'chain', members: [] });
+ * const tx = withFusionTag({ ...identity() }, { kind: 'chain', members: [] });
  * fusionTag(tx)?.kind; // 'chain'
  * ```
  */

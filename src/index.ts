@@ -6,7 +6,6 @@
 
 export type { AdamOptions, AdamwOptions, RadamOptions, SgdOptions } from './alias.js';
 export { adam, adamw, radam, sgd } from './alias.js';
-export { decayedAlias } from './aliases/common.js';
 export type { LionOptions } from './aliases/lion.js';
 export { lion } from './aliases/lion.js';
 // The RMS / sign family (adagrad, rmsprop, adadelta, signSgd, signum, rprop, optimistic
@@ -82,13 +81,7 @@ export { addNoise } from './transforms/addNoise.js';
 export type { ApplyIfFiniteState } from './transforms/applyIfFinite.js';
 export { applyIfFinite } from './transforms/applyIfFinite.js';
 export { clip, clipByGlobalNorm } from './transforms/clipping.js';
-export type {
-  ElementwiseArray,
-  ElementwiseSpec,
-  ElementwiseState,
-  SetScalar,
-} from './transforms/elementwise.js';
-export { elementwise } from './transforms/elementwise.js';
+export type { ElementwiseState } from './transforms/elementwise.js';
 export type { EmaOptions } from './transforms/ema.js';
 export { ema } from './transforms/ema.js';
 export type {
