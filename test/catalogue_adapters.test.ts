@@ -17,6 +17,19 @@ import { BACKENDS, randomArray, useBackend } from './tfjs-helpers.js';
 /** Every elementwise alias of the catalogue, with non-default hyperparameters. */
 const ALIASES: readonly [string, () => optax.GradientTransformation][] = [
   ['lion', () => optax.lion(0.01, { b1: 0.8, b2: 0.95, weightDecay: 0.1 })],
+  ['adagrad', () => optax.adagrad(0.05, { initialAccumulatorValue: 0.2, eps: 1e-6 })],
+  ['rmsprop', () => optax.rmsprop(0.01, { decay: 0.8, momentum: 0.5, nesterov: true })],
+  [
+    'rmsprop centered',
+    () => optax.rmsprop(0.01, { centered: true, biasCorrection: true, epsInSqrt: false }),
+  ],
+  ['adadelta', () => optax.adadelta(0.5, { rho: 0.8, weightDecay: 0.01 })],
+  ['signSgd', () => optax.signSgd(0.01)],
+  ['signum', () => optax.signum(0.01, { beta: 0.7 })],
+  ['rprop', () => optax.rprop(0.01, { etaPlus: 1.3 })],
+  ['rprop unlagged', () => optax.rprop(0.01, { lagged: false })],
+  ['optimisticGradientDescent', () => optax.optimisticGradientDescent(0.01, { alpha: 0.7 })],
+  ['zeroNans', () => optax.chain(optax.zeroNans(), optax.scaleByLearningRate(0.1))],
 ];
 
 const SIZES = { w: 6, b: 3 };
