@@ -11,6 +11,15 @@ export const CATALOGUE = {
   adamw: (lr: number) => optax.adamw(lr),
   lion: (lr: number) => optax.lion(lr),
   sgd: (lr: number) => optax.sgd(lr),
+  adagrad: (lr: number) => optax.adagrad(lr),
+  rmsprop: (lr: number) => optax.rmsprop(lr),
+  adadelta: (lr: number) => optax.adadelta(lr),
+  signSgd: (lr: number) => optax.signSgd(lr),
+  signum: (lr: number) => optax.signum(lr),
+  rprop: (lr: number) => optax.rprop(lr),
+  optimisticGradientDescent: (lr: number) => optax.optimisticGradientDescent(lr),
+  noisySgd: (lr: number) => optax.noisySgd(lr),
+  polyakSgd: (lr: number) => optax.polyakSgd(lr),
 } satisfies Record<string, (lr: number) => GradientTransformationExtraArgs>;
 
 /** The optimizer names accepted by `--optimizers`, in the order the report lists them. */
