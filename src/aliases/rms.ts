@@ -114,7 +114,7 @@ export interface AdadeltaOptions extends ScaleByAdadeltaOptions {
  * @example
  * ```ts
  * const solver = adadelta(1, { rho: 0.75, eps: 1 });
- * const [u] = solver.update({ w: 2 }, solver.init({ w: 0 }), { w: 0 }); // { w: -1.4142135623730951 }
+ * const [u] = solver.update({ w: 2 }, solver.init({ w: 0 }), { w: 0 }); // { w: -1.414213562373095 }
  * ```
  */
 export function adadelta(
@@ -180,7 +180,7 @@ export function signum(
   checkScalarOrSchedule(fn, 'learningRate', learningRate);
   checkAccumulatorDtype(fn, options.accumulatorDtype);
   return chain(
-    emaFor(fn, options.beta ?? 0.9, { debias: false }),
+    emaFor(fn, options.beta ?? 0.9, { debias: false }, 'beta'),
     scaleBySign(),
     scaleByLearningRate(learningRate),
   );

@@ -40,7 +40,7 @@ export function adadeltaFor(
  * @example
  * ```ts
  * const tx = scaleByAdadelta({ rho: 0.75, eps: 1 });
- * const [u] = tx.update({ w: 2 }, tx.init({ w: 0 })); // { w: 1.4142135623730951 }
+ * const [u] = tx.update({ w: 2 }, tx.init({ w: 0 })); // { w: 1.414213562373095 }
  * ```
  */
 export function scaleByAdadelta(

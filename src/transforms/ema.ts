@@ -28,9 +28,10 @@ export function emaFor(
   fn: string,
   decay: number,
   options: EmaOptions,
+  decayName = 'decay',
 ): GradientTransformationExtraArgs<ElementwiseState> {
   checkOptionKeys(fn, options, ['debias', 'accumulatorDtype']);
-  const d = checkDecay(fn, 'decay', decay);
+  const d = checkDecay(fn, decayName, decay);
   const debias = checkBoolean(fn, 'debias', options.debias ?? true);
   checkAccumulatorDtype(fn, options.accumulatorDtype);
   return elementwise({

@@ -17,7 +17,8 @@ export interface ScaleByRpropOptions {
    * `true` (optax's behaviour, the default): each update is the PREVIOUS step's
    * `stepSize * sign(g)`, so every update lags one step behind the gradient it answers and the
    * first update is 0. `false`: the update is the current step's `stepSize * sign(g)` (0 where the
-   * gradient changed sign), as in the Rprop paper (the iRprop- variant) and `torch.optim.Rprop`.
+   * gradient changed sign), as the Rprop papers apply it (this is iRprop-, Igel and Hüsken 2000)
+   * and as `torch.optim.Rprop` does.
    */
   lagged?: boolean;
 }
@@ -74,10 +75,12 @@ export function rpropFor(
  * else `stepSize * sign(g)`. The update (before `rprop`'s `scale(-1)`) is 0 where `s < 0`, else:
  *
  * - with `lagged: true` (the default, optax's behaviour): the previous step's `prevUpdates`, so
- *   the first update is 0 and each update answers the previous gradient. This is optax's
- *   formula; the paper applies the current step;
- * - with `lagged: false`: the new `prevUpdates`, `stepSize * sign(g)`, as the paper's iRprop- and
- *   `torch.optim.Rprop`.
+ *   the first update is 0 and each update is the step chosen for the previous gradient. optax
+ *   returns the old `prev_updates` where the papers apply the new one: its updates lag one step
+ *   behind Rprop's. Kept by default so that results match optax;
+ * - with `lagged: false`: the new `prevUpdates`, `stepSize * sign(g)`: Rprop as published
+ *   (iRprop-: no step where the gradient changed sign), and as `torch.optim.Rprop` steps (torch
+ *   also clips a kept step size to the bounds, which optax and this option do not).
  *
  * The state is optax's `ScaleByRpropState` `{ stepSizes, prevUpdates }`. `learningRate`,
  * `etaMinus`, `etaPlus` must be > 0, `0 <= minStepSize <= maxStepSize`.
