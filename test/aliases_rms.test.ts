@@ -5,6 +5,8 @@
  * scaleByOptimisticGradient, zeroNans, addNoise, scaleByPolyak). Hand-derived steps, the in-place
  * Optimizer against the functional path bit for bit, validation, and optax's state layout.
  */
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { fusionTag } from '../src/base.js';
 import {
@@ -773,5 +775,46 @@ describe('sgd (optax: momentum None vs 0)', () => {
     );
     expectFused(checkInPlace(() => sgd(0.1)));
     checkInPlace(() => sgd(0.1, { momentum: 0.9, nesterov: true }));
+  });
+});
+
+describe('in-place steps allocate nothing per step', () => {
+  it('hand-written steps (zeroNans, addNoise, scaleByPolyak), the optimistic flag, elementwise ones', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const leaves = (f32: boolean) =>
+      Object.fromEntries(
+        Array.from({ length: 20 }, (_, i) => [
+          `l${i}`,
+          f32 ? new Float32Array(64) : new Float64Array(64),
+        ]),
+      );
+    const extra = { value: 2 };
+    const makers: [string, () => GradientTransformationExtraArgs][] = [
+      ['zeroNans', () => chain(zeroNans(), scaleByLearningRate(1e-3))],
+      ['noisySgd', () => noisySgd(1e-3, { key: 1 })],
+      ['polyakSgd', () => polyakSgd(1e-3)],
+      ['optimisticGradientDescent', () => optimisticGradientDescent(1e-3)],
+      ['adagrad', () => adagrad(1e-3)],
+      ['rmsprop bc', () => rmsprop(1e-3, { biasCorrection: true })],
+      ['optimistic, generic', () => chain(scaleByOptimisticGradient(), zeroNans())],
+    ];
+    for (const [name, make] of makers)
+      for (const f32 of [true, false]) {
+        const params = leaves(f32);
+        const grads = leaves(f32);
+        for (const g of Object.values(grads)) g.fill(0.5).fill(Number.NaN, 0, 3);
+        const opt = new Optimizer(make(), params);
+        for (let k = 0; k < 3000; k++) opt.step(grads, extra);
+        let growth = Infinity;
+        for (let w = 0; w < 3; w++) {
+          gc();
+          const before = getHeapStatistics().used_heap_size;
+          for (let k = 0; k < 3000; k++) opt.step(grads, extra);
+          growth = Math.min(growth, getHeapStatistics().used_heap_size - before);
+        }
+        // Under 64 bytes per step: anything per leaf (20 leaves) would exceed it.
+        expect(growth / 3000, `${name} f32=${f32}`).toBeLessThan(64);
+      }
   });
 });

@@ -48,14 +48,15 @@ function mix(h: number): number {
   return h >>> 0;
 }
 
-/** A uint32 hash of (key, leaf, pair, word): each input enters through a bijective mix. */
-function hash(key: number, leaf: number, pair: number, word: number): number {
-  let h = mix((key ^ 0x6a09e667) >>> 0);
-  h = mix(((h ^ leaf) + 0xbb67ae85) >>> 0);
-  h = mix(((h ^ pair) + 0x3c6ef372) >>> 0);
-  h = mix(((h ^ word) + 0xa54ff53a) >>> 0);
-  return h;
+/** The key of one leaf's noise: `key` and the leaf's index through bijective mixes. */
+function leafKey(key: number, leaf: number): number {
+  return mix(((mix((key ^ 0x6a09e667) >>> 0) ^ leaf) + 0xbb67ae85) >>> 0);
 }
+
+/** Word `w` (0 to 3) of the hash of pair `pair` under leaf key `lk` (`pk`: that pair's mix). */
+const word = (pk: number, w: number) => mix(((pk ^ w) + 0xa54ff53a) >>> 0);
+const pairKey = (lk: number, pair: number) => mix(((lk ^ pair) + 0x3c6ef372) >>> 0);
+const TWO_PI = 2 * Math.PI;
 
 /** Scratch for {@link gaussianPair}'s results (module-level so that a step allocates nothing). */
 const pairOut = new Float64Array(2);
@@ -78,32 +79,44 @@ export function gaussianPair(
   pair: number,
   out: Float64Array = pairOut,
 ): Float64Array {
-  const n1 = hash(key, leaf, pair, 0) * 2097152 + (hash(key, leaf, pair, 1) >>> 11);
-  const n2 = hash(key, leaf, pair, 2) * 2097152 + (hash(key, leaf, pair, 3) >>> 11);
-  const u1 = (n1 + 1) * TWO_POW_M53; // (0, 1]: the logarithm is finite
-  const theta = 2 * Math.PI * (n2 * TWO_POW_M53);
-  const r = Math.sqrt(-2 * Math.log(u1));
+  // The same operations as noisyLeaf's loop, which repeats them inline (a call per pair would
+  // box its numbers).
+  const pk = pairKey(leafKey(key, leaf), pair);
+  const n1 = word(pk, 0) * 2097152 + (word(pk, 1) >>> 11);
+  const n2 = word(pk, 2) * 2097152 + (word(pk, 3) >>> 11);
+  const r = Math.sqrt(-2 * Math.log((n1 + 1) * TWO_POW_M53)); // (0, 1]: a finite logarithm
+  const theta = TWO_PI * (n2 * TWO_POW_M53);
   out[0] = r * Math.cos(theta);
   out[1] = r * Math.sin(theta);
   return out;
 }
 
-/** `u + std * z` into `out`, with `z` the standard normals of (`key`, `leaf`), element by element. */
-function noisyLeaf(u: ArrayLeaf, out: ArrayLeaf, std: number, key: number, leaf: number): void {
+/**
+ * `u + std * z` into `out`, with `z` the standard normals of (`key`, `leaf`) ({@link gaussianPair}
+ * computed inline), element by element; `step` holds `[std, key]` (a typed array, so that a call
+ * per leaf boxes no number). Float32: `z` and `std` rounded to float32, then `u + std z` in float32.
+ */
+function noisyLeaf(u: ArrayLeaf, out: ArrayLeaf, step: Float64Array, leaf: number): void {
+  const f32 = out instanceof Float32Array;
+  const std = f32 ? Math.fround(step[0]!) : step[0]!;
+  const lk = leafKey(step[1]!, leaf);
   const n = u.length;
-  if (out instanceof Float32Array) {
-    const R = Math.fround;
-    const s = R(std);
-    for (let i = 0; i < n; i += 2) {
-      const z = gaussianPair(key, leaf, i >>> 1);
-      out[i] = R(u[i]! + R(s * R(z[0]!)));
-      if (i + 1 < n) out[i + 1] = R(u[i + 1]! + R(s * R(z[1]!)));
-    }
-  } else {
-    for (let i = 0; i < n; i += 2) {
-      const z = gaussianPair(key, leaf, i >>> 1);
-      out[i] = u[i]! + std * z[0]!;
-      if (i + 1 < n) out[i + 1] = u[i + 1]! + std * z[1]!;
+  for (let i = 0; i < n; i += 2) {
+    const pk = pairKey(lk, i >>> 1);
+    const n1 = word(pk, 0) * 2097152 + (word(pk, 1) >>> 11);
+    const n2 = word(pk, 2) * 2097152 + (word(pk, 3) >>> 11);
+    const r = Math.sqrt(-2 * Math.log((n1 + 1) * TWO_POW_M53));
+    const theta = TWO_PI * (n2 * TWO_POW_M53);
+    const z0 = r * Math.cos(theta);
+    if (f32) {
+      out[i] = Math.fround(u[i]! + Math.fround(std * Math.fround(z0)));
+      if (i + 1 < n) {
+        const z1 = r * Math.sin(theta);
+        out[i + 1] = Math.fround(u[i + 1]! + Math.fround(std * Math.fround(z1)));
+      }
+    } else {
+      out[i] = u[i]! + std * z0;
+      if (i + 1 < n) out[i + 1] = u[i + 1]! + std * (r * Math.sin(theta));
     }
   }
 }
@@ -149,6 +162,7 @@ export function addNoiseFor(
       const st = checkState(state);
       const std = stdAt(st.count);
       const k = sampleKey(st.rngKey);
+      const step = Float64Array.of(std, k);
       let leaf = 0;
       const out = mapLeaves(
         ([u]) => {
@@ -160,7 +174,7 @@ export function addNoiseFor(
             );
           const o =
             u instanceof Float32Array ? new Float32Array(u.length) : new Float64Array(u.length);
-          noisyLeaf(u, o, std, k, j);
+          noisyLeaf(u, o, step, j);
           return o;
         },
         [updates],
@@ -169,17 +183,16 @@ export function addNoiseFor(
       return [out, { count: safeIncrement(st.count), rngKey: nextKey(st.rngKey) }];
     },
     bindInPlace(state) {
-      let std = 0;
-      let k = 0;
+      const step = new Float64Array(2);
       return {
         cannotThrow: true,
         prepare() {
           checkState(state);
-          std = stdAt(state.count);
-          k = sampleKey(state.rngKey);
+          step[0] = stdAt(state.count);
+          step[1] = sampleKey(state.rngKey);
         },
         run(input, output) {
-          for (let i = 0; i < input.length; i++) noisyLeaf(input[i]!, output[i]!, std, k, i);
+          for (let i = 0; i < input.length; i++) noisyLeaf(input[i]!, output[i]!, step, i);
           state.count = safeIncrement(state.count);
           state.rngKey = nextKey(state.rngKey);
         },

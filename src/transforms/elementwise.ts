@@ -110,7 +110,12 @@ export function elementwise(
 
   const expected = [...(counted ? ['count'] : []), ...keys];
   const checkState = (state: unknown): ElementwiseState => {
-    if (!isContainer(state) || Array.isArray(state) || expected.some((k) => !(k in state)))
+    // A loop, not `expected.some(...)`: the in-place step calls this every step, and a closure
+    // per call would allocate.
+    let missing = !isContainer(state) || Array.isArray(state);
+    for (let i = 0; !missing && i < expected.length; i++)
+      missing = !(expected[i]! in (state as object));
+    if (missing)
       throw new TypeError(
         `${fn}.update: state must be { ${expected.join(', ')} } as made by ${fn}.init`,
       );
