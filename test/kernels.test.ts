@@ -156,6 +156,22 @@ const CHAINS: StageName[][] = [
   ['load', 'clip', 'adam', 'decay', 'scale', 'apply'],
   ['load', 'trace', 'clip', 'scale', 'apply'],
   ['load', 'adamNesterov', 'trace', 'scale', 'apply'],
+  // The RMS family's stages that have no fused alias kernel (run stage by stage).
+  ...(
+    [
+      'rmsEpsOut',
+      'rmsBc',
+      'rmsBcEpsOut',
+      'stddevEpsOut',
+      'stddevBc',
+      'stddevBcEpsOut',
+      'ema',
+      'rpropUnlagged',
+      'optimisticFirst',
+    ] as const
+  ).map((stage): StageName[] => ['load', stage, 'scale', 'apply']),
+  ['load', 'emaNoDebias', 'sign', 'scale', 'apply'],
+  ['load', 'rms', 'scale', 'traceNesterov', 'apply'],
 ];
 
 describe.each([true, false])('chains, f32 = %s', (f32) => {
