@@ -14,7 +14,14 @@ export interface ScaleByAdadeltaOptions {
 /** The option names {@link scaleByAdadelta} accepts. */
 export const ADADELTA_OPTIONS = ['rho', 'eps'] as const;
 
-/** {@link scaleByAdadelta} with the caller's name in errors. */
+/**
+ * {@link scaleByAdadelta} with the caller's name in errors (`adadelta` builds its rescaling with it).
+ *
+ * @example
+ * ```ts
+ * adadeltaFor('adadelta', { rho: 1 }); // RangeError: adadelta: rho must be in [0, 1), got 1
+ * ```
+ */
 export function adadeltaFor(
   fn: string,
   options: ScaleByAdadeltaOptions,

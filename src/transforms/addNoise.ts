@@ -125,7 +125,16 @@ function noisyLeaf(u: ArrayLeaf, out: ArrayLeaf, step: Float64Array, leaf: numbe
 const sampleKey = (rngKey: number) => mix((rngKey ^ 0x5bd1e995) >>> 0);
 const nextKey = (rngKey: number) => (rngKey + KEY_STEP) % TWO_POW_32;
 
-/** {@link addNoise} with the caller's name in errors. */
+/**
+ * {@link addNoise} with the caller's name in errors, and `defaultGamma` for a missing `gamma`
+ * (`noisySgd` passes optax's 0.55).
+ *
+ * @example
+ * ```ts
+ * const tx = addNoiseFor('noisySgd', 0.01, { key: 3 }, 0.55); // noisySgd's noise
+ * addNoiseFor('addNoise', 0.01, {}); // TypeError: addNoise: gamma is required (the decay exponent of the noise variance)
+ * ```
+ */
 export function addNoiseFor(
   fn: string,
   eta: number,

@@ -15,7 +15,15 @@ export interface EmaOptions {
   accumulatorDtype?: null;
 }
 
-/** Checks optax's `accumulator_dtype`, of which only `null` (infer from the params) is supported. */
+/**
+ * Checks optax's `accumulator_dtype`, of which only `null` (infer from the params) is supported.
+ *
+ * @example
+ * ```ts
+ * checkAccumulatorDtype('ema', null); // undefined
+ * checkAccumulatorDtype('ema', 'bfloat16'); // TypeError: ema: accumulatorDtype must be null (state arrays take each param's dtype), got string "bfloat16"
+ * ```
+ */
 export function checkAccumulatorDtype(fn: string, value: unknown): void {
   if (value !== undefined && value !== null)
     throw new TypeError(
@@ -23,7 +31,15 @@ export function checkAccumulatorDtype(fn: string, value: unknown): void {
     );
 }
 
-/** {@link ema} with the caller's name in errors. */
+/**
+ * {@link ema} with the caller's name in errors and `decayName` for the decay's name (`signum`
+ * builds its momentum with it: `emaFor('signum', beta, { debias: false }, 'beta')`).
+ *
+ * @example
+ * ```ts
+ * emaFor('signum', 1, {}, 'beta'); // RangeError: signum: beta must be in [0, 1), got 1
+ * ```
+ */
 export function emaFor(
   fn: string,
   decay: number,

@@ -21,7 +21,15 @@ export interface ScaleByOptimisticGradientState<T = any> {
   previousGradient: T;
 }
 
-/** {@link scaleByOptimisticGradient} with the caller's name in errors. */
+/**
+ * {@link scaleByOptimisticGradient} with the caller's name in errors (`optimisticGradientDescent`
+ * builds its rescaling with it).
+ *
+ * @example
+ * ```ts
+ * optimisticFor('optimisticGradientDescent', { alpha: NaN }); // RangeError: optimisticGradientDescent: alpha must be a finite number, got NaN
+ * ```
+ */
 export function optimisticFor(
   fn: string,
   options: ScaleByOptimisticGradientOptions,

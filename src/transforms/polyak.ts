@@ -22,7 +22,14 @@ export const POLYAK_OPTIONS = ['fMin', 'maxLearningRate', 'eps', 'variant'] as c
 /** jnp.finfo(float).eps: below it the squared norm counts as zero and the step is 0. */
 const TINY = 2.220446049250313e-16;
 
-/** {@link scaleByPolyak} with the caller's name in errors. */
+/**
+ * {@link scaleByPolyak} with the caller's name in errors (`polyakSgd` builds its step with it).
+ *
+ * @example
+ * ```ts
+ * polyakFor('polyakSgd', { eps: -1 }); // RangeError: polyakSgd: eps must be >= 0 and finite, got -1
+ * ```
+ */
 export function polyakFor(
   fn: string,
   options: ScaleByPolyakOptions,

@@ -28,7 +28,16 @@ export interface ScaleByRmsOptions {
 /** The option names {@link scaleByRms} accepts. */
 export const RMS_OPTIONS = ['decay', 'eps', 'initialScale', 'epsInSqrt', 'biasCorrection'] as const;
 
-/** {@link scaleByRms} (`centered: false`) or {@link scaleByStddev}, named `fn` in errors. */
+/**
+ * {@link scaleByRms} (`centered: false`) or {@link scaleByStddev}, named `fn` in errors (what
+ * `rmsprop` builds).
+ *
+ * @example
+ * ```ts
+ * const tx = rmsFor('rmsprop', true, { decay: 0.5 }); // scaleByStddev({ decay: 0.5 })
+ * rmsFor('rmsprop', false, { decay: 1 }); // RangeError: rmsprop: decay must be in [0, 1), got 1
+ * ```
+ */
 export function rmsFor(
   fn: string,
   centered: boolean,

@@ -32,7 +32,14 @@ export const RPROP_OPTIONS = [
   'lagged',
 ] as const;
 
-/** {@link scaleByRprop} with the caller's name in errors. */
+/**
+ * {@link scaleByRprop} with the caller's name in errors (`rprop` builds its rescaling with it).
+ *
+ * @example
+ * ```ts
+ * rpropFor('rprop', 0, {}); // RangeError: rprop: learningRate must be > 0 (the initial step size), got 0
+ * ```
+ */
 export function rpropFor(
   fn: string,
   learningRate: number,

@@ -14,7 +14,14 @@ export interface ScaleByRssOptions {
 /** The option names {@link scaleByRss} accepts. */
 export const RSS_OPTIONS = ['initialAccumulatorValue', 'eps'] as const;
 
-/** {@link scaleByRss} with the caller's name in errors. */
+/**
+ * {@link scaleByRss} with the caller's name in errors (`adagrad` builds its rescaling with it).
+ *
+ * @example
+ * ```ts
+ * rssFor('adagrad', { eps: -1 }); // RangeError: adagrad: eps must be >= 0 and finite, got -1
+ * ```
+ */
 export function rssFor(
   fn: string,
   options: ScaleByRssOptions,
