@@ -6,6 +6,30 @@
 
 export type { AdamOptions, AdamwOptions, RadamOptions, SgdOptions } from './alias.js';
 export { adam, adamw, radam, sgd } from './alias.js';
+// Adam's variants (adabelief, adamax, adamaxw, amsgrad, nadam, nadamw, yogi, adan,
+// optimisticAdamV2) and their transformations.
+export type {
+  AdabeliefOptions,
+  AdamaxOptions,
+  AdamaxwOptions,
+  AdanOptions,
+  AmsgradOptions,
+  NadamOptions,
+  NadamwOptions,
+  OptimisticAdamV2Options,
+  YogiOptions,
+} from './aliases/adam-variants.js';
+export {
+  adabelief,
+  adamax,
+  adamaxw,
+  adan,
+  amsgrad,
+  nadam,
+  nadamw,
+  optimisticAdamV2,
+  yogi,
+} from './aliases/adam-variants.js';
 export type { LionOptions } from './aliases/lion.js';
 export { lion } from './aliases/lion.js';
 export type {
@@ -51,8 +75,16 @@ export {
 export * from './schedules.js';
 export type { AdamHyperparams, ScaleByAdamOptions } from './transforms/adam.js';
 export { scaleByAdam } from './transforms/adam.js';
+export type { ScaleByAdamaxOptions } from './transforms/adamax.js';
+export { scaleByAdamax } from './transforms/adamax.js';
+export type { ScaleByAdanOptions, ScaleByAdanState } from './transforms/adan.js';
+export { scaleByAdan } from './transforms/adan.js';
+export type { ScaleByAmsgradOptions, ScaleByAmsgradState } from './transforms/amsgrad.js';
+export { scaleByAmsgrad } from './transforms/amsgrad.js';
 export type { ApplyIfFiniteState } from './transforms/applyIfFinite.js';
 export { applyIfFinite } from './transforms/applyIfFinite.js';
+export type { ScaleByBeliefOptions, ScaleByBeliefState } from './transforms/belief.js';
+export { scaleByBelief } from './transforms/belief.js';
 export { clip, clipByGlobalNorm } from './transforms/clipping.js';
 export type { ElementwiseState } from './transforms/elementwise.js';
 export type {
@@ -73,6 +105,11 @@ export type { Mask, MaskedState } from './transforms/masked.js';
 export { masked } from './transforms/masked.js';
 export type { MultiStepsOptions, MultiStepsState } from './transforms/multiSteps.js';
 export { multiSteps } from './transforms/multiSteps.js';
+export type {
+  ScaleByOptimisticGradientOptions,
+  ScaleByOptimisticGradientState,
+} from './transforms/optimisticGradient.js';
+export { scaleByOptimisticGradient } from './transforms/optimisticGradient.js';
 export type {
   RadamHyperparams,
   RadamScalars,
@@ -96,6 +133,8 @@ export type {
   AddDecayedWeightsState,
 } from './transforms/weightDecay.js';
 export { addDecayedWeights } from './transforms/weightDecay.js';
+export type { ScaleByYogiOptions } from './transforms/yogi.js';
+export { scaleByYogi } from './transforms/yogi.js';
 export type { ArrayLeaf, Leaf, Tree, TreeDef } from './tree.js';
 export {
   assertSameStructure,

@@ -2,11 +2,13 @@
  * The per-element math of the optimizer catalogue's elementwise transformations, one module per
  * family, collected here for `stages.ts`.
  */
+import { ADAM_VARIANT_STAGES } from './adam-variants.js';
 import { LION_STAGES } from './lion.js';
 
 /** Every catalogue stage, by name. */
 export const CATALOGUE_STAGES = {
   ...LION_STAGES,
+  ...ADAM_VARIANT_STAGES,
 };
 
 /**
@@ -16,4 +18,12 @@ export const CATALOGUE_STAGES = {
  */
 export const ALIAS_STAGES: readonly { stage: keyof typeof CATALOGUE_STAGES; decay: boolean }[] = [
   { stage: 'lion', decay: true },
+  // Adam's variants (adabelief, adamax/adamaxw, amsgrad, yogi, adan).
+  { stage: 'belief', decay: true },
+  { stage: 'beliefNesterov', decay: true },
+  { stage: 'adamax', decay: true },
+  { stage: 'amsgrad', decay: false },
+  { stage: 'yogi', decay: false },
+  { stage: 'adanFirst', decay: true },
+  { stage: 'adan', decay: true },
 ];
