@@ -8,9 +8,18 @@ import * as optax from '../src/index.js';
  * benchmark's catalogue rows use this list too.
  */
 export const CATALOGUE = {
+  adabelief: (lr: number) => optax.adabelief(lr),
+  adamax: (lr: number) => optax.adamax(lr),
+  adamaxw: (lr: number) => optax.adamaxw(lr),
   adamw: (lr: number) => optax.adamw(lr),
+  adan: (lr: number) => optax.adan(lr),
+  amsgrad: (lr: number) => optax.amsgrad(lr),
   lion: (lr: number) => optax.lion(lr),
+  nadam: (lr: number) => optax.nadam(lr),
+  nadamw: (lr: number) => optax.nadamw(lr),
+  optimisticAdamV2: (lr: number) => optax.optimisticAdamV2(lr),
   sgd: (lr: number) => optax.sgd(lr),
+  yogi: (lr: number) => optax.yogi(lr),
 } satisfies Record<string, (lr: number) => GradientTransformationExtraArgs>;
 
 /** The optimizer names accepted by `--optimizers`, in the order the report lists them. */

@@ -2,8 +2,11 @@
  * The catalogue's elementwise optimizers on TF.js tensors and jax-js arrays: their stages are
  * evaluated operation by operation through each adapter's `primitive` (`kernels/evaluate.ts`), so
  * on backends whose float32 operations are IEEE 754 they give the typed-array path's bits. Checked
- * over 12 steps on both TF.js backends and on jax-js's WebAssembly backend, with tensors counted
- * for leaks.
+ * over 12 steps on both TF.js backends (bit for bit, where the alias is made of stages only:
+ * members that use `LeafOps`' own tensor arithmetic, such as `scaleByAdam` in
+ * `optimisticAdamV2`, agree to float32 precision) and on jax-js's WebAssembly backend (to float32
+ * precision: its float32 division is not always correctly rounded, e.g. 0.3 / 7), with tensors
+ * counted for leaks.
  */
 import { init, type numpy as np } from '@jax-js/jax';
 import * as tf from '@tensorflow/tfjs-core';
@@ -14,9 +17,19 @@ import '../src/tfjs/index.js';
 import { f32 as jaxF32, read } from './jax-helpers.js';
 import { BACKENDS, randomArray, useBackend } from './tfjs-helpers.js';
 
-/** Every elementwise alias of the catalogue, with non-default hyperparameters. */
-const ALIASES: readonly [string, () => optax.GradientTransformation][] = [
+/**
+ * Every elementwise alias of the catalogue, with non-default hyperparameters; the third entry is
+ * false where a member computes with `LeafOps` tensor arithmetic (not bit for bit on TF.js).
+ */
+const ALIASES: readonly [string, () => optax.GradientTransformation, boolean?][] = [
   ['lion', () => optax.lion(0.01, { b1: 0.8, b2: 0.95, weightDecay: 0.1 })],
+  ['adabelief', () => optax.adabelief(0.01, { b1: 0.8, nesterov: true, weightDecay: 0.1 })],
+  ['adamax', () => optax.adamax(0.01, { b2: 0.9, eps: 1e-6 })],
+  ['adamaxw', () => optax.adamaxw(0.01, { weightDecay: 0.1 })],
+  ['amsgrad', () => optax.amsgrad(0.01, { b1: 0.8, b2: 0.9 })],
+  ['yogi', () => optax.yogi(0.01, { b1: 0.8, eps: 1e-4 })],
+  ['adan', () => optax.adan(0.01, { weightDecay: 0.1 })],
+  ['optimisticAdamV2', () => optax.optimisticAdamV2(0.01, { alpha: 0.5, beta: 0.25 }), false],
 ];
 
 const SIZES = { w: 6, b: 3 };
@@ -54,11 +67,20 @@ function typedRun(make: () => optax.GradientTransformation) {
 const same = (a: ArrayLike<number>, b: ArrayLike<number>) =>
   Array.from(a).every((x, i) => Object.is(x, b[i]) || (Number.isNaN(x) && Number.isNaN(b[i]!)));
 
+/** Within float32 precision: `|a - b| <= 1e-5 max(1, |b|)` (a few ulps, grown over 12 steps). */
+const close = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Array.from(a).every(
+    (x, i) =>
+      Math.abs(x - b[i]!) <= 1e-5 * Math.max(1, Math.abs(b[i]!)) ||
+      (Number.isNaN(x) && Number.isNaN(b[i]!)),
+  );
+
 describe.each(BACKENDS)('TF.js %s backend', (backend) => {
   beforeAll(async () => {
     await useBackend(backend);
   });
-  it.each(ALIASES)('%s gives the typed-array bits and leaks no tensor', (_name, make) => {
+  it.each(ALIASES)('%s gives the typed-array bits and leaks no tensor', (_name, make, exact) => {
+    const agree = exact === false ? close : same;
     const want = typedRun(make);
     const { p0, grads } = data();
     const tx = make();
@@ -73,7 +95,7 @@ describe.each(BACKENDS)('TF.js %s backend', (backend) => {
       state = next;
       params = nextParams;
       for (const k of ['w', 'b'] as const)
-        expect(same(params[k]!.dataSync(), want[t]![k]!), `step ${t + 1} ${k}`).toBe(true);
+        expect(agree(params[k]!.dataSync(), want[t]![k]!), `step ${t + 1} ${k}`).toBe(true);
     }
     optax.disposeTree([state, params]);
     expect(tf.memory().numTensors).toBe(before);
@@ -84,7 +106,7 @@ describe('jax-js arrays', () => {
   beforeAll(async () => {
     await init('wasm');
   });
-  it.each(ALIASES)('%s gives the typed-array bits', (_name, make) => {
+  it.each(ALIASES)('%s agrees with the typed-array path to float32 precision', (_name, make) => {
     const want = typedRun(make);
     const { p0, grads } = data();
     const tx = tidyTransformation(make());
@@ -98,7 +120,7 @@ describe('jax-js arrays', () => {
       state = next;
       params = nextParams;
       for (const k of ['w', 'b'] as const)
-        expect(same(read(params[k]!), want[t]![k]!), `step ${t + 1} ${k}`).toBe(true);
+        expect(close(read(params[k]!), want[t]![k]!), `step ${t + 1} ${k}`).toBe(true);
     }
     optax.disposeTree([state, params]);
   });
