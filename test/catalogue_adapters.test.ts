@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as optax from '../src/index.js';
 import { tidyTransformation } from '../src/jax/index.js';
-import '../src/tfjs/index.js';
+import { TransformationOptimizer } from '../src/tfjs/index.js';
 import { f32 as jaxF32, read } from './jax-helpers.js';
 import { BACKENDS, randomArray, useBackend } from './tfjs-helpers.js';
 
@@ -99,6 +99,33 @@ describe.each(BACKENDS)('TF.js %s backend', (backend) => {
     }
     optax.disposeTree([state, params]);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe.each(BACKENDS)("TF.js's TransformationOptimizer on the %s backend", (backend) => {
+  beforeAll(async () => {
+    await useBackend(backend);
+  });
+  it.each(ALIASES)('%s equals the core Optimizer on the same arrays', (name, make) => {
+    const { p0, grads } = data();
+    const w = tf.variable(tf.tensor2d(p0.w, [2, 3]), true, `cat_${backend}_${name}_w`);
+    const b = tf.variable(tf.tensor1d(p0.b), true, `cat_${backend}_${name}_b`);
+    const params: Record<string, Float32Array> = { [w.name]: p0.w.slice(), [b.name]: p0.b.slice() };
+    const core = new optax.Optimizer(make(), params);
+    const opt = new TransformationOptimizer(make());
+    for (const g of grads) {
+      const gw = tf.tensor2d(g.w, [2, 3]);
+      const gb = tf.tensor1d(g.b);
+      opt.applyGradients({ [w.name]: gw, [b.name]: gb });
+      core.step({ [w.name]: g.w, [b.name]: g.b });
+      tf.dispose([gw, gb]);
+    }
+    // Both backends run the core's engine on the variables' storage: the same bits.
+    expect(opt.ranInPlace).toBe(true);
+    expect(same(w.dataSync(), params[w.name]!)).toBe(true);
+    expect(same(b.dataSync(), params[b.name]!)).toBe(true);
+    opt.dispose();
+    tf.dispose([w, b]);
   });
 });
 
