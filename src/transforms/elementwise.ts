@@ -68,6 +68,12 @@ class LeafResult {
 
 type Float = Float32Array | Float64Array;
 
+/** Whether `obj` has every key of `keys` (a loop: called every step, it must not allocate). */
+function hasKeys(obj: object, keys: readonly string[]): boolean {
+  for (let i = 0; i < keys.length; i++) if (!(keys[i]! in obj)) return false;
+  return true;
+}
+
 function converted(x: Float, f32: boolean): Float {
   if (x instanceof Float32Array === f32) return x;
   return f32 ? Float32Array.from(x) : Float64Array.from(x);
@@ -127,7 +133,7 @@ export function elementwise(
 
   const expected = [...(stepKey === undefined ? [] : [stepKey]), ...keys];
   const checkState = (state: unknown): ElementwiseState => {
-    if (!isContainer(state) || Array.isArray(state) || expected.some((k) => !(k in state)))
+    if (!isContainer(state) || Array.isArray(state) || !hasKeys(state, expected))
       throw new TypeError(
         `${fn}.update: state must be { ${expected.join(', ')} } as made by ${fn}.init`,
       );
