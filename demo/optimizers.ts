@@ -8,18 +8,27 @@ import * as optax from '../src/index.js';
  * benchmark's catalogue rows use this list too.
  */
 export const CATALOGUE = {
-  adamw: (lr: number) => optax.adamw(lr),
-  lion: (lr: number) => optax.lion(lr),
-  sgd: (lr: number) => optax.sgd(lr),
-  adagrad: (lr: number) => optax.adagrad(lr),
-  rmsprop: (lr: number) => optax.rmsprop(lr),
+  adabelief: (lr: number) => optax.adabelief(lr),
   adadelta: (lr: number) => optax.adadelta(lr),
+  adagrad: (lr: number) => optax.adagrad(lr),
+  adamax: (lr: number) => optax.adamax(lr),
+  adamaxw: (lr: number) => optax.adamaxw(lr),
+  adamw: (lr: number) => optax.adamw(lr),
+  adan: (lr: number) => optax.adan(lr),
+  amsgrad: (lr: number) => optax.amsgrad(lr),
+  lion: (lr: number) => optax.lion(lr),
+  nadam: (lr: number) => optax.nadam(lr),
+  nadamw: (lr: number) => optax.nadamw(lr),
+  noisySgd: (lr: number) => optax.noisySgd(lr),
+  optimisticAdamV2: (lr: number) => optax.optimisticAdamV2(lr),
+  optimisticGradientDescent: (lr: number) => optax.optimisticGradientDescent(lr),
+  polyakSgd: (lr: number) => optax.polyakSgd(lr),
+  rmsprop: (lr: number) => optax.rmsprop(lr),
+  rprop: (lr: number) => optax.rprop(lr),
+  sgd: (lr: number) => optax.sgd(lr),
   signSgd: (lr: number) => optax.signSgd(lr),
   signum: (lr: number) => optax.signum(lr),
-  rprop: (lr: number) => optax.rprop(lr),
-  optimisticGradientDescent: (lr: number) => optax.optimisticGradientDescent(lr),
-  noisySgd: (lr: number) => optax.noisySgd(lr),
-  polyakSgd: (lr: number) => optax.polyakSgd(lr),
+  yogi: (lr: number) => optax.yogi(lr),
 } satisfies Record<string, (lr: number) => GradientTransformationExtraArgs>;
 
 /** The optimizer names accepted by `--optimizers`, in the order the report lists them. */

@@ -6,10 +6,10 @@ import type {
 } from './base.js';
 import { identity } from './base.js';
 import { type ChainState, chain } from './combine.js';
-import { ADAM_OPTIONS, type ScaleByAdamOptions, scaleByAdam } from './transforms/adam.js';
+import { ADAM_OPTIONS, makeScaleByAdam, type ScaleByAdamOptions } from './transforms/adam.js';
 import { checkAccumulatorDtype } from './transforms/ema.js';
 import type { Mask } from './transforms/masked.js';
-import { type ScaleByRadamOptions, scaleByRadam } from './transforms/radam.js';
+import { makeScaleByRadam, type ScaleByRadamOptions } from './transforms/radam.js';
 import { scaleByLearningRate } from './transforms/scale.js';
 import { trace } from './transforms/trace.js';
 import { addDecayedWeights } from './transforms/weightDecay.js';
@@ -64,16 +64,18 @@ export function radam(
     'weightDecay',
     'weightDecayMask',
   ]);
+  checkScalarOrSchedule('radam', 'learningRate', learningRate);
   const { weightDecay, weightDecayMask, ...radamOptions } = options;
   if (weightDecay === undefined) {
     if (weightDecayMask !== undefined)
       throw new TypeError(
         'radam: weightDecayMask was given without weightDecay; give both or neither',
       );
-    return chain(scaleByRadam(radamOptions), scaleByLearningRate(learningRate));
+    return chain(makeScaleByRadam('radam', radamOptions), scaleByLearningRate(learningRate));
   }
+  checkScalarOrSchedule('radam', 'weightDecay', weightDecay);
   return chain(
-    scaleByRadam(radamOptions),
+    makeScaleByRadam('radam', radamOptions),
     addDecayedWeights(weightDecay, weightDecayMask === undefined ? {} : { mask: weightDecayMask }),
     scaleByLearningRate(learningRate),
   );
@@ -97,7 +99,8 @@ export function adam(
   learningRate: ScalarOrSchedule,
   options: AdamOptions = {},
 ): GradientTransformationExtraArgs<ChainState> {
-  return chain(scaleByAdam(options), scaleByLearningRate(learningRate));
+  checkScalarOrSchedule('adam', 'learningRate', learningRate);
+  return chain(makeScaleByAdam('adam', options), scaleByLearningRate(learningRate));
 }
 
 /** Options of {@link adamw}. */
@@ -122,9 +125,11 @@ export function adamw(
   options: AdamwOptions = {},
 ): GradientTransformationExtraArgs<ChainState> {
   checkOptionKeys('adamw', options, [...ADAM_OPTIONS, 'weightDecay', 'mask']);
+  checkScalarOrSchedule('adamw', 'learningRate', learningRate);
   const { weightDecay = 1e-4, mask, ...adamOptions } = options;
+  checkScalarOrSchedule('adamw', 'weightDecay', weightDecay);
   return chain(
-    scaleByAdam(adamOptions),
+    makeScaleByAdam('adamw', adamOptions),
     addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
     scaleByLearningRate(learningRate),
   );

@@ -6,6 +6,30 @@
 
 export type { AdamOptions, AdamwOptions, RadamOptions, SgdOptions } from './alias.js';
 export { adam, adamw, radam, sgd } from './alias.js';
+// Adam's variants (adabelief, adamax, adamaxw, amsgrad, nadam, nadamw, yogi, adan,
+// optimisticAdamV2) and their transformations.
+export type {
+  AdabeliefOptions,
+  AdamaxOptions,
+  AdamaxwOptions,
+  AdanOptions,
+  AmsgradOptions,
+  NadamOptions,
+  NadamwOptions,
+  OptimisticAdamV2Options,
+  YogiOptions,
+} from './aliases/adam-variants.js';
+export {
+  adabelief,
+  adamax,
+  adamaxw,
+  adan,
+  amsgrad,
+  nadam,
+  nadamw,
+  optimisticAdamV2,
+  yogi,
+} from './aliases/adam-variants.js';
 export type { LionOptions } from './aliases/lion.js';
 export { lion } from './aliases/lion.js';
 // The RMS / sign family (adagrad, rmsprop, adadelta, signSgd, signum, rprop, optimistic
@@ -76,10 +100,18 @@ export type { ScaleByAdadeltaOptions } from './transforms/adadelta.js';
 export { scaleByAdadelta } from './transforms/adadelta.js';
 export type { AdamHyperparams, ScaleByAdamOptions } from './transforms/adam.js';
 export { scaleByAdam } from './transforms/adam.js';
+export type { ScaleByAdamaxOptions } from './transforms/adamax.js';
+export { scaleByAdamax } from './transforms/adamax.js';
+export type { ScaleByAdanOptions, ScaleByAdanState } from './transforms/adan.js';
+export { scaleByAdan } from './transforms/adan.js';
 export type { AddNoiseOptions, AddNoiseState } from './transforms/addNoise.js';
 export { addNoise } from './transforms/addNoise.js';
+export type { ScaleByAmsgradOptions, ScaleByAmsgradState } from './transforms/amsgrad.js';
+export { scaleByAmsgrad } from './transforms/amsgrad.js';
 export type { ApplyIfFiniteState } from './transforms/applyIfFinite.js';
 export { applyIfFinite } from './transforms/applyIfFinite.js';
+export type { ScaleByBeliefOptions, ScaleByBeliefState } from './transforms/belief.js';
+export { scaleByBelief } from './transforms/belief.js';
 export { clip, clipByGlobalNorm } from './transforms/clipping.js';
 export type { ElementwiseState } from './transforms/elementwise.js';
 export type { EmaOptions } from './transforms/ema.js';
@@ -105,8 +137,8 @@ export { multiSteps } from './transforms/multiSteps.js';
 export type {
   ScaleByOptimisticGradientOptions,
   ScaleByOptimisticGradientState,
-} from './transforms/optimistic.js';
-export { scaleByOptimisticGradient } from './transforms/optimistic.js';
+} from './transforms/optimisticGradient.js';
+export { scaleByOptimisticGradient } from './transforms/optimisticGradient.js';
 export type { ScaleByPolyakOptions } from './transforms/polyak.js';
 export { scaleByPolyak } from './transforms/polyak.js';
 export type {
@@ -139,6 +171,8 @@ export type {
   AddDecayedWeightsState,
 } from './transforms/weightDecay.js';
 export { addDecayedWeights } from './transforms/weightDecay.js';
+export type { ScaleByYogiOptions } from './transforms/yogi.js';
+export { scaleByYogi } from './transforms/yogi.js';
 export type { ZeroNansState } from './transforms/zeroNans.js';
 export { zeroNans } from './transforms/zeroNans.js';
 export type { ArrayLeaf, Leaf, Tree, TreeDef } from './tree.js';

@@ -18,7 +18,7 @@ import {
 import { type AddNoiseOptions, addNoiseFor } from '../transforms/addNoise.js';
 import { checkAccumulatorDtype, emaFor } from '../transforms/ema.js';
 import type { Mask } from '../transforms/masked.js';
-import { optimisticFor } from '../transforms/optimistic.js';
+import { makeScaleByOptimisticGradient } from '../transforms/optimisticGradient.js';
 import { POLYAK_OPTIONS, polyakFor, type ScaleByPolyakOptions } from '../transforms/polyak.js';
 import { RMS_OPTIONS, rmsFor, type ScaleByRmsOptions } from '../transforms/rms.js';
 import { RPROP_OPTIONS, rpropFor, type ScaleByRpropOptions } from '../transforms/rprop.js';
@@ -240,7 +240,7 @@ export function optimisticGradientDescent(
   const fn = 'optimisticGradientDescent';
   checkOptionKeys(fn, options, ['alpha', 'beta']);
   checkScalarOrSchedule(fn, 'learningRate', learningRate);
-  return chain(optimisticFor(fn, options), scaleByLearningRate(learningRate));
+  return chain(makeScaleByOptimisticGradient(fn, options), scaleByLearningRate(learningRate));
 }
 
 /** Options of {@link noisySgd}, with optax's defaults. */

@@ -91,21 +91,6 @@ function rpropStage(lagged: boolean): StageDef {
   };
 }
 
-/**
- * `scaleByOptimisticGradient`: `ab g - beta prev` (`ab = alpha + beta`), where `prev` is the
- * previous gradient, or on the first step the current one; the gradient is kept as `prev`.
- */
-function optimisticStage(first: boolean): StageDef {
-  return {
-    arrays: ['previousGradient'],
-    scalars: ['ab', 'beta'],
-    math({ u: g, elem, scalar: s }) {
-      const prev = first ? g : elem('previousGradient');
-      return { u: sub(mul(s('ab'), g), mul(s('beta'), prev)), set: { previousGradient: g } };
-    },
-  };
-}
-
 /** The family's stages, by name. */
 export const RMS_STAGES = {
   /**
@@ -147,6 +132,4 @@ export const RMS_STAGES = {
   emaNoDebias: emaStage(false),
   rprop: rpropStage(true),
   rpropUnlagged: rpropStage(false),
-  optimisticFirst: optimisticStage(true),
-  optimistic: optimisticStage(false),
 } satisfies Record<string, StageDef>;
