@@ -33,6 +33,8 @@ const alias = (name: string, bad: [string, unknown]): AliasCase => ({
 /** Every alias of the catalogue, with an out-of-range option value. */
 const ALIASES: readonly AliasCase[] = [
   alias('adabelief', ['b1', 1]),
+  alias('adadelta', ['rho', 1]),
+  alias('adagrad', ['initialAccumulatorValue', -1]),
   alias('adam', ['b2', -0.5]),
   alias('adamax', ['eps', -1]),
   alias('adamaxw', ['b1', 2]),
@@ -42,9 +44,15 @@ const ALIASES: readonly AliasCase[] = [
   alias('lion', ['b1', -0.1]),
   alias('nadam', ['b1', 1]),
   alias('nadamw', ['eps', -1e-8]),
+  alias('noisySgd', ['key', -1]),
   alias('optimisticAdamV2', ['alpha', Number.NaN]),
+  alias('optimisticGradientDescent', ['beta', Number.NaN]),
+  alias('polyakSgd', ['eps', -1]),
   alias('radam', ['threshold', 3]),
+  alias('rmsprop', ['decay', 1]),
+  alias('rprop', ['etaMinus', 0]),
   alias('sgd', ['momentum', Number.POSITIVE_INFINITY]),
+  alias('signum', ['beta', 1]),
   alias('yogi', ['b2', 1]),
 ];
 
