@@ -12,17 +12,21 @@ import { identity } from '../base.js';
 import { type ChainState, chain } from '../combine.js';
 import {
   ADADELTA_OPTIONS,
-  adadeltaFor,
+  makeScaleByAdadelta,
   type ScaleByAdadeltaOptions,
 } from '../transforms/adadelta.js';
-import { type AddNoiseOptions, addNoiseFor } from '../transforms/addNoise.js';
-import { checkAccumulatorDtype, emaFor } from '../transforms/ema.js';
+import { type AddNoiseOptions, makeAddNoise } from '../transforms/addNoise.js';
+import { checkAccumulatorDtype, makeEma } from '../transforms/ema.js';
 import type { Mask } from '../transforms/masked.js';
 import { makeScaleByOptimisticGradient } from '../transforms/optimisticGradient.js';
-import { POLYAK_OPTIONS, polyakFor, type ScaleByPolyakOptions } from '../transforms/polyak.js';
-import { RMS_OPTIONS, rmsFor, type ScaleByRmsOptions } from '../transforms/rms.js';
-import { RPROP_OPTIONS, rpropFor, type ScaleByRpropOptions } from '../transforms/rprop.js';
-import { RSS_OPTIONS, rssFor, type ScaleByRssOptions } from '../transforms/rss.js';
+import {
+  makeScaleByPolyak,
+  POLYAK_OPTIONS,
+  type ScaleByPolyakOptions,
+} from '../transforms/polyak.js';
+import { makeScaleByRmsOrStddev, RMS_OPTIONS, type ScaleByRmsOptions } from '../transforms/rms.js';
+import { makeScaleByRprop, RPROP_OPTIONS, type ScaleByRpropOptions } from '../transforms/rprop.js';
+import { makeScaleByRss, RSS_OPTIONS, type ScaleByRssOptions } from '../transforms/rss.js';
 import { scale, scaleByLearningRate } from '../transforms/scale.js';
 import { scaleBySign } from '../transforms/sign.js';
 import { trace } from '../transforms/trace.js';
@@ -50,7 +54,7 @@ export function adagrad(
   const fn = 'adagrad';
   checkOptionKeys(fn, options, RSS_OPTIONS);
   checkScalarOrSchedule(fn, 'learningRate', learningRate);
-  return chain(rssFor(fn, options), scaleByLearningRate(learningRate));
+  return chain(makeScaleByRss(fn, options), scaleByLearningRate(learningRate));
 }
 
 /** Options of {@link rmsprop}, with optax's defaults. */
@@ -91,7 +95,11 @@ export function rmsprop(
   if (momentum === null && nesterov) throw new TypeError(`${fn}: nesterov: true needs a momentum`);
   const last =
     momentum === null ? identity() : trace(checkFinite(fn, 'momentum', momentum), { nesterov });
-  return chain(rmsFor(fn, centered, rmsOptions), scaleByLearningRate(learningRate), last);
+  return chain(
+    makeScaleByRmsOrStddev(fn, centered, rmsOptions),
+    scaleByLearningRate(learningRate),
+    last,
+  );
 }
 
 /** Options of {@link adadelta}, with optax's defaults. */
@@ -128,7 +136,7 @@ export function adadelta(
   checkScalarOrSchedule(fn, 'weightDecay', weightDecay);
   return chain(
     addDecayedWeights(weightDecay, weightDecayMask === null ? {} : { mask: weightDecayMask }),
-    adadeltaFor(fn, adadeltaOptions),
+    makeScaleByAdadelta(fn, adadeltaOptions),
     learningRate === null ? identity() : scaleByLearningRate(learningRate),
   );
 }
@@ -180,7 +188,7 @@ export function signum(
   checkScalarOrSchedule(fn, 'learningRate', learningRate);
   checkAccumulatorDtype(fn, options.accumulatorDtype);
   return chain(
-    emaFor(fn, options.beta ?? 0.9, { debias: false }, 'beta'),
+    makeEma(fn, options.beta ?? 0.9, { debias: false }, 'beta'),
     scaleBySign(),
     scaleByLearningRate(learningRate),
   );
@@ -207,7 +215,7 @@ export function rprop(
   options: RpropOptions = {},
 ): GradientTransformationExtraArgs<ChainState> {
   checkOptionKeys('rprop', options, RPROP_OPTIONS);
-  return chain(rpropFor('rprop', learningRate, options), scale(-1));
+  return chain(makeScaleByRprop('rprop', learningRate, options), scale(-1));
 }
 
 /** Options of {@link optimisticGradientDescent}, with optax's defaults. */
@@ -269,7 +277,7 @@ export function noisySgd(
   checkOptionKeys(fn, options, ['eta', 'gamma', 'key', 'seed']);
   checkScalarOrSchedule(fn, 'learningRate', learningRate);
   const { eta = 0.01, ...noiseOptions } = options;
-  return chain(addNoiseFor(fn, eta, noiseOptions, 0.55), scaleByLearningRate(learningRate));
+  return chain(makeAddNoise(fn, eta, noiseOptions, 0.55), scaleByLearningRate(learningRate));
 }
 
 /** Options of {@link polyakSgd}, with optax's defaults. */
@@ -306,5 +314,5 @@ export function polyakSgd(
   const { scaling = 1, ...polyakOptions } = options;
   checkScalarOrSchedule(fn, 'scaling', scaling);
   const sgdPart: GradientTransformation = chain(identity(), scaleByLearningRate(scaling));
-  return chain(sgdPart, polyakFor(fn, { ...polyakOptions, maxLearningRate }));
+  return chain(sgdPart, makeScaleByPolyak(fn, { ...polyakOptions, maxLearningRate }));
 }

@@ -19,10 +19,10 @@ export const ADADELTA_OPTIONS = ['rho', 'eps'] as const;
  *
  * @example
  * ```ts
- * adadeltaFor('adadelta', { rho: 1 }); // RangeError: adadelta: rho must be in [0, 1), got 1
+ * makeScaleByAdadelta('adadelta', { rho: 1 }); // RangeError: adadelta: rho must be in [0, 1), got 1
  * ```
  */
-export function adadeltaFor(
+export function makeScaleByAdadelta(
   fn: string,
   options: ScaleByAdadeltaOptions,
 ): GradientTransformationExtraArgs<ElementwiseState> {
@@ -53,5 +53,5 @@ export function adadeltaFor(
 export function scaleByAdadelta(
   options: ScaleByAdadeltaOptions = {},
 ): GradientTransformationExtraArgs<ElementwiseState> {
-  return adadeltaFor('scaleByAdadelta', options);
+  return makeScaleByAdadelta('scaleByAdadelta', options);
 }

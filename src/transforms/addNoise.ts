@@ -131,11 +131,11 @@ const nextKey = (rngKey: number) => (rngKey + KEY_STEP) % TWO_POW_32;
  *
  * @example
  * ```ts
- * const tx = addNoiseFor('noisySgd', 0.01, { key: 3 }, 0.55); // noisySgd's noise
- * addNoiseFor('addNoise', 0.01, {}); // TypeError: addNoise: gamma is required (the decay exponent of the noise variance)
+ * const tx = makeAddNoise('noisySgd', 0.01, { key: 3 }, 0.55); // noisySgd's noise
+ * makeAddNoise('addNoise', 0.01, {}); // TypeError: addNoise: gamma is required (the decay exponent of the noise variance)
  * ```
  */
-export function addNoiseFor(
+export function makeAddNoise(
   fn: string,
   eta: number,
   options: AddNoiseOptions,
@@ -234,5 +234,5 @@ export function addNoise(
   eta: number,
   options: AddNoiseOptions = {},
 ): GradientTransformationExtraArgs<AddNoiseState> {
-  return addNoiseFor('addNoise', eta, options);
+  return makeAddNoise('addNoise', eta, options);
 }

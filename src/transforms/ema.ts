@@ -33,14 +33,14 @@ export function checkAccumulatorDtype(fn: string, value: unknown): void {
 
 /**
  * {@link ema} with the caller's name in errors and `decayName` for the decay's name (`signum`
- * builds its momentum with it: `emaFor('signum', beta, { debias: false }, 'beta')`).
+ * builds its momentum with it: `makeEma('signum', beta, { debias: false }, 'beta')`).
  *
  * @example
  * ```ts
- * emaFor('signum', 1, {}, 'beta'); // RangeError: signum: beta must be in [0, 1), got 1
+ * makeEma('signum', 1, {}, 'beta'); // RangeError: signum: beta must be in [0, 1), got 1
  * ```
  */
-export function emaFor(
+export function makeEma(
   fn: string,
   decay: number,
   options: EmaOptions,
@@ -84,5 +84,5 @@ export function ema(
   decay: number,
   options: EmaOptions = {},
 ): GradientTransformationExtraArgs<ElementwiseState> {
-  return emaFor('ema', decay, options);
+  return makeEma('ema', decay, options);
 }

@@ -27,10 +27,10 @@ const TINY = 2.220446049250313e-16;
  *
  * @example
  * ```ts
- * polyakFor('polyakSgd', { eps: -1 }); // RangeError: polyakSgd: eps must be >= 0 and finite, got -1
+ * makeScaleByPolyak('polyakSgd', { eps: -1 }); // RangeError: polyakSgd: eps must be >= 0 and finite, got -1
  * ```
  */
-export function polyakFor(
+export function makeScaleByPolyak(
   fn: string,
   options: ScaleByPolyakOptions,
 ): GradientTransformationExtraArgs<EmptyState> {
@@ -116,5 +116,5 @@ export function polyakFor(
 export function scaleByPolyak(
   options: ScaleByPolyakOptions = {},
 ): GradientTransformationExtraArgs<EmptyState> {
-  return polyakFor('scaleByPolyak', options);
+  return makeScaleByPolyak('scaleByPolyak', options);
 }

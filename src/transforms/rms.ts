@@ -34,11 +34,11 @@ export const RMS_OPTIONS = ['decay', 'eps', 'initialScale', 'epsInSqrt', 'biasCo
  *
  * @example
  * ```ts
- * const tx = rmsFor('rmsprop', true, { decay: 0.5 }); // scaleByStddev({ decay: 0.5 })
- * rmsFor('rmsprop', false, { decay: 1 }); // RangeError: rmsprop: decay must be in [0, 1), got 1
+ * const tx = makeScaleByRmsOrStddev('rmsprop', true, { decay: 0.5 }); // scaleByStddev({ decay: 0.5 })
+ * makeScaleByRmsOrStddev('rmsprop', false, { decay: 1 }); // RangeError: rmsprop: decay must be in [0, 1), got 1
  * ```
  */
-export function rmsFor(
+export function makeScaleByRmsOrStddev(
   fn: string,
   centered: boolean,
   options: ScaleByRmsOptions,
@@ -86,7 +86,7 @@ export function rmsFor(
 export function scaleByRms(
   options: ScaleByRmsOptions = {},
 ): GradientTransformationExtraArgs<ElementwiseState> {
-  return rmsFor('scaleByRms', false, options);
+  return makeScaleByRmsOrStddev('scaleByRms', false, options);
 }
 
 /**
@@ -106,5 +106,5 @@ export function scaleByRms(
 export function scaleByStddev(
   options: ScaleByRmsOptions = {},
 ): GradientTransformationExtraArgs<ElementwiseState> {
-  return rmsFor('scaleByStddev', true, options);
+  return makeScaleByRmsOrStddev('scaleByStddev', true, options);
 }

@@ -37,10 +37,10 @@ export const RPROP_OPTIONS = [
  *
  * @example
  * ```ts
- * rpropFor('rprop', 0, {}); // RangeError: rprop: learningRate must be > 0 (the initial step size), got 0
+ * makeScaleByRprop('rprop', 0, {}); // RangeError: rprop: learningRate must be > 0 (the initial step size), got 0
  * ```
  */
-export function rpropFor(
+export function makeScaleByRprop(
   fn: string,
   learningRate: number,
   options: ScaleByRpropOptions,
@@ -107,5 +107,5 @@ export function scaleByRprop(
   learningRate: number,
   options: ScaleByRpropOptions = {},
 ): GradientTransformationExtraArgs<ElementwiseState> {
-  return rpropFor('scaleByRprop', learningRate, options);
+  return makeScaleByRprop('scaleByRprop', learningRate, options);
 }

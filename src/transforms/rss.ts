@@ -19,10 +19,10 @@ export const RSS_OPTIONS = ['initialAccumulatorValue', 'eps'] as const;
  *
  * @example
  * ```ts
- * rssFor('adagrad', { eps: -1 }); // RangeError: adagrad: eps must be >= 0 and finite, got -1
+ * makeScaleByRss('adagrad', { eps: -1 }); // RangeError: adagrad: eps must be >= 0 and finite, got -1
  * ```
  */
-export function rssFor(
+export function makeScaleByRss(
   fn: string,
   options: ScaleByRssOptions,
 ): GradientTransformationExtraArgs<ElementwiseState> {
@@ -58,5 +58,5 @@ export function rssFor(
 export function scaleByRss(
   options: ScaleByRssOptions = {},
 ): GradientTransformationExtraArgs<ElementwiseState> {
-  return rssFor('scaleByRss', options);
+  return makeScaleByRss('scaleByRss', options);
 }
