@@ -454,6 +454,22 @@ describe('rprop / scaleByRprop', () => {
     expect(u.w).toBe(0.1 * 1.2 * 0.5);
   });
 
+  it('the gradients 1, 1, 1, -1, 1: optax 0, .1, .12, 0, 0; lagged: false .1, .12, .144, 0, .072', () => {
+    const run = (lagged: boolean) => {
+      const tx = scaleByRprop(0.1, { lagged });
+      let state = tx.init({ w: 0 });
+      const out: number[] = [];
+      for (const g of [1, 1, 1, -1, 1]) {
+        let u: { w: number };
+        [u, state] = tx.update({ w: g }, state);
+        out.push(u.w);
+      }
+      return out;
+    };
+    expect(run(true)).toEqual([0, 0.1, 0.1 * 1.2, 0, 0]);
+    expect(run(false)).toEqual([0.1, 0.1 * 1.2, 0.1 * 1.2 * 1.2, 0, 0.1 * 1.2 * 1.2 * 0.5]);
+  });
+
   it('step sizes are clipped to [minStepSize, maxStepSize]', () => {
     const tx = scaleByRprop(1, { etaPlus: 10, maxStepSize: 5, etaMinus: 0.01, minStepSize: 0.5 });
     let state = tx.init({ w: 0 });

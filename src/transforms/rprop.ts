@@ -84,7 +84,8 @@ export function makeScaleByRprop(
  * - with `lagged: true` (the default, optax's behaviour): the previous step's `prevUpdates`, so
  *   the first update is 0 and each update is the step chosen for the previous gradient. optax
  *   returns the old `prev_updates` where the papers apply the new one: its updates lag one step
- *   behind Rprop's. Kept by default so that results match optax;
+ *   behind Rprop's (reported upstream in optax pull request 1725). Kept by default so that results
+ *   match optax;
  * - with `lagged: false`: the new `prevUpdates`, `stepSize * sign(g)`: Rprop as published
  *   (iRprop-: no step where the gradient changed sign), and as `torch.optim.Rprop` steps (torch
  *   also clips a kept step size to the bounds, which optax and this option do not).
