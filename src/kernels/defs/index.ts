@@ -3,10 +3,12 @@
  * family, collected here for `stages.ts`.
  */
 import { LION_STAGES } from './lion.js';
+import { SCHEDULE_FREE_STAGES } from './scheduleFree.js';
 
 /** Every catalogue stage, by name. */
 export const CATALOGUE_STAGES = {
   ...LION_STAGES,
+  ...SCHEDULE_FREE_STAGES,
 };
 
 /**
