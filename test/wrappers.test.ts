@@ -252,7 +252,7 @@ describe('namedChain (optax.named_chain)', () => {
     const got: unknown[] = [];
     const spy = {
       init: () => ({}),
-      update: (u: unknown, s: unknown, _p: unknown, extra: unknown) => {
+      update: (u: unknown, s: unknown, _p?: unknown, extra?: unknown) => {
         got.push(extra);
         return [u, s] as [unknown, unknown];
       },
@@ -272,7 +272,7 @@ describe('namedChain (optax.named_chain)', () => {
     expect(() => namedChain(['a', {}] as any)).toThrow(
       'namedChain: argument 0 ("a") must be a gradient transformation',
     );
-    expect(() => namedChain(['a', scale(1)]).update(1, [{}], 1)).toThrow(
+    expect(() => namedChain(['a', scale(1)]).update(1, [{}] as any, 1)).toThrow(
       'namedChain.update: state must be { a } as made by namedChain.init',
     );
   });
@@ -356,7 +356,7 @@ describe('conditionallyTransform and conditionallyMask', () => {
       compareInPlace(
         () =>
           chain(
-            conditionallyTransform(scaleByAdam(), (s, extra) => (extra as any).on === true, {
+            conditionallyTransform(scaleByAdam(), (_s, extra) => (extra as any).on === true, {
               forwardExtraArgs: true,
             }),
             scaleByLearningRate(1e-2),
@@ -571,8 +571,9 @@ describe('scheduleFree, scheduleFreeAdamw, scheduleFreeEvalParams (optax.contrib
     ]);
     expect(st.b1).toBe(Math.fround(0.9));
     expect(st.stepCount).toBe(1);
-    expect(Object.keys(st.baseOptimizerState[0])).toEqual(['count', 'nu']);
-    expect(st.baseOptimizerState.length).toBe(3);
+    const baseState = st.baseOptimizerState as any[];
+    expect(Object.keys(baseState[0])).toEqual(['count', 'nu']);
+    expect(baseState.length).toBe(3);
     expect(st.z.a).not.toBe(p.a);
     expect(st.z.a).toBeInstanceOf(Float32Array);
     expect(scheduleFreeAdamw(1e-3).init({ w: new Float64Array(1) }).b1).toBe(0.9);
