@@ -1,5 +1,5 @@
 /** optax's `contrib` namespace: the contributed optimizers, also exported at the top level. */
-import { scheduleFreeAdamw } from './aliases/scheduleFree.js';
+import { scheduleFreeAdamw, scheduleFreeSgd } from './aliases/scheduleFree.js';
 import { scheduleFree, scheduleFreeEvalParams } from './transforms/scheduleFree.js';
 
 /**
@@ -11,4 +11,4 @@ import { scheduleFree, scheduleFreeEvalParams } from './transforms/scheduleFree.
  * typeof contrib.scheduleFreeEvalParams; // 'function'
  * ```
  */
-export const contrib = { scheduleFreeAdamw, scheduleFree, scheduleFreeEvalParams };
+export const contrib = { scheduleFreeAdamw, scheduleFreeSgd, scheduleFree, scheduleFreeEvalParams };

@@ -10,8 +10,8 @@ export { decayedAlias } from './aliases/common.js';
 export type { LionOptions } from './aliases/lion.js';
 export { lion } from './aliases/lion.js';
 // Combinators and wrappers (partition, namedChain, conditionally*, freeze) and schedule-free.
-export type { ScheduleFreeAdamwOptions } from './aliases/scheduleFree.js';
-export { scheduleFreeAdamw } from './aliases/scheduleFree.js';
+export type { ScheduleFreeAdamwOptions, ScheduleFreeSgdOptions } from './aliases/scheduleFree.js';
+export { scheduleFreeAdamw, scheduleFreeSgd } from './aliases/scheduleFree.js';
 export type {
   EmptyState,
   ExtraArgs,

@@ -28,6 +28,7 @@ import {
   scheduleFree,
   scheduleFreeAdamw,
   scheduleFreeEvalParams,
+  scheduleFreeSgd,
   selectiveTransform,
   setToZero,
   sgd,
@@ -538,9 +539,12 @@ describe('scheduleFree, scheduleFreeAdamw, scheduleFreeEvalParams (optax.contrib
     expect(got).toEqual(['5.00e+0', '3.05e+0', '1.73e+0', '8.94e-1', '4.13e-1']);
   });
 
-  it("matches optax's documented schedule_free_sgd() example (sgd(1) wrapped, float32)", () => {
+  it("matches optax's documented schedule_free_sgd() example (float32)", () => {
     const f = (x: Float32Array) => x.reduce((a, b) => Math.fround(a + Math.fround(b * b)), 0);
-    const solver = scheduleFree(sgd(1), 1);
+    const solver = scheduleFreeSgd();
+    expect(
+      Object.keys(solver.init({ w: new Float32Array(1) }).baseOptimizerState as object),
+    ).toEqual(['0', '1']);
     let params = { w: new Float32Array([1, 2, 3]) };
     let state = solver.init(params);
     const got: string[] = [];
@@ -659,6 +663,10 @@ describe('scheduleFree, scheduleFreeAdamw, scheduleFreeEvalParams (optax.contrib
     expect(contrib.scheduleFreeAdamw).toBe(scheduleFreeAdamw);
     expect(contrib.scheduleFree).toBe(scheduleFree);
     expect(contrib.scheduleFreeEvalParams).toBe(scheduleFreeEvalParams);
+    expect(contrib.scheduleFreeSgd).toBe(scheduleFreeSgd);
+    expect(() => scheduleFreeSgd(1, { weightDecay: Number.NaN })).toThrow(
+      'scheduleFreeSgd: weightDecay must be a finite number or a schedule',
+    );
   });
 
   for (const dt of ['f32', 'f64'] as const)
@@ -670,6 +678,10 @@ describe('scheduleFree, scheduleFreeAdamw, scheduleFreeEvalParams (optax.contrib
       expect(k).toBe('generic');
       compareInPlace(() => scheduleFree(sgd(0.1), 0.1, { b1: 0.95, weightLrPower: 1.5 }), dt);
       compareInPlace(
+        () => scheduleFreeSgd(0.5, { weightDecay: 1e-2, warmupSteps: 4, b1: 0.8 }),
+        dt,
+      );
+      compareInPlace(
         () =>
           scheduleFree(adam(0.01, { b1: 0 }), 0.01, {
             stateDtype: dt === 'f32' ? 'float64' : 'float32',
@@ -677,4 +689,50 @@ describe('scheduleFree, scheduleFreeAdamw, scheduleFreeEvalParams (optax.contrib
         dt,
       );
     });
+});
+
+describe('schedule-free on TF.js tensors (cpu backend)', () => {
+  it('gives the typed-array bits, and scheduleFreeEvalParams takes tensors', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    const { registerTfjsOps, tfjsOps } = await import('../src/tfjs/index.js');
+    registerTfjsOps();
+    await tf.setBackend('cpu');
+    await tf.ready();
+    const make = () => scheduleFreeAdamw(1e-1, { weightDecay: 1e-2, warmupSteps: 2 });
+    if (tfjsOps.primitive === undefined) {
+      // The TF.js adapter has no elementwise primitives yet: a clear error, not wrong numbers.
+      const tx = make();
+      const p = { w: tf.tensor([1, 2]) };
+      expect(() => tx.update({ w: tf.tensor([1, 1]) }, tx.init(p), p)).toThrow(
+        'scheduleFreeAdamw.update: tf.Tensor leaves have no elementwise primitives',
+      );
+      return;
+    }
+    const p0 = makeParams('f32', 3).d[0] as Float32Array;
+    const txA = make();
+    const txT = make();
+    let pa: any = { w: p0.slice() };
+    let pt: any = { w: tf.tensor(p0.slice()) };
+    let sa = txA.init(pa);
+    let st = txT.init(pt);
+    for (let s = 0; s < 4; s++) {
+      const g = makeGrads({ w: p0 }, 50 + s).w as Float32Array;
+      let ua: any;
+      let ut: any;
+      [ua, sa] = txA.update({ w: g }, sa, pa);
+      [ut, st] = txT.update({ w: tf.tensor(g) }, st, pt);
+      pa = applyUpdates(pa, ua);
+      pt = applyUpdates(pt, ut);
+      expectSameBits({ w: Float32Array.from(pt.w.dataSync()) }, pa);
+    }
+    const ea = scheduleFreeEvalParams(sa, pa);
+    const et = scheduleFreeEvalParams(st, pt);
+    const got = Float32Array.from((et.w as any).dataSync());
+    // TF.js divides by b1 with its own kernel; allow an ulp.
+    for (let i = 0; i < got.length; i++)
+      expect(Math.abs(got[i]! - ea.w[i]!)).toBeLessThanOrEqual(
+        2e-7 * Math.max(1, Math.abs(ea.w[i]!)),
+      );
+  });
 });

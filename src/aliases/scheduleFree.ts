@@ -1,4 +1,6 @@
 /** Schedule-free AdamW, as `optax.contrib.schedule_free_adamw`. */
+
+import { sgd } from '../alias.js';
 import type { GradientTransformationExtraArgs, ScalarOrSchedule } from '../base.js';
 import { safeIncrement } from '../base.js';
 import { chain } from '../combine.js';
@@ -56,6 +58,21 @@ function scaleByRmsBiasCorrected(
   });
 }
 
+/** The learning rate, with optax's linear warmup from 0 over `warmupSteps` when given. */
+function withWarmup(
+  fn: string,
+  learningRate: ScalarOrSchedule,
+  warmupSteps: number | null,
+): ScalarOrSchedule {
+  if (warmupSteps === null) return learningRate;
+  checkInteger(fn, 'warmupSteps', warmupSteps, 0);
+  if (typeof learningRate !== 'number')
+    throw new TypeError(
+      `${fn}: with warmupSteps the learning rate must be a number (the warmup's peak), got a schedule`,
+    );
+  return warmupConstantSchedule({ initValue: 0, peakValue: learningRate, warmupSteps });
+}
+
 /**
  * Schedule-free AdamW, as `optax.contrib.schedule_free_adamw`: {@link scheduleFree} over AdamW
  * without momentum, `chain(scale_by_rms(b2, eps, eps_in_sqrt=False, bias_correction=True),
@@ -103,21 +120,62 @@ export function scheduleFreeAdamw(
   const eps = checkNonNegative(fn, 'eps', options.eps ?? 1e-8);
   const weightDecay = options.weightDecay ?? 0;
   checkScalarOrSchedule(fn, 'weightDecay', weightDecay);
-  const warmupSteps = options.warmupSteps ?? null;
-  let lr = learningRate;
-  if (warmupSteps !== null) {
-    checkInteger(fn, 'warmupSteps', warmupSteps, 0);
-    if (typeof learningRate !== 'number')
-      throw new TypeError(
-        `${fn}: with warmupSteps the learning rate must be a number (the warmup's peak), got a schedule`,
-      );
-    lr = warmupConstantSchedule({ initValue: 0, peakValue: learningRate, warmupSteps });
-  }
+  const lr = withWarmup(fn, learningRate, options.warmupSteps ?? null);
   const base = chain(
     scaleByRmsBiasCorrected(fn, b2, eps),
     addDecayedWeights(weightDecay),
     scaleByLearningRate(lr),
   );
+  return scheduleFreeNamed(fn, base, lr, {
+    ...(options.b1 !== undefined ? { b1: options.b1 } : {}),
+    ...(options.weightLrPower !== undefined ? { weightLrPower: options.weightLrPower } : {}),
+    ...(options.stateDtype !== undefined ? { stateDtype: options.stateDtype } : {}),
+  });
+}
+
+/** Options of {@link scheduleFreeSgd}, with optax's defaults. */
+export interface ScheduleFreeSgdOptions {
+  /** A linear warmup from 0 to the learning rate over this many steps; `null` (default): none. */
+  warmupSteps?: number | null;
+  /** The schedule-free interpolation `b1`, in (0, 1]. Default 0.9. */
+  b1?: number;
+  /** Weight decay added to the gradients before SGD (scaled by the learning rate); `null` (default): none. */
+  weightDecay?: ScalarOrSchedule | null;
+  /** The averaging weight of a step is `maxLr ** weightLrPower`. Default 2. */
+  weightLrPower?: number;
+  /** The dtype of the iterates `z`: `'float32'`, `'float64'` or `null` (the params'). */
+  stateDtype?: 'float32' | 'float64' | null;
+}
+
+/**
+ * Schedule-free SGD, as `optax.contrib.schedule_free_sgd`: {@link scheduleFree} over
+ * `sgd(learningRate)`, or `chain(addDecayedWeights(weightDecay), sgd(learningRate))` with a
+ * `weightDecay` (so the decay is multiplied by the learning rate, as in PyTorch). With
+ * `warmupSteps`, the learning rate is `warmupConstantSchedule({ initValue: 0, peakValue:
+ * learningRate, warmupSteps })`. Defaults: `learningRate = 1`, `b1 = 0.9`, `weightLrPower = 2`.
+ *
+ * @example
+ * ```ts
+ * const solver = scheduleFreeSgd();
+ * let p = { w: new Float64Array([1, 2, 3]) };
+ * let st = solver.init(p);
+ * let u;
+ * [u, st] = solver.update({ w: p.w.map((x) => 2 * x) }, st, p);
+ * p = applyUpdates(p, u);
+ * scheduleFreeEvalParams(st, p).w; // Float64Array [-1, -2, -3]
+ * ```
+ */
+export function scheduleFreeSgd(
+  learningRate: ScalarOrSchedule = 1,
+  options: ScheduleFreeSgdOptions = {},
+): GradientTransformationExtraArgs<ScheduleFreeState> {
+  const fn = 'scheduleFreeSgd';
+  checkOptionKeys(fn, options, ['warmupSteps', 'b1', 'weightDecay', 'weightLrPower', 'stateDtype']);
+  checkScalarOrSchedule(fn, 'learningRate', learningRate);
+  const weightDecay = options.weightDecay ?? null;
+  if (weightDecay !== null) checkScalarOrSchedule(fn, 'weightDecay', weightDecay);
+  const lr = withWarmup(fn, learningRate, options.warmupSteps ?? null);
+  const base = weightDecay === null ? sgd(lr) : chain(addDecayedWeights(weightDecay), sgd(lr));
   return scheduleFreeNamed(fn, base, lr, {
     ...(options.b1 !== undefined ? { b1: options.b1 } : {}),
     ...(options.weightLrPower !== undefined ? { weightLrPower: options.weightLrPower } : {}),
