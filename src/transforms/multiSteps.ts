@@ -194,9 +194,16 @@ function accumulateLeaf(
  * result), and the zeros between emitted updates are exact zeros even if a gradient was NaN.
  * A `everyK` schedule value that is not an integer >= 1 throws before anything changes.
  *
+ * With `shouldSkipUpdateFn` (optax's `should_skip_update_fn`: {@link skipNotFinite},
+ * {@link skipLargeUpdates} or your own), a mini-step it rejects returns zeros and leaves the state
+ * as it was but for `skipState`, where the function's second result is stored (`[]` without a
+ * function, as optax's `()`). The in-place `Optimizer` runs `skipNotFinite` and
+ * `skipLargeUpdates` without allocating; with another function it runs the functional update.
+ *
  * @example
  * ```ts
  * const tx = multiSteps(sgd(0.1), { everyK: 4 }); // a 4x larger batch from 4 small ones
+ * const safe = multiSteps(sgd(0.1), { everyK: 4, shouldSkipUpdateFn: skipNotFinite });
  * ```
  */
 export function multiSteps<S>(
