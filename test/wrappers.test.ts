@@ -736,3 +736,79 @@ describe('schedule-free on TF.js tensors (cpu backend)', () => {
       );
   });
 });
+
+describe('the wrappers in the in-place Optimizer: arena, unused labels, atomic steps', () => {
+  it('run over an arena with the functional bits', () => {
+    const makers: (() => GradientTransformationExtraArgs)[] = [
+      () => partition({ x: adam(1e-2), y: sgd(0.1) }, { a: 'x', b: 'y', d: ['x', 'y'] }),
+      () => scheduleFreeAdamw(1e-2, { weightDecay: 1e-3 }),
+      () => conditionallyMask(adam(1e-2), (s) => s !== 2),
+    ];
+    for (const make of makers) {
+      const p0 = makeParams('f32', 11);
+      const tx = make();
+      let params: any = copyTree(p0);
+      let state = tx.init(params);
+      const opt = new Optimizer(make(), copyTree(p0), { arena: true });
+      for (let s = 0; s < 5; s++) {
+        const g = makeGrads(p0, 200 + s);
+        let u: unknown;
+        [u, state] = tx.update(g, state, params);
+        params = applyUpdates(params, u);
+        opt.step(copyTree(g));
+        expectSameBits(opt.params, params);
+      }
+    }
+  });
+
+  it('a group whose label no leaf has keeps an empty state', () => {
+    const tx = partition({ x: adam(1e-2), unused: sgd(0.1, { momentum: 0.9 }) }, (p: any) =>
+      treeMap(() => 'x', p),
+    );
+    const st = tx.init({ w: new Float32Array(2) });
+    expect((st.innerStates.unused!.innerState as any)[0].trace).toEqual({ w: null });
+    for (const dt of ['f32', 'f64'] as const)
+      compareInPlace(
+        () =>
+          partition({ x: adam(1e-2), unused: sgd(0.1, { momentum: 0.9 }) }, (p: any) =>
+            treeMap(() => 'x', p),
+          ),
+        dt,
+      );
+  });
+
+  it('a step that throws (predicate, schedule) leaves the params and the state as they were', () => {
+    const bomb = (s: number) => {
+      if (s === 2) throw new Error('boom');
+      return true;
+    };
+    const lr = (c: number) => (c === 3 ? Number.NaN : 0.1);
+    for (const tx of [
+      conditionallyMask(adam(1e-2), bomb),
+      partition({ x: adam(1e-2), y: sgd(lr) }, { a: 'x', b: 'y', d: 'x' }),
+      scheduleFree(sgd(0.1), lr),
+    ]) {
+      const opt = new Optimizer(tx, makeParams('f64', 5));
+      const grads = makeGrads(opt.params, 9);
+      let thrown: unknown;
+      for (let s = 0; s < 5 && thrown === undefined; s++) {
+        const before = copyTree(opt.params);
+        const stateBefore = JSON.stringify(opt.state, (_k, v) =>
+          ArrayBuffer.isView(v) ? Array.from(v as Float64Array) : v,
+        );
+        try {
+          opt.step(grads);
+        } catch (e) {
+          thrown = e;
+          expectSameBits(opt.params, before);
+          expect(
+            JSON.stringify(opt.state, (_k, v) =>
+              ArrayBuffer.isView(v) ? Array.from(v as Float64Array) : v,
+            ),
+          ).toBe(stateBefore);
+        }
+      }
+      expect(thrown).toBeInstanceOf(Error);
+    }
+  });
+});
