@@ -80,7 +80,11 @@ class LeafPair {
   ) {}
 }
 
-function checkState(fn: string, state: unknown): asserts state is ScheduleFreeState {
+function checkState(
+  fn: string,
+  countWhat: string,
+  state: unknown,
+): asserts state is ScheduleFreeState {
   const s = state as ScheduleFreeState;
   if (
     !isContainer(s) ||
@@ -94,7 +98,7 @@ function checkState(fn: string, state: unknown): asserts state is ScheduleFreeSt
     throw new TypeError(
       `${fn}.update: state must be { b1, weightSum, stepCount, maxLr, baseOptimizerState, z } as made by ${fn}.init`,
     );
-  checkCount(`${fn}.update: state.stepCount`, s.stepCount);
+  checkCount(countWhat, s.stepCount);
 }
 
 /**
@@ -186,6 +190,7 @@ export function scheduleFreeNamed<S>(
       `${fn}: stateDtype must be 'float32', 'float64' or null, got ${describeValue(stateDtype)}`,
     );
   const base = baseOptimizer as GradientTransformationExtraArgs<S>;
+  const countWhat = `${fn}.update: state.stepCount`;
   const stage = STAGES.scheduleFree;
 
   /** The step's scalars from the state (`rs` rounds to the params' lowest dtype). */
@@ -272,7 +277,7 @@ export function scheduleFreeNamed<S>(
       };
     },
     update(grads, state, params, extraArgs) {
-      checkState(fn, state);
+      checkState(fn, countWhat, state);
       if (params === undefined || params === null)
         throw new TypeError(
           `${fn}.update: params are required (call update(grads, state, params))`,
@@ -317,7 +322,7 @@ export function scheduleFreeNamed<S>(
       return {
         cannotThrow: baseStep.cannotThrow,
         prepare(extraArgs: ExtraArgs | undefined) {
-          checkState(fn, st);
+          checkState(fn, countWhat, st);
           stepScalars(st, rs, step);
           baseStep.prepare(extraArgs);
         },

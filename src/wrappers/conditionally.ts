@@ -40,15 +40,18 @@ export interface ConditionallyMaskState<S = unknown> {
 
 type State = { step: number; innerState: unknown };
 
-function checkState(fn: string, state: unknown): asserts state is State {
+function checkState(fn: string, stepWhat: string, state: unknown): asserts state is State {
   if (
     !isContainer(state) ||
     typeof (state as State).step !== 'number' ||
     !('innerState' in (state as State))
   )
     throw new TypeError(`${fn}.update: state must be { step, innerState } as made by ${fn}.init`);
-  checkCount(`${fn}.update: state.step`, (state as State).step);
+  checkCount(stepWhat, (state as State).step);
 }
+
+/** The extra arguments a predicate receives when there are none (shared: nothing allocated per step). */
+const NO_EXTRA_ARGS: ExtraArgs = Object.freeze({});
 
 /** The predicate's answer at `step`; anything but a boolean throws. */
 function decide(
@@ -58,7 +61,7 @@ function decide(
   step: number,
   extraArgs: ExtraArgs | undefined,
 ): boolean {
-  const r = forward ? should(step, extraArgs ?? {}) : should(step);
+  const r = forward ? should(step, extraArgs ?? NO_EXTRA_ARGS) : should(step);
   if (typeof r !== 'boolean')
     throw new TypeError(
       `${fn}: shouldTransformFn must return true or false, got ${typeof r === 'number' ? `number ${r}` : typeof r} at step ${step}`,
@@ -82,13 +85,14 @@ function conditionally<S>(
   checkOptionKeys(fn, options, ['forwardExtraArgs']);
   const forward = checkBoolean(fn, 'forwardExtraArgs', options.forwardExtraArgs ?? false);
   const innerTx = inner as GradientTransformationExtraArgs<S>;
+  const stepWhat = `${fn}.update: state.step`;
   // Field order as optax's NamedTuples.
   const make = (step: number, innerState: unknown): State =>
     mask ? { step, innerState } : ({ innerState, step } as State);
   const tx: GradientTransformationExtraArgs<State> = {
     init: (params) => make(0, inner.init(params)),
     update(updates, state, params, extraArgs) {
-      checkState(fn, state);
+      checkState(fn, stepWhat, state);
       const step = safeIncrement(state.step);
       if (decide(fn, shouldTransformFn, forward, state.step, extraArgs)) {
         const [u, s] = innerTx.update(updates, state.innerState as S, params, extraArgs);
@@ -105,7 +109,7 @@ function conditionally<S>(
       return {
         cannotThrow: step.cannotThrow,
         prepare(extraArgs: ExtraArgs | undefined) {
-          checkState(fn, st);
+          checkState(fn, stepWhat, st);
           run = decide(fn, shouldTransformFn, forward, st.step, extraArgs);
           if (run) step.prepare(extraArgs);
         },
