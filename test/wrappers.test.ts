@@ -216,8 +216,13 @@ describe('partition (optax.partition, multi_transform)', () => {
     );
     expect(() => partition({ a: scale(1) }, undefined)).toThrow(TypeError);
     // The labels must match the params (masked's check, naming the path).
-    const bad = partition({ a: scale(1) }, { w: 'a' });
-    expect(() => bad.init({ v: 0 })).toThrow(/mask/);
+    const bad = partition({ a: scale(1) }, { w: 'a', b: ['a', 'a'] });
+    expect(() => bad.init({ w: 0, b: [1] })).toThrow(
+      'partition: paramLabels.b is array of length 2, the params have array of length 1',
+    );
+    expect(() => bad.update({ w: 0, b: 1 }, bad.init({ w: 0, b: [1, 2] }))).toThrow(
+      'partition: paramLabels.b is array of length 2, but the updates have number 1 there',
+    );
   });
 
   for (const dt of ['f32', 'f64'] as const)

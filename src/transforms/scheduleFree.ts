@@ -370,6 +370,8 @@ export function scheduleFreeEvalParams<T>(state: unknown, params: T): T {
       `${fn}: state must be a schedule-free state (with b1 and z), got ${describeValue(state)}`,
     );
   const b1 = st.b1;
+  // optax computes `1 - b1` from the stored b1, in the params' lowest dtype.
+  const c = lowestIsF32(params) ? Math.fround(1 - b1) : 1 - b1;
   return mapLeaves(
     ([y, z]) => {
       const ky = floatKind(y);
@@ -381,19 +383,15 @@ export function scheduleFreeEvalParams<T>(state: unknown, params: T): T {
         const out = f32 ? new Float32Array(yy.length) : new Float64Array(yy.length);
         const R = f32 ? Math.fround : same;
         const B = R(b1);
-        const c = R(1 - B);
-        for (let i = 0; i < yy.length; i++) out[i] = R(R(yy[i]! - R(c * zz[i]!)) / B);
+        const C = R(c);
+        for (let i = 0; i < yy.length; i++) out[i] = R(R(yy[i]! - R(C * zz[i]!)) / B);
         return out;
       }
       const ops = leafOps(y);
-      const f32 = ops.dtype(y) === 'float32';
-      const R = f32 ? Math.fround : same;
-      const B = R(b1);
-      const c = R(1 - B);
       const cz = leafOps(z).scale(z, c);
       const diff = ops.linearCombination(1, y, -1, cz);
       disposeLeaf(cz);
-      const r = ops.divide(diff, B);
+      const r = ops.divide(diff, b1);
       disposeLeaf(diff);
       return r;
     },

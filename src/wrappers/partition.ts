@@ -6,7 +6,7 @@ import type {
   GradientTransformationExtraArgs,
   InPlaceStep,
 } from '../base.js';
-import { type MaskedState, masked } from '../transforms/masked.js';
+import { type MaskedState, masked, resolveMask } from '../transforms/masked.js';
 import { describeNode, isContainer, joinPath } from '../tree.js';
 import { checkTransformation, describeValue } from '../validate.js';
 
@@ -60,6 +60,16 @@ function labelMasks(fn: string, labels: unknown, groups: readonly string[]): Map
     return out;
   };
   return new Map(groups.map((g) => [g, maskOf(labels, g)]));
+}
+
+/** `labels` with `true` at every label (a mask of the labels' structure). */
+function treeOfTrue(labels: unknown): unknown {
+  if (typeof labels === 'string') return true;
+  if (Array.isArray(labels)) return labels.map(treeOfTrue);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(labels as object))
+    out[k] = treeOfTrue((labels as Record<string, unknown>)[k]);
+  return out;
 }
 
 /**
@@ -128,20 +138,40 @@ export function partitionNamed(
     throw new TypeError(
       `${fn}: paramLabels must be a tree of labels or a function (params) => tree of labels, got ${describeValue(paramLabels)}`,
     );
-  const labelsFor = (tree: unknown): unknown =>
-    typeof paramLabels === 'function'
-      ? (paramLabels as (t: unknown) => unknown)(tree)
-      : paramLabels;
-  /** The masked transformation of each group, for the labels of `tree`. */
-  const maskedFor = (tree: unknown): Map<string, GradientTransformationExtraArgs<MaskedState>> => {
-    const masks = labelMasks(fn, labelsFor(tree), groups);
+  /** The masked transformation of each group, for checked `labels`. */
+  const maskedFor = (
+    labels: unknown,
+  ): Map<string, GradientTransformationExtraArgs<MaskedState>> => {
+    const masks = labelMasks(fn, labels, groups);
     return new Map(groups.map((g) => [g, masked(transforms[g]!, masks.get(g))]));
   };
-  // Static labels: the masked transformations are made once (their labels are checked here).
-  const fixed = typeof paramLabels === 'function' ? undefined : maskedFor(undefined);
+  // Static labels: checked, and the masked transformations made, once.
+  const fixedLabels = typeof paramLabels === 'function' ? undefined : paramLabels;
+  const fixed = fixedLabels === undefined ? undefined : maskedFor(fixedLabels);
+  /**
+   * The groups' masked transformations for `tree` (the params or the updates, `name`): the
+   * labels (the label function called once), checked against `tree` with errors naming the path.
+   */
+  const partsFor = (
+    tree: unknown,
+    name: string,
+  ): Map<string, GradientTransformationExtraArgs<MaskedState>> => {
+    const labels = fixedLabels ?? (paramLabels as (t: unknown) => unknown)(tree);
+    const parts = fixed ?? maskedFor(labels);
+    try {
+      resolveMask(fn, treeOfTrue(labels), tree);
+    } catch (err) {
+      const e = err as Error;
+      e.message = e.message
+        .replace(`${fn}: mask`, `${fn}: paramLabels`)
+        .replace('the params have', `the ${name} have`);
+      throw e;
+    }
+    return parts;
+  };
   const tx: GradientTransformationExtraArgs<PartitionState> = {
     init(params) {
-      const parts = fixed ?? maskedFor(params);
+      const parts = partsFor(params, 'params');
       const innerStates: Record<string, MaskedState> = {};
       for (const g of groups) innerStates[g] = parts.get(g)!.init(params);
       return { innerStates };
@@ -155,7 +185,7 @@ export function partitionNamed(
         throw new TypeError(
           `${fn}.update: state must be { innerStates: { ${groups.join(', ')} } } as made by ${fn}.init`,
         );
-      const parts = fixed ?? maskedFor(updates);
+      const parts = partsFor(updates, 'updates');
       const innerStates: Record<string, MaskedState> = {};
       for (const g of groups) {
         const [u, s] = parts.get(g)!.update(updates, state.innerStates[g]!, params, extraArgs);
@@ -167,7 +197,7 @@ export function partitionNamed(
   };
   if (groups.every((g) => typeof transforms[g]!.bindInPlace === 'function')) {
     tx.bindInPlace = (state, params) => {
-      const parts = fixed ?? maskedFor(params);
+      const parts = partsFor(params, 'params');
       const steps: InPlaceStep[] = groups.map((g) =>
         parts.get(g)!.bindInPlace!(state.innerStates[g]!, params),
       );
