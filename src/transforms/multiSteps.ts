@@ -15,6 +15,7 @@ import {
   checkInteger,
   checkOptionKeys,
   checkTransformation,
+  describeValue,
 } from '../validate.js';
 
 /** Options of {@link multiSteps}. */
@@ -130,7 +131,7 @@ export function skipLargeUpdates(maxSquaredNorm: number): ShouldSkipUpdateFuncti
   const fn = 'skipLargeUpdates';
   if (typeof maxSquaredNorm !== 'number' || !(maxSquaredNorm >= 0))
     throw new RangeError(
-      `${fn}: maxSquaredNorm must be a number >= 0, got ${String(maxSquaredNorm)}`,
+      `${fn}: maxSquaredNorm must be a number >= 0, got ${typeof maxSquaredNorm === 'number' ? maxSquaredNorm : describeValue(maxSquaredNorm)}`,
     );
   const skip = (
     updates: unknown,
