@@ -32,6 +32,9 @@ export {
 } from './aliases/adam-variants.js';
 export type { LionOptions } from './aliases/lion.js';
 export { lion } from './aliases/lion.js';
+// Combinators and wrappers (partition, namedChain, conditionally*, freeze) and schedule-free.
+export type { ScheduleFreeAdamwOptions, ScheduleFreeSgdOptions } from './aliases/scheduleFree.js';
+export { scheduleFreeAdamw, scheduleFreeSgd } from './aliases/scheduleFree.js';
 export type {
   EmptyState,
   ExtraArgs,
@@ -58,6 +61,7 @@ export {
 } from './checkpoint/state.js';
 export type { ChainState } from './combine.js';
 export { chain } from './combine.js';
+export { contrib } from './contrib.js';
 export type { KernelKind } from './inplace/engines.js';
 export type { OptimizerOptions } from './inplace/optimizer.js';
 export { Optimizer, WASM_STAGING_THRESHOLD } from './inplace/optimizer.js';
@@ -103,8 +107,14 @@ export type {
 export { lookahead, lookaheadParams } from './transforms/lookahead.js';
 export type { Mask, MaskedState } from './transforms/masked.js';
 export { masked } from './transforms/masked.js';
-export type { MultiStepsOptions, MultiStepsState } from './transforms/multiSteps.js';
-export { multiSteps } from './transforms/multiSteps.js';
+export type {
+  MultiStepsOptions,
+  MultiStepsState,
+  ShouldSkipUpdateFunction,
+  SkipLargeUpdatesState,
+  SkipNotFiniteState,
+} from './transforms/multiSteps.js';
+export { multiSteps, skipLargeUpdates, skipNotFinite } from './transforms/multiSteps.js';
 export type {
   ScaleByOptimisticGradientOptions,
   ScaleByOptimisticGradientState,
@@ -124,6 +134,8 @@ export {
 } from './transforms/radam.js';
 export type { ScaleByLearningRateOptions, ScaleByScheduleState } from './transforms/scale.js';
 export { scale, scaleByLearningRate, scaleBySchedule } from './transforms/scale.js';
+export type { ScheduleFreeOptions, ScheduleFreeState } from './transforms/scheduleFree.js';
+export { scheduleFree, scheduleFreeEvalParams } from './transforms/scheduleFree.js';
 export type { SlowParamsState } from './transforms/slowParamsInState.js';
 export { slowParamsInState } from './transforms/slowParamsInState.js';
 export type { TraceOptions, TraceState } from './transforms/trace.js';
@@ -154,3 +166,16 @@ export {
   treeZerosLike,
 } from './tree.js';
 export { VERSION } from './version.js';
+export type {
+  ConditionallyMaskState,
+  ConditionallyOptions,
+  ConditionallyTransformState,
+  ConditionFn,
+} from './wrappers/conditionally.js';
+export { conditionallyMask, conditionallyTransform } from './wrappers/conditionally.js';
+export type { SelectiveTransformOptions } from './wrappers/freeze.js';
+export { freeze, selectiveTransform, setToZero } from './wrappers/freeze.js';
+export type { NamedChainState } from './wrappers/namedChain.js';
+export { namedChain } from './wrappers/namedChain.js';
+export type { ParamLabels, PartitionState } from './wrappers/partition.js';
+export { multiTransform, partition } from './wrappers/partition.js';

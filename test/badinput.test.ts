@@ -228,8 +228,7 @@ const catalogue: Record<string, Case[]> = {
       name: 'b1 NaN',
       run: () => radam(0.1, { b1: Number.NaN }),
       type: RangeError,
-      message:
-        'radam: b1 must be in [0, 1), got NaN (the decay of the first-moment average)',
+      message: 'radam: b1 must be in [0, 1), got NaN (the decay of the first-moment average)',
     },
     {
       name: 'b2 = 1',

@@ -4,11 +4,13 @@
  */
 import { ADAM_VARIANT_STAGES } from './adam-variants.js';
 import { LION_STAGES } from './lion.js';
+import { SCHEDULE_FREE_STAGES } from './scheduleFree.js';
 
 /** Every catalogue stage, by name. */
 export const CATALOGUE_STAGES = {
   ...LION_STAGES,
   ...ADAM_VARIANT_STAGES,
+  ...SCHEDULE_FREE_STAGES,
 };
 
 /**
