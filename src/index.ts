@@ -55,6 +55,9 @@ export {
   signSgd,
   signum,
 } from './aliases/rms.js';
+// Combinators and wrappers (partition, namedChain, conditionally*, freeze) and schedule-free.
+export type { ScheduleFreeAdamwOptions, ScheduleFreeSgdOptions } from './aliases/scheduleFree.js';
+export { scheduleFreeAdamw, scheduleFreeSgd } from './aliases/scheduleFree.js';
 export type {
   EmptyState,
   ExtraArgs,
@@ -81,6 +84,7 @@ export {
 } from './checkpoint/state.js';
 export type { ChainState } from './combine.js';
 export { chain } from './combine.js';
+export { contrib } from './contrib.js';
 export type { KernelKind } from './inplace/engines.js';
 export type { OptimizerOptions } from './inplace/optimizer.js';
 export { Optimizer, WASM_STAGING_THRESHOLD } from './inplace/optimizer.js';
@@ -132,8 +136,14 @@ export type {
 export { lookahead, lookaheadParams } from './transforms/lookahead.js';
 export type { Mask, MaskedState } from './transforms/masked.js';
 export { masked } from './transforms/masked.js';
-export type { MultiStepsOptions, MultiStepsState } from './transforms/multiSteps.js';
-export { multiSteps } from './transforms/multiSteps.js';
+export type {
+  MultiStepsOptions,
+  MultiStepsState,
+  ShouldSkipUpdateFunction,
+  SkipLargeUpdatesState,
+  SkipNotFiniteState,
+} from './transforms/multiSteps.js';
+export { multiSteps, skipLargeUpdates, skipNotFinite } from './transforms/multiSteps.js';
 export type {
   ScaleByOptimisticGradientOptions,
   ScaleByOptimisticGradientState,
@@ -161,6 +171,8 @@ export type { ScaleByRssOptions } from './transforms/rss.js';
 export { scaleByRss } from './transforms/rss.js';
 export type { ScaleByLearningRateOptions, ScaleByScheduleState } from './transforms/scale.js';
 export { scale, scaleByLearningRate, scaleBySchedule } from './transforms/scale.js';
+export type { ScheduleFreeOptions, ScheduleFreeState } from './transforms/scheduleFree.js';
+export { scheduleFree, scheduleFreeEvalParams } from './transforms/scheduleFree.js';
 export { scaleBySign } from './transforms/sign.js';
 export type { SlowParamsState } from './transforms/slowParamsInState.js';
 export { slowParamsInState } from './transforms/slowParamsInState.js';
@@ -194,3 +206,16 @@ export {
   treeZerosLike,
 } from './tree.js';
 export { VERSION } from './version.js';
+export type {
+  ConditionallyMaskState,
+  ConditionallyOptions,
+  ConditionallyTransformState,
+  ConditionFn,
+} from './wrappers/conditionally.js';
+export { conditionallyMask, conditionallyTransform } from './wrappers/conditionally.js';
+export type { SelectiveTransformOptions } from './wrappers/freeze.js';
+export { freeze, selectiveTransform, setToZero } from './wrappers/freeze.js';
+export type { NamedChainState } from './wrappers/namedChain.js';
+export { namedChain } from './wrappers/namedChain.js';
+export type { ParamLabels, PartitionState } from './wrappers/partition.js';
+export { multiTransform, partition } from './wrappers/partition.js';

@@ -5,6 +5,7 @@
 import { ADAM_VARIANT_STAGES } from './adam-variants.js';
 import { LION_STAGES } from './lion.js';
 import { RMS_STAGES } from './rms.js';
+import { SCHEDULE_FREE_STAGES } from './scheduleFree.js';
 import { SIGN_STAGES } from './sign.js';
 
 /** Every catalogue stage, by name. */
@@ -13,6 +14,7 @@ export const CATALOGUE_STAGES = {
   ...RMS_STAGES,
   ...SIGN_STAGES,
   ...ADAM_VARIANT_STAGES,
+  ...SCHEDULE_FREE_STAGES,
 };
 
 /**
