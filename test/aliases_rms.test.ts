@@ -405,6 +405,7 @@ describe('signSgd / signum / scaleBySign / ema', () => {
 
   it('validation', () => {
     expect(() => signSgd(Number.NaN)).toThrow('signSgd: learningRate must be a finite number');
+    expect(() => signSgd(0.1, { beta: 0.9 } as never)).toThrow('signSgd: unknown option "beta"');
     expect(() => signum(0.1, { beta: 1 })).toThrow('signum: beta must be in [0, 1), got 1');
     expect(() => signum(0.1, { accumulatorDtype: 'float32' as never })).toThrow(
       'signum: accumulatorDtype must be null',

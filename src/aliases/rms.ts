@@ -154,7 +154,10 @@ export function adadelta(
  */
 export function signSgd(
   learningRate: ScalarOrSchedule,
+  options: Record<string, never> = {},
 ): GradientTransformationExtraArgs<ChainState> {
+  // optax's sign_sgd has no other argument; an options object is refused key by key.
+  checkOptionKeys('signSgd', options, []);
   checkScalarOrSchedule('signSgd', 'learningRate', learningRate);
   return chain(scaleBySign(), scaleByLearningRate(learningRate));
 }
