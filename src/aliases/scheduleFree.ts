@@ -2,10 +2,9 @@
 
 import { sgd } from '../alias.js';
 import type { GradientTransformationExtraArgs, ScalarOrSchedule } from '../base.js';
-import { safeIncrement } from '../base.js';
 import { chain } from '../combine.js';
 import { warmupConstantSchedule } from '../schedules.js';
-import { type ElementwiseState, elementwise } from '../transforms/elementwise.js';
+import { makeScaleByRmsOrStddev } from '../transforms/rms.js';
 import { scaleByLearningRate } from '../transforms/scale.js';
 import { type ScheduleFreeState, scheduleFreeNamed } from '../transforms/scheduleFree.js';
 import { addDecayedWeights } from '../transforms/weightDecay.js';
@@ -33,29 +32,6 @@ export interface ScheduleFreeAdamwOptions {
   weightLrPower?: number;
   /** The dtype of the iterates `z`: `'float32'`, `'float64'` or `null` (the params'). */
   stateDtype?: 'float32' | 'float64' | null;
-}
-
-/**
- * optax's `scale_by_rms(decay=b2, eps=eps, eps_in_sqrt=False, bias_correction=True)` (Adam
- * without its first moment): state `{ count, nu }` (optax's `ScaleByRmsWithCountState`).
- */
-function scaleByRmsBiasCorrected(
-  fn: string,
-  b2: number,
-  eps: number,
-): GradientTransformationExtraArgs<ElementwiseState> {
-  return elementwise({
-    fn,
-    stages: ['rmsBiasCorrected'],
-    arrays: [{ key: 'nu' }],
-    counted: true,
-    constants: { a2: 1 - b2, b2, eps },
-    step(count, set) {
-      // Float64 bias correction at t = count + 1 (saturating as the count does).
-      set('bc2', 1 - b2 ** safeIncrement(count));
-      return 0;
-    },
-  });
 }
 
 /** The learning rate, with optax's linear warmup from 0 over `warmupSteps` when given. */
@@ -122,7 +98,9 @@ export function scheduleFreeAdamw(
   checkScalarOrSchedule(fn, 'weightDecay', weightDecay);
   const lr = withWarmup(fn, learningRate, options.warmupSteps ?? null);
   const base = chain(
-    scaleByRmsBiasCorrected(fn, b2, eps),
+    // optax's scale_by_rms(decay=b2, eps=eps, eps_in_sqrt=False, bias_correction=True): Adam
+    // without its first moment, state { count, nu }.
+    makeScaleByRmsOrStddev(fn, false, { decay: b2, eps, epsInSqrt: false, biasCorrection: true }),
     addDecayedWeights(weightDecay),
     scaleByLearningRate(lr),
   );

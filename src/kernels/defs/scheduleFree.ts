@@ -1,22 +1,8 @@
-/** The per-element math of schedule-free AdamW's base optimizer (`scheduleFreeAdamw`). */
-import { add, div, mul, ONE, sqrt, sub } from '../expr.js';
+/** The per-element math of `scheduleFree`'s averaging step. */
+import { add, div, mul, sub } from '../expr.js';
 import type { StageDef } from '../stage.js';
 
-/**
- * optax's `scale_by_rms(decay=b2, eps=eps, eps_in_sqrt=False, bias_correction=True)`, the base of
- * `schedule_free_adamw`: `nu = a2 (g g) + b2 nu` (`a2 = 1 - b2`), then the update
- * `(1 / (sqrt(nu / bc2) + eps)) g` (the scaling first, then the product, as optax).
- */
 export const SCHEDULE_FREE_STAGES = {
-  rmsBiasCorrected: {
-    arrays: ['nu'],
-    scalars: ['a2', 'b2', 'bc2', 'eps'],
-    math({ u: g, elem, scalar: s }) {
-      const nu = add(mul(s('a2'), mul(g, g)), mul(s('b2'), elem('nu')));
-      const scaling = div(ONE, add(sqrt(div(nu, s('bc2'))), s('eps')));
-      return { u: mul(scaling, g), set: { nu } };
-    },
-  },
   /**
    * `schedule_free`'s step after its base optimizer, on an update `u` and the params `y`:
    * `zNew = z + u`; `x = (y - c1 z) / b1` (the previous average, recomputed); `x = omck x + ck zNew`;

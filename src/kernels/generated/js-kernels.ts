@@ -932,29 +932,6 @@ export function optimistic_f32(u: Float32Array, _p: Float32Array, a: readonly Fl
   }
 }
 
-export function rmsBiasCorrected_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
-  const a0 = a[0] as Float32Array;
-  const s0 = R(sc[0]!);
-  const s1 = R(sc[1]!);
-  const s2 = R(sc[2]!);
-  const s3 = R(sc[3]!);
-  for (let i = start, j = 0; i < end; i++, j++) {
-    const e_u = u[j]!;
-    const t0 = R(e_u * e_u);
-    const t1 = R(s0 * t0);
-    const e_a0 = a0[i]!;
-    const t2 = R(s1 * e_a0);
-    const t3 = R(t1 + t2);
-    const t4 = R(t3 / s2);
-    const t5 = R(Math.sqrt(t4));
-    const t6 = R(t5 + s3);
-    const t7 = R((1) / t6);
-    const t8 = R(t7 * e_u);
-    a0[i] = t3;
-    u[j] = t8;
-  }
-}
-
 export function scheduleFree_f32(u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
   const a0 = a[0] as Float32Array;
   const s1 = R(sc[1]!);
@@ -3370,29 +3347,6 @@ export function optimistic_f64(u: Float64Array, _p: Float64Array, a: readonly Fl
   }
 }
 
-export function rmsBiasCorrected_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
-  const a0 = a[0] as Float64Array;
-  const s0 = sc[0]!;
-  const s1 = sc[1]!;
-  const s2 = sc[2]!;
-  const s3 = sc[3]!;
-  for (let i = start, j = 0; i < end; i++, j++) {
-    const e_u = u[j]!;
-    const t0 = e_u * e_u;
-    const t1 = s0 * t0;
-    const e_a0 = a0[i]!;
-    const t2 = s1 * e_a0;
-    const t3 = t1 + t2;
-    const t4 = t3 / s2;
-    const t5 = Math.sqrt(t4);
-    const t6 = t5 + s3;
-    const t7 = (1) / t6;
-    const t8 = t7 * e_u;
-    a0[i] = t3;
-    u[j] = t8;
-  }
-}
-
 export function scheduleFree_f64(u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
   const a0 = a[0] as Float64Array;
   const s1 = sc[1]!;
@@ -4919,7 +4873,6 @@ export const JS_KERNELS = {
   'adan': { f32: adan_f32, f64: adan_f64 },
   'optimisticFirst': { f32: optimisticFirst_f32, f64: optimisticFirst_f64 },
   'optimistic': { f32: optimistic_f32, f64: optimistic_f64 },
-  'rmsBiasCorrected': { f32: rmsBiasCorrected_f32, f64: rmsBiasCorrected_f64 },
   'scheduleFree': { f32: scheduleFree_f32, f64: scheduleFree_f64 },
   'load+adam+scale+apply': { f32: load_adam_scale_apply_f32, f64: load_adam_scale_apply_f64 },
   'load+adamNesterov+scale+apply': { f32: load_adamNesterov_scale_apply_f32, f64: load_adamNesterov_scale_apply_f64 },
