@@ -2,7 +2,7 @@
  * The demo's experiment: every optimizer at every learning rate trains the same MLP from the same
  * initial weights on the same batches, and is scored on the same held-out digits.
  */
-import { Optimizer, treeAllFinite } from '../src/index.js';
+import { Optimizer, scheduleFreeEvalParams, treeAllFinite } from '../src/index.js';
 import { IMAGE_SIZE, loadDigits, type Split, splitDigits } from './data.js';
 import {
   type BackendName,
@@ -181,8 +181,11 @@ function trainOne(
     }
   }
   const curve = binLosses(losses, Math.max(1, Math.round((stepsPerEpoch * config.epochs) / 60)));
-  const trainScore = evaluate(params, train);
-  const testScore = evaluate(params, split.test);
+  // Schedule-free optimizers step params that are not the ones to evaluate.
+  const evalParams =
+    name === 'scheduleFreeAdamw' ? scheduleFreeEvalParams(opt.state, params) : params;
+  const trainScore = evaluate(evalParams, train);
+  const testScore = evaluate(evalParams, split.test);
   return {
     optimizer: name,
     lr,

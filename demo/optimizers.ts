@@ -25,6 +25,7 @@ export const CATALOGUE = {
   polyakSgd: (lr: number) => optax.polyakSgd(lr),
   rmsprop: (lr: number) => optax.rmsprop(lr),
   rprop: (lr: number) => optax.rprop(lr),
+  scheduleFreeAdamw: (lr: number) => optax.scheduleFreeAdamw(lr),
   sgd: (lr: number) => optax.sgd(lr),
   signSgd: (lr: number) => optax.signSgd(lr),
   signum: (lr: number) => optax.signum(lr),
