@@ -80,23 +80,32 @@ export function chain(
   };
   if (canRunInPlace) {
     chained.bindInPlace = (state, params) => {
-      const steps: InPlaceStep[] = transforms.map((tx, i) => tx.bindInPlace!(state[i], params));
-      return {
-        // A chain's run cannot throw when no member's can.
-        cannotThrow: steps.every((step) => step.cannotThrow === true),
-        prepare(extraArgs: ExtraArgs | undefined) {
-          for (const step of steps) step.prepare(extraArgs);
-        },
-        run(input, output, params) {
-          let from = input;
-          for (const step of steps) {
-            step.run(from, output, params);
-            from = output;
-          }
-          if (steps.length === 0) for (let i = 0; i < input.length; i++) output[i]!.set(input[i]!);
-        },
-      };
+      return sequenceSteps(transforms.map((tx, i) => tx.bindInPlace!(state[i], params)));
     };
   }
   return withFusionTag(chained, { kind: 'chain', members: transforms });
+}
+
+/**
+ * In-place steps run one after the other, each reading what the one before wrote: the in-place
+ * form of a chain (`chain`, `namedChain`, and `partition`, whose groups' leaves are disjoint).
+ * It cannot throw when no step can; with no steps it copies the input to the output.
+ */
+export function sequenceSteps(steps: readonly InPlaceStep[]): InPlaceStep {
+  return {
+    cannotThrow: steps.every((step) => step.cannotThrow === true),
+    prepare(extraArgs: ExtraArgs | undefined) {
+      for (const step of steps) step.prepare(extraArgs);
+    },
+    run(input, output, params) {
+      let from = input;
+      for (const step of steps) {
+        step.run(from, output, params);
+        from = output;
+      }
+      if (steps.length === 0)
+        for (let i = 0; i < input.length; i++)
+          if (output[i] !== input[i]) output[i]!.set(input[i]!);
+    },
+  };
 }

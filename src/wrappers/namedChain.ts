@@ -1,11 +1,7 @@
 /** A chain whose members are named, as `optax.named_chain`. */
 
-import type {
-  ExtraArgs,
-  GradientTransformation,
-  GradientTransformationExtraArgs,
-  InPlaceStep,
-} from '../base.js';
+import type { GradientTransformation, GradientTransformationExtraArgs } from '../base.js';
+import { sequenceSteps } from '../combine.js';
 import { isContainer } from '../tree.js';
 import { checkTransformation, describeValue } from '../validate.js';
 
@@ -66,27 +62,8 @@ export function namedChain(
     },
   };
   if (transforms.every((t) => typeof t.bindInPlace === 'function')) {
-    tx.bindInPlace = (state, params) => {
-      const steps: InPlaceStep[] = transforms.map((t, i) =>
-        t.bindInPlace!(state[names[i]!], params),
-      );
-      return {
-        cannotThrow: steps.every((s) => s.cannotThrow === true),
-        prepare(extraArgs: ExtraArgs | undefined) {
-          for (const s of steps) s.prepare(extraArgs);
-        },
-        run(input, output, params) {
-          let from = input;
-          for (const s of steps) {
-            s.run(from, output, params);
-            from = output;
-          }
-          if (steps.length === 0)
-            for (let i = 0; i < input.length; i++)
-              if (output[i] !== input[i]) output[i]!.set(input[i]!);
-        },
-      };
-    };
+    tx.bindInPlace = (state, params) =>
+      sequenceSteps(transforms.map((t, i) => t.bindInPlace!(state[names[i]!], params)));
   }
   return tx;
 }

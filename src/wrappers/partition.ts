@@ -1,11 +1,7 @@
 /** A different transformation per group of parameters, as `optax.partition` (`multi_transform`). */
 
-import type {
-  ExtraArgs,
-  GradientTransformation,
-  GradientTransformationExtraArgs,
-  InPlaceStep,
-} from '../base.js';
+import type { GradientTransformation, GradientTransformationExtraArgs } from '../base.js';
+import { sequenceSteps } from '../combine.js';
 import { type MaskedState, masked, resolveMask } from '../transforms/masked.js';
 import { describeNode, isContainer, joinPath } from '../tree.js';
 import { checkTransformation, describeValue } from '../validate.js';
@@ -198,26 +194,10 @@ export function partitionNamed(
   if (groups.every((g) => typeof transforms[g]!.bindInPlace === 'function')) {
     tx.bindInPlace = (state, params) => {
       const parts = partsFor(params, 'params');
-      const steps: InPlaceStep[] = groups.map((g) =>
-        parts.get(g)!.bindInPlace!(state.innerStates[g]!, params),
+      // The groups' leaves are disjoint: each step writes its own and passes the others on.
+      return sequenceSteps(
+        groups.map((g) => parts.get(g)!.bindInPlace!(state.innerStates[g]!, params)),
       );
-      return {
-        cannotThrow: steps.every((s) => s.cannotThrow === true),
-        prepare(extraArgs: ExtraArgs | undefined) {
-          for (const s of steps) s.prepare(extraArgs);
-        },
-        run(input, output, params) {
-          // The groups' leaves are disjoint: each step writes its own and passes the others on.
-          let from = input;
-          for (const s of steps) {
-            s.run(from, output, params);
-            from = output;
-          }
-          if (steps.length === 0)
-            for (let i = 0; i < input.length; i++)
-              if (output[i] !== input[i]) output[i]!.set(input[i]!);
-        },
-      };
     };
   }
   return tx;
