@@ -88,6 +88,35 @@ describe.each(ALIASES)('$name', ({ name, make, bad: [option, value] }) => {
     expect((error as Error).message).toMatch(new RegExp(`^${name}\\b|\\b${name}:`));
   });
 
+  it('takes a schedule for its learning rate (a constant schedule gives the constant bits)', () => {
+    // Two first arguments are numbers in optax, not learning rates: polyakSgd's maximal learning
+    // rate and rprop's initial step size.
+    if (name === 'polyakSgd' || name === 'rprop') return;
+    const run = (tx: optax.GradientTransformationExtraArgs) => {
+      let p = tree(0);
+      let s = tx.init(p);
+      for (let t = 0; t < 4; t++) {
+        const [u, next] = tx.update(tree(100 + t), s, p, EXTRA);
+        p = optax.applyUpdates(p, u);
+        s = next;
+      }
+      return p;
+    };
+    const constant = run(make(0.01));
+    const scheduled = run(make(optax.constantSchedule(0.01) as never));
+    for (const k of Object.keys(constant))
+      expect(Array.from(scheduled[k]!), k).toEqual(Array.from(constant[k]!));
+    // And a schedule whose value changes is called with the step count.
+    const seen: number[] = [];
+    run(
+      make(((c: number) => {
+        seen.push(c);
+        return 0.01 / (1 + c);
+      }) as never),
+    );
+    expect(seen.length).toBeGreaterThan(0);
+  });
+
   it('resumes from a checkpoint with the bits of the uninterrupted run', () => {
     const tx = make(0.01);
     const run = (
