@@ -490,12 +490,18 @@ export class Arena {
     if (worker) worker.startStream(chunks, this.workerScratch);
     let lost = false;
     let mainWaits = 0;
+    let steals = 0;
     let finished = false;
     try {
       for (let c = 0; c < Math.min(2, chunks); c++) this.publish(variant, c, worker, share);
       for (let c = 0; c < chunks; c++) {
         run(this.ringProgs[c % RING]!, mids[c % RING]!, plan.chunkEnd[c]!, this.scratch);
-        if (worker) {
+        if (worker && worker.streamDone <= c && worker.steal(c)) {
+          // The worker has not started its part of this chunk (it is late, descheduled on a busy
+          // machine): step it here rather than wait for it.
+          run(this.ringProgs[c % RING]!, plan.chunkStart[c]!, mids[c % RING]!, this.scratch);
+          steals++;
+        } else if (worker) {
           if (worker.streamDone <= c) mainWaits++;
           if (!worker.waitChunk(c)) {
             // The worker died or hung: step its parts of the chunks it had not done (all but one
@@ -530,8 +536,9 @@ export class Arena {
       else {
         // Balance the next step: the side that waited takes more of each chunk.
         const workerWaited = worker.streamWaits > 1000;
-        if (mainWaits > chunks / 8 && !workerWaited) this.share = Math.max(0.05, share - 0.03);
-        else if (workerWaited && mainWaits < chunks / 8) this.share = Math.min(0.95, share + 0.03);
+        const late = mainWaits + steals;
+        if (late > chunks / 8 && !workerWaited) this.share = Math.max(0.05, share - 0.03);
+        else if (workerWaited && late < chunks / 8) this.share = Math.min(0.95, share + 0.03);
       }
     }
     this.lastThreads = worker ? 2 : 1;

@@ -51,8 +51,15 @@ const WSPINS = MODE + 5;
 const DESC = MODE + 6;
 /** Chunks a stream job may have published and not yet finished (the ring's size). */
 export const RING = 3;
+/**
+ * Stream jobs: how many chunks' worker parts have been claimed, in order, by the worker (which
+ * then steps them) or by the main thread (which steals a part the worker has not started, when the
+ * worker is late: descheduled on a busy machine). A compare-and-swap from `c` to `c + 1` claims
+ * chunk `c`, so each part is stepped exactly once.
+ */
+const CLAIMED = DESC + 3 * RING;
 /** Int32 slots in the control block. */
-export const CONTROL_SLOTS = DESC + 3 * RING;
+export const CONTROL_SLOTS = CLAIMED + 1;
 
 /**
  * Elements per chunk of the worker's share. The worker counts the chunks it has finished, so that
@@ -231,6 +238,11 @@ for (;;) {
       for (let c = 0; c < chunks; c++) {
         while (Atomics.load(ctl, ${PUBLISHED}) <= c && ctl[${ABORT}] === 0) spins++;
         if (ctl[${ABORT}] !== 0) break;
+        // The main thread stole this chunk's part while this thread was late: skip it.
+        if (Atomics.compareExchange(ctl, ${CLAIMED}, c, c + 1) !== c) {
+          Atomics.store(ctl, ${WDONE}, c + 1);
+          continue;
+        }
         const d = ${DESC} + 3 * (c % ${RING});
         const prog = ctl[d], start = ctl[d + 1], mid = ctl[d + 2];
         Atomics.store(ctl, ${PHASE}, 1);
@@ -241,6 +253,7 @@ for (;;) {
         if (mid > start) run(prog, start, mid, scratch);
         Atomics.store(ctl, ${PHASE}, 0);
         Atomics.store(ctl, ${WDONE}, c + 1);
+        Atomics.notify(ctl, ${WDONE});
         if (fault === -10 - c) die();
       }
       ctl[${WSPINS}] = spins;
@@ -427,6 +440,7 @@ export class KernelWorker {
     ctl[WSPINS] = 0;
     Atomics.store(ctl, ABORT, 0);
     Atomics.store(ctl, WDONE, 0);
+    Atomics.store(ctl, CLAIMED, 0);
     Atomics.store(ctl, PUBLISHED, 0);
     Atomics.store(ctl, PHASE, 0);
     ctl[MODE] = 1;
@@ -446,6 +460,17 @@ export class KernelWorker {
   }
 
   /**
+   * Claims chunk `c`'s worker part for the calling thread (true), which then steps it itself:
+   * possible while the worker has not started that part. Never while a test fault is injected
+   * (see {@link injectFault}), so that the fault happens in the chunk the test chose.
+   */
+  steal(c: number): boolean {
+    const ctl = this.ctl;
+    if (ctl[FAULT] !== 0) return false;
+    return Atomics.compareExchange(ctl, CLAIMED, c, c + 1) === c;
+  }
+
+  /**
    * Waits (spinning) until the worker has done its part of chunk `c`: true when it has. False
    * when it has died or has not finished a chunk for {@link STALL_MS}: the worker is then
    * terminated (see {@link streamDone} and {@link midChunk} for what it had done).
@@ -455,8 +480,8 @@ export class KernelWorker {
     // The worker is normally at most a chunk behind: spin first (no clock, nothing allocated).
     for (let i = 0; i < SPIN_FIRST; i++) if (Atomics.load(ctl, WDONE) > c) return true;
     if (!this.canBlock) return this.spinChunk(c);
-    // Then wait in slices (the worker does not notify: each slice times out), counting the
-    // slices without progress.
+    // Then wait in slices (the worker notifies after each chunk, which ends a slice early),
+    // counting the slices without progress.
     let last = -1;
     let stalled = 0;
     for (;;) {
