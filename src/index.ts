@@ -122,3 +122,7 @@ export {
   treeZerosLike,
 } from './tree.js';
 export { VERSION } from './version.js';
+
+// --- Matrix part (#15): leaf shapes, and the optimizers that are not elementwise. ---
+export type { Shape } from './shape.js';
+export { checkShape, shapeOf, withShapeOf } from './shape.js';

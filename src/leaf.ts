@@ -30,6 +30,7 @@
 
 import { type Primitive, typedArrayPrimitive } from './kernels/evaluate.js';
 import { addInto, FUNCTIONAL_WASM_THRESHOLD } from './kernels/functional.js';
+import { withShapeOf } from './shape.js';
 import { checkName, describeValue, isForeignTypedArray } from './validate.js';
 
 /** The elementwise operations the transformations need, for one kind of leaf. */
@@ -77,10 +78,12 @@ export interface LeafOps<L = any> {
 
 type Typed = Float32Array | Float64Array;
 
+/** A fresh zero array of `like`'s type, length and shape. */
 function alloc(like: Typed): Typed {
-  return like instanceof Float32Array
-    ? new Float32Array(like.length)
-    : new Float64Array(like.length);
+  return withShapeOf(
+    like instanceof Float32Array ? new Float32Array(like.length) : new Float64Array(like.length),
+    like,
+  );
 }
 
 const R = Math.fround;
