@@ -50,6 +50,9 @@ export {
   typedArrayOps,
 } from './leaf.js';
 export * from './schedules.js';
+// --- Matrix part (#15): leaf shapes, and the optimizers that are not elementwise. ---
+export type { Shape } from './shape.js';
+export { checkShape, shapeOf, withShapeOf } from './shape.js';
 export type { AdamHyperparams, ScaleByAdamOptions } from './transforms/adam.js';
 export { scaleByAdam } from './transforms/adam.js';
 export type { ApplyIfFiniteState } from './transforms/applyIfFinite.js';
@@ -122,7 +125,3 @@ export {
   treeZerosLike,
 } from './tree.js';
 export { VERSION } from './version.js';
-
-// --- Matrix part (#15): leaf shapes, and the optimizers that are not elementwise. ---
-export type { Shape } from './shape.js';
-export { checkShape, shapeOf, withShapeOf } from './shape.js';
