@@ -10,6 +10,13 @@ export { decayedAlias } from './aliases/common.js';
 export type { LionOptions } from './aliases/lion.js';
 export { lion } from './aliases/lion.js';
 export type {
+  AdafactorOptions,
+  FromageOptions,
+  LambOptions,
+  LarsOptions,
+} from './aliases/matrix.js';
+export { adafactor, fromage, lamb, lars } from './aliases/matrix.js';
+export type {
   EmptyState,
   ExtraArgs,
   GradientTransformation,
@@ -65,6 +72,13 @@ export type {
   SetScalar,
 } from './transforms/elementwise.js';
 export { elementwise } from './transforms/elementwise.js';
+export type { FactoredState, ScaleByFactoredRmsOptions } from './transforms/factoredRms.js';
+export {
+  clipByBlockRms,
+  factoredDims,
+  scaleByFactoredRms,
+  scaleByParamBlockRms,
+} from './transforms/factoredRms.js';
 export type {
   InjectedArgs,
   InjectHyperparamsOptions,
@@ -101,6 +115,8 @@ export type { SlowParamsState } from './transforms/slowParamsInState.js';
 export { slowParamsInState } from './transforms/slowParamsInState.js';
 export type { TraceOptions, TraceState } from './transforms/trace.js';
 export { trace } from './transforms/trace.js';
+export type { ScaleByTrustRatioOptions } from './transforms/trustRatio.js';
+export { leafNorm, scaleByTrustRatio } from './transforms/trustRatio.js';
 export type {
   AddDecayedWeightsOptions,
   AddDecayedWeightsState,

@@ -1,0 +1,322 @@
+/**
+ * The optimizers that are not elementwise (per-leaf norms, matrices): hand-derived steps, the
+ * in-place Optimizer against the functional loop bit for bit (float32 and float64), validation,
+ * optax's state layout.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  adafactor,
+  applyUpdates,
+  chain,
+  clipByBlockRms,
+  factoredDims,
+  fromage,
+  type GradientTransformationExtraArgs,
+  lamb,
+  lars,
+  Optimizer,
+  scaleByFactoredRms,
+  scaleByParamBlockRms,
+  scaleByTrustRatio,
+  shapeOf,
+  treeMap,
+} from '../src/index.js';
+import { treeLeaves } from '../src/tree.js';
+import { rng } from './rng.js';
+
+type Float = Float32Array | Float64Array;
+type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
+
+function shaped<T extends Float>(x: T, shape: number[]): T {
+  return Object.assign(x, { shape });
+}
+
+/** A params tree of several sizes and shapes, deterministic, in `C`. */
+function makeParams(C: Ctor, shapes: number[][], seed = 1): Record<string, Float> {
+  const r = rng(seed);
+  const out: Record<string, Float> = {};
+  shapes.forEach((s, i) => {
+    const n = s.reduce((a, b) => a * b, 1);
+    out[`p${i}`] = shaped(
+      (C as Float64ArrayConstructor).from({ length: n }, () => r() * 2 - 1) as Float,
+      s,
+    );
+  });
+  return out;
+}
+
+function gradsLike(params: Record<string, Float>, seed: number, special = false) {
+  const r = rng(seed);
+  return treeMap((p: Float) => {
+    const g = p.map(() => r() * 2 - 1);
+    if (special && g.length > 3) {
+      g[0] = 0;
+      g[1] = -0;
+      g[2] = 1e-20;
+    }
+    return g;
+  }, params) as Record<string, Float>;
+}
+
+const clone = (t: Record<string, Float>) => treeMap((x: Float) => x.slice(), t);
+
+/** The Optimizer (generic in-place steps) gives the functional loop's bits over `steps` steps. */
+function expectBitIdentical(
+  make: () => GradientTransformationExtraArgs,
+  params: Record<string, Float>,
+  steps = 10,
+  special = false,
+) {
+  const tx = make();
+  let p = clone(params);
+  let state = tx.init(p);
+  const opt = new Optimizer(make(), clone(params));
+  expect(opt.runsInPlace).toBe(true);
+  for (let t = 0; t < steps; t++) {
+    const g = gradsLike(params, 100 + t, special);
+    let u: unknown;
+    [u, state] = tx.update(g, state, p);
+    p = applyUpdates(p, u);
+    opt.step(clone(g));
+  }
+  const a = treeLeaves<Float>(p);
+  const b = treeLeaves<Float>(opt.params);
+  a.forEach((x, i) => {
+    const y = b[i]!;
+    expect(y.constructor).toBe(x.constructor);
+    for (let j = 0; j < x.length; j++)
+      if (!Object.is(x[j], y[j]))
+        expect.fail(`leaf ${i}[${j}]: functional ${x[j]}, in place ${y[j]}`);
+    expect(shapeOf(y)).toEqual(shapeOf(x));
+  });
+  // The state too.
+  const sa = treeLeaves<unknown>(state).filter((x) => ArrayBuffer.isView(x)) as Float[];
+  const sb = treeLeaves<unknown>(opt.state).filter((x) => ArrayBuffer.isView(x)) as Float[];
+  expect(sb.length).toBe(sa.length);
+  sa.forEach((x, i) => {
+    expect(Array.from(sb[i]!).every((v, j) => Object.is(v, x[j]))).toBe(true);
+  });
+}
+
+const SHAPES = [[1], [7], [20, 15], [50, 100]];
+
+describe('scaleByTrustRatio', () => {
+  it('rescales each leaf to its param norm (hand-derived)', () => {
+    const tx = scaleByTrustRatio();
+    // |p| = 10, |u| = 5: ratio 2.
+    const [u] = tx.update({ w: Float64Array.of(3, 4) }, {}, { w: Float64Array.of(6, 8) });
+    expect(Array.from(u.w)).toEqual([6, 8]);
+    // A zero param: ratio 1. trustCoefficient and eps: 0.5 * 10 / (5 + 5) = 0.5.
+    const [z] = tx.update({ w: Float64Array.of(3, 4) }, {}, { w: Float64Array.of(0, 0) });
+    expect(Array.from(z.w)).toEqual([3, 4]);
+    const t2 = scaleByTrustRatio({ trustCoefficient: 0.5, eps: 5 });
+    const [h] = t2.update({ w: Float64Array.of(3, 4) }, {}, { w: Float64Array.of(6, 8) });
+    expect(Array.from(h.w)).toEqual([1.5, 2]);
+    // minNorm raises both norms: |p| = 0 -> 1, |u| = 0.5 -> 1: ratio 1 (both nonzero).
+    const t3 = scaleByTrustRatio({ minNorm: 1 });
+    const [m] = t3.update({ w: Float64Array.of(0.3, 0.4) }, {}, { w: Float64Array.of(0, 0) });
+    expect(Array.from(m.w)).toEqual([0.3, 0.4]);
+  });
+  it('float32: the ratio is computed in float32', () => {
+    const [u] = scaleByTrustRatio().update(
+      { w: Float32Array.of(1, 1) },
+      {},
+      { w: Float32Array.of(1, 0) },
+    );
+    const r = Math.fround(1 / Math.fround(Math.SQRT2));
+    expect(u.w[0]).toBe(Math.fround(1 * r));
+  });
+  it('validation', () => {
+    expect(() => scaleByTrustRatio({ minNorm: -1 })).toThrow(
+      'scaleByTrustRatio: minNorm must be >= 0',
+    );
+    expect(() => scaleByTrustRatio({ eps: Number.NaN })).toThrow(
+      'scaleByTrustRatio: eps must be a finite number',
+    );
+    expect(() => scaleByTrustRatio({ foo: 1 } as never)).toThrow('unknown option "foo"');
+    expect(() => scaleByTrustRatio().update({ w: 1 }, {})).toThrow('params are required');
+  });
+});
+
+describe('lamb, lars, fromage', () => {
+  it('lamb: one hand-derived step', () => {
+    // Adam's first step is g / (|g| + eps) elementwise = [1/(1+1e-6), 0]; |p| = 5, so the step is
+    // scaled to norm 5: u = -lr * 5 * [1, 0].
+    const solver = lamb(0.1);
+    const p = { w: Float64Array.of(3, 4) };
+    const [u] = solver.update({ w: Float64Array.of(1, 0) }, solver.init(p), p);
+    expect(u.w[0]).toBeCloseTo(-0.5, 12);
+    expect(u.w[1]).toBe(-0);
+  });
+  it('lars: weight decay, trust ratio, lr, momentum (hand-derived)', () => {
+    const solver = lars(0.1, { weightDecay: 0.5, momentum: 0.9 });
+    const p = { w: Float64Array.of(3, 4) };
+    let st: any = solver.init(p);
+    // g + 0.5 p = [1.5, 2] + [0.5, 0] ... with g = [1, 0]: [2.5, 2]; ratio 0.001 * 5 / |[2.5, 2]|.
+    const d = [2.5, 2];
+    const n = Math.hypot(2.5, 2);
+    let u: any;
+    [u, st] = solver.update({ w: Float64Array.of(1, 0) }, st, p);
+    d.forEach((x, i) => {
+      expect(u.w[i]).toBeCloseTo(-0.1 * ((0.001 * 5) / n) * x, 15);
+    });
+    // optax's state: [add_decayed_weights masked, masked trust ratio, lr, trace].
+    expect(Object.keys(st[1])).toEqual(['innerState']);
+    expect(Object.keys(st[3])).toEqual(['trace']);
+  });
+  it('fromage: lr * m and decay m - 1 (hand-derived)', () => {
+    const lr = 0.01;
+    const m = 1 / Math.sqrt(1 + lr * lr);
+    const solver = fromage(lr);
+    const p = { w: Float64Array.of(3, 4) };
+    const [u] = solver.update({ w: Float64Array.of(1, 0) }, solver.init(p), p);
+    // Trust ratio 5: [5, 0]; * -lr m; + (m - 1) p.
+    expect(u.w[0]).toBeCloseTo(-lr * m * 5 + (m - 1) * 3, 15);
+    expect(u.w[1]).toBeCloseTo((m - 1) * 4, 15);
+    const sched = fromage((c: number) => 0.01 / (c + 1));
+    expect(() => sched.update({ w: Float64Array.of(1, 0) }, sched.init(p), p)).not.toThrow();
+  });
+  for (const C of [Float32Array, Float64Array])
+    it(`Optimizer = functional, bit for bit (${C.name})`, () => {
+      const params = makeParams(C, SHAPES);
+      expectBitIdentical(() => lamb(0.01, { weightDecay: 0.01 }), params, 10, true);
+      expectBitIdentical(() => lars(0.1, { weightDecay: 1e-4, nesterov: true }), params);
+      expectBitIdentical(() => fromage(0.01), params);
+      expectBitIdentical(() => fromage((c: number) => 0.01 / (1 + c)), params);
+    });
+  it('validation names the alias', () => {
+    expect(() => lamb(0.1, { b1: 1 })).toThrow('lamb: b1 must be in [0, 1), got 1');
+    expect(() => lamb(Number.NaN)).toThrow('lamb: learningRate must be a finite number');
+    expect(() => lamb(0.1, { nesterov: true } as never)).toThrow('lamb: unknown option "nesterov"');
+    expect(() => lars(0.1, { trustCoefficient: Number.POSITIVE_INFINITY })).toThrow(
+      'lars: trustCoefficient must be a finite number',
+    );
+    expect(() => lars(0.1, { eps: -1 })).toThrow('lars: eps must be >= 0');
+    expect(() => fromage(0.1, { minNorm: -1 })).toThrow('fromage: minNorm must be >= 0');
+  });
+});
+
+describe('adafactor', () => {
+  it('factoredDims follows numpy argsort (the later of equal sizes is d0)', () => {
+    expect(factoredDims([300, 200], true, 128)).toEqual([1, 0]);
+    expect(factoredDims([200, 300], true, 128)).toEqual([0, 1]);
+    expect(factoredDims([200, 200], true, 128)).toEqual([0, 1]);
+    expect(factoredDims([4, 300, 200], true, 128)).toEqual([2, 1]);
+    expect(factoredDims([300, 100], true, 128)).toBeNull();
+    expect(factoredDims([300, 300], false, 128)).toBeNull();
+    expect(factoredDims([300], true, 1)).toBeNull();
+  });
+
+  it('a factored 2x3 moment by hand (float64)', () => {
+    const tx = scaleByFactoredRms({ minDimSizeToFactor: 2, epsilon: 0 });
+    const p = { w: shaped(new Float64Array(6), [2, 3]) };
+    const st = tx.init(p);
+    // d0 = 1 (size 3), d1 = 0 (size 2): vRow has shape [2] (mean over columns), vCol [3].
+    expect(shapeOf(st.vRow.w)).toEqual([2]);
+    expect(shapeOf(st.vCol.w)).toEqual([3]);
+    expect(st.v.w.length).toBe(1);
+    const g = Float64Array.of(1, 2, 3, 4, 5, 6);
+    const [u, s1] = tx.update({ w: g }, st, p);
+    // The decay is 1 - (count + 1)^-0.8 = 0 on the first step: the moments are the means of g².
+    const c = 1;
+    // Row means of g²: [14/3, 77/3]; column means: [17/2, 29/2, 45/2].
+    const vr = [c * (14 / 3), c * (77 / 3)];
+    const vc = [c * (17 / 2), c * (29 / 2), c * (45 / 2)];
+    vr.forEach((x, i) => {
+      expect(s1.vRow.w[i]).toBeCloseTo(x, 13);
+    });
+    vc.forEach((x, i) => {
+      expect(s1.vCol.w[i]).toBeCloseTo(x, 13);
+    });
+    const mean = (vr[0]! + vr[1]!) / 2;
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 3; j++)
+        expect(u.w[i * 3 + j]).toBeCloseTo(
+          g[i * 3 + j]! * (vr[i]! / mean) ** -0.5 * vc[j]! ** -0.5,
+          12,
+        );
+    expect(s1.count).toBe(1);
+  });
+
+  it('an unfactored leaf by hand, and a 3-D leaf factored over its two largest dims', () => {
+    const tx = scaleByFactoredRms();
+    const p = { b: Float64Array.of(0, 0) };
+    const [u] = tx.update({ b: Float64Array.of(2, -3) }, tx.init(p), p);
+    // First step: v = g² + 1e-30, u = g / |g|.
+    expect(Array.from(u.b)).toEqual([1, -1]);
+    const t3 = scaleByFactoredRms({ minDimSizeToFactor: 3 });
+    const w = shaped(new Float64Array(2 * 4 * 3), [2, 4, 3]);
+    const s3 = t3.init({ w });
+    expect(shapeOf(s3.vRow.w)).toEqual([2, 3]); // without d0 = 1 (size 4)
+    expect(shapeOf(s3.vCol.w)).toEqual([2, 4]); // without d1 = 2 (size 3)
+    // A constant gradient 2: vRow = vCol = 4, the row factor (vRow / mean vRow)^-0.5 = 1 and the
+    // column factor 4^-0.5, so u = 2 * 1 * 0.5 = 1.
+    const g = new Float64Array(24).fill(2);
+    const [u3] = t3.update({ w: g }, s3, { w });
+    expect(Array.from(u3.w)).toEqual(new Array(24).fill(1));
+  });
+
+  it('clipByBlockRms and scaleByParamBlockRms by hand', () => {
+    const [u] = clipByBlockRms(1).update({ w: Float64Array.of(3, 4) }, {});
+    const rms = Math.sqrt(12.5);
+    expect(u.w[0]).toBeCloseTo(3 / rms, 15);
+    const [v] = scaleByParamBlockRms().update(
+      { w: Float64Array.of(1, 1) },
+      {},
+      { w: Float64Array.of(0, 0) },
+    );
+    expect(Array.from(v.w)).toEqual([1e-3, 1e-3]);
+  });
+
+  it('the alias chain: state layout as optax composes it', () => {
+    const st: any = adafactor(0.01, { momentum: 0.9, weightDecayRate: 1e-3 }).init({
+      w: new Float32Array(3),
+    });
+    // factored rms, clip, lr, param scale, ema, decay, scale(-1).
+    expect(st.length).toBe(7);
+    expect(Object.keys(st[0]).sort()).toEqual(['count', 'v', 'vCol', 'vRow']);
+    expect(Object.keys(st[4]).sort()).toEqual(['count', 'ema']);
+    expect(adafactor().init({ w: new Float32Array(3) }).length).toBe(4);
+    expect(
+      adafactor(null, { clippingThreshold: null, multiplyByParameterScale: false }).init({}).length,
+    ).toBe(2);
+  });
+
+  for (const C of [Float32Array, Float64Array])
+    it(`Optimizer = functional, bit for bit (${C.name})`, () => {
+      const params = makeParams(C, [[1], [7], [20, 15], [130, 140], [3, 130, 129]]);
+      expectBitIdentical(() => adafactor(0.01), params, 6, true);
+      expectBitIdentical(
+        () => adafactor(null, { minDimSizeToFactor: 10, momentum: 0.9 }),
+        params,
+        6,
+      );
+      expectBitIdentical(
+        () =>
+          adafactor(0.01, {
+            minDimSizeToFactor: 3,
+            momentum: 0.5,
+            dtypeMomentum: 'float64',
+            weightDecayRate: 1e-3,
+          }),
+        params,
+        4,
+      );
+    });
+
+  it('validation names adafactor', () => {
+    expect(() => adafactor(null, { decayRate: Number.NaN })).toThrow(
+      'adafactor: decayRate must be a finite number',
+    );
+    expect(() => adafactor(null, { minDimSizeToFactor: 1.5 })).toThrow(
+      'adafactor: minDimSizeToFactor must be an integer >= 0',
+    );
+    expect(() => adafactor(null, { eps: -1 })).toThrow('adafactor: eps must be >= 0');
+    expect(() => adafactor(null, { dtypeMomentum: 'int8' as never })).toThrow(
+      "adafactor: dtypeMomentum must be 'float32', 'float64' or null",
+    );
+    expect(() => adafactor(Number.NaN)).toThrow('adafactor: learningRate must be a finite number');
+    const tx = scaleByFactoredRms();
+    expect(() => tx.update({ w: 1 }, tx.init({ w: 1 }))).toThrow('params are required');
+  });
+});
