@@ -16,6 +16,8 @@ export type {
   LarsOptions,
 } from './aliases/matrix.js';
 export { adafactor, fromage, lamb, lars } from './aliases/matrix.js';
+export type { MuonOptions, MuonPartitionState } from './aliases/muon.js';
+export { muon } from './aliases/muon.js';
 export type {
   EmptyState,
   ExtraArgs,
@@ -42,6 +44,7 @@ export {
 } from './checkpoint/state.js';
 export type { ChainState } from './combine.js';
 export { chain } from './combine.js';
+export { contrib } from './contrib.js';
 export type { KernelKind } from './inplace/engines.js';
 export type { OptimizerOptions } from './inplace/optimizer.js';
 export { Optimizer, WASM_STAGING_THRESHOLD } from './inplace/optimizer.js';
@@ -97,6 +100,14 @@ export type { Mask, MaskedState } from './transforms/masked.js';
 export { masked } from './transforms/masked.js';
 export type { MultiStepsOptions, MultiStepsState } from './transforms/multiSteps.js';
 export { multiSteps } from './transforms/multiSteps.js';
+export type {
+  MuonPreconditioning,
+  MuonState,
+  NsCoeffs,
+  ScaleByMuonOptions,
+  ScaleByShapeOptions,
+} from './transforms/muon.js';
+export { NS_COEFFS_PRESETS, scaleByMuon, scaleByShape } from './transforms/muon.js';
 export type {
   RadamHyperparams,
   RadamScalars,

@@ -7,17 +7,22 @@ import { describe, expect, it } from 'vitest';
 import {
   adafactor,
   applyUpdates,
-  chain,
   clipByBlockRms,
+  contrib,
+  deserializeState,
   factoredDims,
   fromage,
   type GradientTransformationExtraArgs,
   lamb,
   lars,
+  muon,
   Optimizer,
   scaleByFactoredRms,
+  scaleByMuon,
   scaleByParamBlockRms,
+  scaleByShape,
   scaleByTrustRatio,
+  serializeState,
   shapeOf,
   treeMap,
 } from '../src/index.js';
@@ -320,3 +325,117 @@ describe('adafactor', () => {
     expect(() => tx.update({ w: 1 }, tx.init({ w: 1 }))).toThrow('params are required');
   });
 });
+
+describe('muon', () => {
+  const mat = (C: Ctor, r: number, c: number, values: number[]) =>
+    shaped((C as Float64ArrayConstructor).from(values) as Float, [r, c]);
+
+  it('a 2x2 Newton-Schulz step by hand', () => {
+    const tx = scaleByMuon({ nsSteps: 1, nsCoeffs: [1.5, -0.5, 0], eps: 0, nesterov: false });
+    const w = mat(Float64Array, 2, 2, [0, 0, 0, 0]);
+    const [u, st] = tx.update({ w: Float64Array.of(3, 0, 0, 4) }, tx.init({ w }), { w });
+    // mu = 0.05 g, mHat = mu / (1 - 0.95) = g; x = g / |g|_F = diag(0.6, 0.8);
+    // A = x xT = diag(0.36, 0.64); b = -0.5 A; x' = 1.5 x + b x = diag(0.792, 0.944).
+    const want = [0.792, 0, 0, 0.944];
+    want.forEach((x, i) => {
+      expect(u.w[i]).toBeCloseTo(x, 14);
+    });
+    expect(st.count).toBe(1);
+    expect(Array.from(st.mu.w)).toEqual([(1 - 0.95) * 3, 0, 0, (1 - 0.95) * 4]);
+    expect(st.nsCoeffs).toEqual([1.5, -0.5, 0]);
+    expect(shapeOf(u.w)).toEqual([2, 2]);
+  });
+
+  it('five standard steps make the rows nearly orthonormal; a tall leaf is the transpose of the wide one', () => {
+    const r = rng(7);
+    const vals = Array.from({ length: 12 }, () => r() * 2 - 1);
+    const wide = mat(Float64Array, 3, 4, vals);
+    const tall = mat(
+      Float64Array,
+      4,
+      3,
+      Array.from({ length: 12 }, (_, k) => vals[(k % 3) * 4 + Math.floor(k / 3)]!),
+    );
+    const tx = scaleByMuon({ nesterov: false });
+    const [a] = tx.update({ w: wide }, tx.init({ w: wide }), { w: wide });
+    const [b] = tx.update({ w: tall }, tx.init({ w: tall }), { w: tall });
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 4; j++) expect(Object.is(a.w[i * 4 + j], b.w[j * 3 + i])).toBe(true);
+    for (let i = 0; i < 3; i++) {
+      let d = 0;
+      for (let k = 0; k < 4; k++) d += a.w[i * 4 + k] ** 2;
+      expect(d).toBeGreaterThan(0.4);
+      expect(d).toBeLessThan(1.6);
+    }
+  });
+
+  it('scaleByShape: width and consistent-RMS scaling', () => {
+    const w = mat(Float64Array, 1, 4, [1, 1, 1, 1]);
+    expect(Array.from(scaleByShape().update({ w }, {})[0].w)).toEqual([2, 2, 2, 2]);
+    const v = mat(Float64Array, 4, 1, [1, 1, 1, 1]);
+    expect(Array.from(scaleByShape().update({ w: v }, {})[0].w)).toEqual([1, 1, 1, 1]);
+    const k = scaleByShape({ consistentRms: 0.5 }).update({ w }, {})[0].w;
+    expect(Array.from(k)).toEqual([1, 1, 1, 1]);
+  });
+
+  it("the alias: matrices to Muon, the rest to AdamW, in optax's partition state", () => {
+    const solver = muon(0.02);
+    const params = { w: mat(Float32Array, 2, 3, [1, 2, 3, 4, 5, 6]), b: new Float32Array(3) };
+    const st: any = solver.init(params);
+    expect(Object.keys(st.innerStates).sort()).toEqual(['adam', 'muon']);
+    expect(st.innerStates.muon.innerState[0].mu.b).toBeNull();
+    expect(st.innerStates.muon.innerState[0].mu.w.length).toBe(6);
+    expect(st.innerStates.adam.innerState[0].mu.w).toBeNull();
+    // Unshaped grads are fine: the params' shapes decide.
+    const g = { w: new Float32Array(6).fill(1), b: Float32Array.of(1, -1, 0) };
+    const [u] = solver.update(g, st, params);
+    expect(shapeOf(u.w)).toEqual([2, 3]);
+    expect(contrib.muon).toBe(muon);
+    // The state round-trips through a checkpoint.
+    const again: any = deserializeState(serializeState(st), solver.init(params));
+    expect(again.innerStates.muon.innerState[0].nsCoeffs).toEqual([3.4445, -4.775, 2.0315]);
+  });
+
+  for (const C of [Float32Array, Float64Array])
+    it(`Optimizer = functional, bit for bit (${C.name})`, () => {
+      const params = makeParams(C, [[1], [7], [20, 15], [15, 20], [40, 30]]);
+      expectBitIdentical(() => muon(0.02, { weightDecay: 0.01 }), params, 6, true);
+      expectBitIdentical(
+        () =>
+          muon(0.02, { nsCoeffs: 'dion', adaptive: true, nesterov: false, preconditioning: 'aol' }),
+        params,
+        4,
+      );
+      expectBitIdentical(
+        () =>
+          muon(0.02, { preconditioning: 'schatten', consistentRms: 0.2, adamLearningRate: 0.001 }),
+        params,
+        4,
+      );
+    });
+
+  it('validation', () => {
+    expect(() => muon(0.02, { beta: 1 })).toThrow('scaleByMuon: beta must be in [0, 1), got 1');
+    expect(() => muon(0.02, { nsCoeffs: 'fast' as never })).toThrow(
+      "muon: nsCoeffs must be 'standard', 'dion'",
+    );
+    expect(() => scaleByMuon({ nsCoeffs: [1, 2] as never })).toThrow(
+      'scaleByMuon: nsCoeffs must be three finite numbers',
+    );
+    expect(() => scaleByMuon({ nsCoeffs: NS6, nsSteps: 5 })).toThrow(
+      'nsCoeffs has 6 rows, more than nsSteps = 5',
+    );
+    expect(() => scaleByMuon({ preconditioning: 'spectral' as never })).toThrow(
+      "optax's 'spectral' needs a matrix 2-norm",
+    );
+    expect(() => muon(Number.NaN)).toThrow('muon: learningRate must be a finite number');
+    expect(() => muon(0.1, { foo: 1 } as never)).toThrow('muon: unknown option "foo"');
+    const tx = scaleByMuon();
+    const v = new Float32Array(3);
+    expect(() => tx.update({ w: v }, tx.init({ w: v }), { w: v })).toThrow(
+      'scaleByMuon: updates.w is not a matrix',
+    );
+  });
+});
+
+const NS6 = Array.from({ length: 6 }, () => [1, 0, 0] as [number, number, number]);

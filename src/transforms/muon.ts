@@ -1,0 +1,499 @@
+/**
+ * Muon's orthogonalized momentum, as `optax.contrib.scale_by_muon`, and its shape scaling
+ * (`optax.contrib.scale_by_shape`). Leaves are 2-D matrices `[fanIn, fanOut]` (their `shape`).
+ */
+
+import type { EmptyState, GradientTransformationExtraArgs } from '../base.js';
+import { safeIncrement } from '../base.js';
+import { floatKind, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
+import { type Shape, shapeOf } from '../shape.js';
+import type { ArrayLeaf } from '../tree.js';
+import { isContainer, mapLeaves, treeLeaves, treeMap, treeZerosLike } from '../tree.js';
+import {
+  checkBoolean,
+  checkCount,
+  checkDecay,
+  checkFinite,
+  checkInteger,
+  checkNonNegative,
+  checkOptionKeys,
+  describeValue,
+} from '../validate.js';
+
+type Float = Float32Array | Float64Array;
+const identity = (x: number) => x;
+
+/** A Newton–Schulz step's coefficients `[a, b, c]`: `x <- a x + (b A + (c A) A) x`, `A = x xᵀ`. */
+export type NsCoeffs = readonly [number, number, number];
+
+/** optax's coefficient presets: `standard` (one triple for every step) and `dion` (five steps). */
+export const NS_COEFFS_PRESETS: Readonly<Record<'standard' | 'dion', NsCoeffs | NsCoeffs[]>> = {
+  standard: [3.4445, -4.775, 2.0315],
+  dion: [
+    [4.0848, -6.8946, 2.927],
+    [3.9505, -6.3029, 2.6377],
+    [3.7418, -5.5913, 2.3037],
+    [2.8769, -3.1427, 1.2046],
+    [2.8366, -3.0525, 1.2012],
+  ],
+};
+
+/** How the matrix is scaled before the Newton–Schulz steps (`spectral` is not supported). */
+export type MuonPreconditioning = 'frobenius' | 'aol' | 'schatten';
+
+/** Options of {@link scaleByMuon}, with optax's defaults. */
+export interface ScaleByMuonOptions {
+  /** One triple for every step, or one per step (then `nsSteps` is not used). Default `standard`. */
+  nsCoeffs?: NsCoeffs | readonly NsCoeffs[];
+  /** Newton–Schulz steps with a single triple. Default 5. */
+  nsSteps?: number;
+  /** Momentum decay. Default 0.95. */
+  beta?: number;
+  /** Added to the Frobenius norm before dividing (and the floor of AOL/Schatten rescalings). Default 1e-8. */
+  eps?: number;
+  /** Nesterov momentum. Default true. */
+  nesterov?: boolean;
+  /** Scale each update by `sum(mHat * update)` (the dual norm). Default false. */
+  adaptive?: boolean;
+  /** `frobenius` (default), `aol` or `schatten`. */
+  preconditioning?: MuonPreconditioning;
+}
+
+/** The state of {@link scaleByMuon} (optax's `MuonState`). */
+export interface MuonState<T = any> {
+  /** Steps made so far (int32, saturating). */
+  count: number;
+  /** The momentum. */
+  mu: T;
+  /** The coefficients used, one triple or one per step. */
+  nsCoeffs: number[] | number[][];
+}
+
+/** The checked coefficient rows (one per step) from the options. */
+function coefficientRows(fn: string, coeffs: unknown, steps: number): NsCoeffs[] {
+  const isTriple = (x: unknown): x is NsCoeffs =>
+    Array.isArray(x) &&
+    x.length === 3 &&
+    x.every((v) => typeof v === 'number' && Number.isFinite(v));
+  if (isTriple(coeffs)) return Array.from({ length: steps }, () => coeffs);
+  if (Array.isArray(coeffs) && coeffs.length > 0 && coeffs.every(isTriple)) {
+    if (coeffs.length > steps)
+      throw new RangeError(
+        `${fn}: nsCoeffs has ${coeffs.length} rows, more than nsSteps = ${steps} (optax: not enough coeffs to perform the steps)`,
+      );
+    return coeffs as NsCoeffs[];
+  }
+  throw new TypeError(
+    `${fn}: nsCoeffs must be three finite numbers [a, b, c] or a list of such triples (one per step), got ${JSON.stringify(coeffs) ?? describeValue(coeffs)}`,
+  );
+}
+
+/** Work buffers of one leaf (an `m x n` matrix with `m <= n`). */
+interface NsWork {
+  m: number;
+  n: number;
+  transposed: boolean;
+  x: Float;
+  xNext: Float;
+  a: Float;
+  a2: Float;
+  b: Float;
+  s: Float64Array;
+}
+
+/** The leaf's matrix shape, else a clear error. */
+function matrixShape(
+  fn: string,
+  path: string,
+  leaf: unknown,
+  ...likes: unknown[]
+): [number, number] {
+  let s: Shape | undefined = shapeOf(leaf);
+  for (const l of likes) s ??= shapeOf(l);
+  if (s === undefined || s.length !== 2)
+    throw new TypeError(
+      `${fn}: ${path} is not a matrix (shape ${s ? `[${s.join(', ')}]` : 'unknown'}); Muon orthogonalizes 2-D leaves: give the params a shape [fanIn, fanOut], e.g. Object.assign(new Float32Array(r * c), { shape: [r, c] })`,
+    );
+  return [s[0]!, s[1]!];
+}
+
+function workFor(like: Float, rows: number, cols: number): NsWork {
+  const C = like instanceof Float32Array ? Float32Array : Float64Array;
+  const transposed = rows > cols;
+  const m = transposed ? cols : rows;
+  const n = transposed ? rows : cols;
+  return {
+    m,
+    n,
+    transposed,
+    x: new C(m * n),
+    xNext: new C(m * n),
+    a: new C(m * m),
+    a2: new C(m * m),
+    b: new C(m * m),
+    s: new Float64Array(m),
+  };
+}
+
+/** `out = lhs (p x q) @ rhs (q x r)`, each entry summed in float64 in index order, rounded once. */
+function matmul(
+  lhs: Float,
+  rhs: Float,
+  p: number,
+  q: number,
+  r: number,
+  out: Float,
+  R: (x: number) => number,
+): void {
+  for (let i = 0; i < p; i++)
+    for (let j = 0; j < r; j++) {
+      let s = 0;
+      for (let k = 0; k < q; k++) s += lhs[i * q + k]! * rhs[k * r + j]!;
+      out[i * r + j] = R(s);
+    }
+}
+
+/** `a = x xᵀ` for the `m x n` matrix `x`. */
+function gram(x: Float, m: number, n: number, a: Float, R: (x: number) => number): void {
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += x[i * n + k]! * x[j * n + k]!;
+      a[i * m + j] = R(s);
+    }
+}
+
+/**
+ * Newton–Schulz orthogonalization of `w.x` in place (the input already scaled), one step per
+ * coefficient row; the first step is AOL's or Schatten's when asked.
+ */
+function newtonSchulz(
+  w: NsWork,
+  rows: readonly NsCoeffs[],
+  preconditioning: MuonPreconditioning,
+  eps: number,
+  R: (x: number) => number,
+): void {
+  const { m, n } = w;
+  let x = w.x;
+  let next = w.xNext;
+  const { a, a2, b } = w;
+  const mm = m * m;
+  const e = R(eps);
+  rows.forEach((row, step) => {
+    const c0 = R(row[0]);
+    const c1 = R(row[1]);
+    const c2 = R(row[2]);
+    gram(x, m, n, a, R);
+    if (step === 0 && preconditioning === 'aol') {
+      // s_i = (max(sum_j |a_ij|, eps))^-0.5; x <- s x (by rows), a <- a * s * sᵀ.
+      for (let i = 0; i < m; i++) {
+        let sum = 0;
+        for (let j = 0; j < m; j++) sum += Math.abs(a[i * m + j]!);
+        const r = R(sum);
+        w.s[i] = R(1 / Math.sqrt(r < e ? e : r));
+      }
+      for (let i = 0; i < m; i++)
+        for (let k = 0; k < n; k++) x[i * n + k] = R(x[i * n + k]! * w.s[i]!);
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < m; j++) a[i * m + j] = R(R(a[i * m + j]! * w.s[i]!) * w.s[j]!);
+    } else if (step === 0 && preconditioning === 'schatten') {
+      // s = (max(|a|_F, eps))^-0.5; x <- s x, a <- a s².
+      let sum = 0;
+      for (let i = 0; i < mm; i++) sum += a[i]! * a[i]!;
+      const fro = R(Math.sqrt(sum));
+      const s = R(1 / Math.sqrt(fro < e ? e : fro));
+      const s2 = R(s * s);
+      for (let i = 0; i < m * n; i++) x[i] = R(x[i]! * s);
+      for (let i = 0; i < mm; i++) a[i] = R(a[i]! * s2);
+    }
+    // b = c1 a + (c2 a) a (optax's `coeffs[2] * a @ a` groups left to right).
+    for (let i = 0; i < mm; i++) a2[i] = R(c2 * a[i]!);
+    matmul(a2, a, m, m, m, b, R);
+    for (let i = 0; i < mm; i++) b[i] = R(R(c1 * a[i]!) + b[i]!);
+    // next = c0 x + b x.
+    matmul(b, x, m, m, n, next, R);
+    for (let i = 0; i < m * n; i++) next[i] = R(R(c0 * x[i]!) + next[i]!);
+    const t = x;
+    x = next;
+    next = t;
+  });
+  // The result lives in w.x.
+  if (x !== w.x) w.x.set(x);
+}
+
+/** Hyperparameters of one leaf's step. */
+interface MuonHp {
+  beta: number;
+  eps: number;
+  nesterov: boolean;
+  adaptive: boolean;
+  preconditioning: MuonPreconditioning;
+  rows: readonly NsCoeffs[];
+}
+
+/**
+ * One leaf: the momentum into `muOut`, the (Nesterov) bias-corrected momentum into `u`, then its
+ * orthogonalization into `u`. Shared by both paths; `u` may alias `g`; `w.x` also holds `g / bc`
+ * for a moment.
+ */
+function muonLeaf(
+  ops: LeafOps,
+  g: Float,
+  mu: Float,
+  hp: MuonHp,
+  bc: number,
+  bcNext: number,
+  w: NsWork,
+  muOut: Float,
+  u: Float,
+): void {
+  const R = u instanceof Float32Array ? Math.fround : identity;
+  const mNew = ops.moment(g, mu, hp.beta, 1, muOut) as Float;
+  if (hp.nesterov) {
+    const gHat = ops.divide(g, bc, w.x) as Float;
+    const mNext = ops.divide(mNew, bcNext, u) as Float;
+    ops.linearCombination(hp.beta, mNext, 1 - hp.beta, gHat, u);
+  } else ops.divide(mNew, bc, u);
+  // u holds mHat. Copy it into x (m x n, transposed when the leaf has more rows than columns).
+  const { m, n, transposed, x } = w;
+  if (transposed) {
+    // The leaf is n x m.
+    for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) x[j * n + i] = u[i * m + j]!;
+  } else x.set(u);
+  if (hp.preconditioning === 'frobenius') {
+    let sum = 0;
+    for (let i = 0; i < x.length; i++) sum += x[i]! * x[i]!;
+    const den = R(R(Math.sqrt(sum)) + R(hp.eps));
+    for (let i = 0; i < x.length; i++) x[i] = R(x[i]! / den);
+  }
+  newtonSchulz(w, hp.rows, hp.preconditioning, hp.eps, R);
+  // Write back (and the adaptive dual norm sum(mHat * update), in element order).
+  let dot = 0;
+  if (transposed) {
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < m; j++) {
+        const v = x[j * n + i]!;
+        dot += R(u[i * m + j]! * v);
+        u[i * m + j] = v;
+      }
+  } else
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i]!;
+      dot += R(u[i]! * v);
+      u[i] = v;
+    }
+  if (hp.adaptive) {
+    const s = R(dot);
+    for (let i = 0; i < u.length; i++) u[i] = R(s * u[i]!);
+  }
+}
+
+class MuonLeafResult {
+  constructor(
+    readonly u: unknown,
+    readonly mu: unknown,
+  ) {}
+}
+
+/**
+ * Muon's rescaling, as `optax.contrib.scale_by_muon`: the momentum `mu = (1 - beta) g + beta mu`,
+ * its bias-corrected (by default Nesterov: `beta mu / (1 - beta^(t+1)) + (1 - beta) g / (1 -
+ * beta^t)`) value, then Newton–Schulz orthogonalization of that matrix: scaled by its Frobenius
+ * norm plus `eps` (or AOL's or Schatten's first step), transposed when it has more rows than
+ * columns, then `x <- a x + (b A + (c A) A) x` with `A = x xᵀ`, one coefficient row per step.
+ * Every leaf must be a 2-D matrix (its `shape`, else its param's); the `muon` alias sends the
+ * others to AdamW. Matrix products and norms are summed in float64 and rounded once to the
+ * leaf's dtype; every other operation is in the dtype. optax's `spectral` preconditioning, `muDtype`
+ * and `weightDimensionNumbers` are not supported. Typed-array leaves only.
+ *
+ * @example
+ * ```ts
+ * const tx = scaleByMuon({ nsSteps: 1, nsCoeffs: [1.5, -0.5, 0], eps: 0, nesterov: false });
+ * const w = Object.assign(new Float64Array(4), { shape: [2, 2] });
+ * const [u] = tx.update({ w: Float64Array.of(3, 0, 0, 4) }, tx.init({ w }), { w });
+ * // mHat = g; x = g / 5 = diag(0.6, 0.8); one step 1.5 x - 0.5 x xᵀ x: about [0.792, 0, 0, 0.944]
+ * ```
+ */
+export function scaleByMuon(
+  options: ScaleByMuonOptions = {},
+): GradientTransformationExtraArgs<MuonState> {
+  const fn = 'scaleByMuon';
+  checkOptionKeys(fn, options, [
+    'nsCoeffs',
+    'nsSteps',
+    'beta',
+    'eps',
+    'nesterov',
+    'adaptive',
+    'preconditioning',
+  ]);
+  const steps = checkInteger(fn, 'nsSteps', options.nsSteps ?? 5, 0);
+  const given = options.nsCoeffs ?? NS_COEFFS_PRESETS.standard;
+  const rows = coefficientRows(fn, given, steps);
+  const single = !Array.isArray(given[0]);
+  const preconditioning = options.preconditioning ?? 'frobenius';
+  if (
+    preconditioning !== 'frobenius' &&
+    preconditioning !== 'aol' &&
+    preconditioning !== 'schatten'
+  )
+    throw new TypeError(
+      `${fn}: preconditioning must be 'frobenius', 'aol' or 'schatten', got ${JSON.stringify(preconditioning)}${(preconditioning as string) === 'spectral' ? " (optax's 'spectral' needs a matrix 2-norm, which optax-ts does not compute)" : ''}`,
+    );
+  const hp: MuonHp = {
+    beta: checkDecay(fn, 'beta', options.beta ?? 0.95),
+    eps: checkNonNegative(fn, 'eps', options.eps ?? 1e-8),
+    nesterov: checkBoolean(fn, 'nesterov', options.nesterov ?? true),
+    adaptive: checkBoolean(fn, 'adaptive', options.adaptive ?? false),
+    preconditioning,
+    rows,
+  };
+  const coeffState = () =>
+    single ? [...(given as NsCoeffs)] : (given as NsCoeffs[]).map((r) => [...r]);
+  const bcs = (count: number): [number, number, number] => {
+    const t = safeIncrement(count);
+    return [t, 1 - hp.beta ** t, 1 - hp.beta ** safeIncrement(t)];
+  };
+  const checkState = (state: unknown): MuonState => {
+    if (!isContainer(state) || Array.isArray(state) || !('count' in state) || !('mu' in state))
+      throw new TypeError(
+        `${fn}.update: state must be { count, mu, nsCoeffs } as made by ${fn}.init`,
+      );
+    checkCount(`${fn}.update: state.count`, (state as unknown as MuonState).count);
+    return state as unknown as MuonState;
+  };
+  const checkLeaf = (path: string, g: unknown) => {
+    if (floatKind(g) === undefined)
+      throw new TypeError(
+        `${fn}.update: updates${path} is ${typeof g === 'number' ? 'a number' : `a ${leafOps(g).name}`}; Muon takes Float32Array or Float64Array matrices`,
+      );
+  };
+  return {
+    init: (params) => ({ count: 0, mu: treeZerosLike(params), nsCoeffs: coeffState() }),
+    update(updates, state, params) {
+      const st = checkState(state);
+      const [t, bc, bcNext] = bcs(st.count);
+      const results = mapLeaves(
+        ([g, mu, p], path) => {
+          checkLeaf(path, g);
+          const [r, c] = matrixShape(fn, `updates${path}`, g, p, mu);
+          const muOut = typedArrayOps.zerosLike(mu as Float) as Float;
+          const u = typedArrayOps.zerosLike(muOut) as Float;
+          muonLeaf(
+            typedArrayOps,
+            g as Float,
+            mu as Float,
+            hp,
+            bc,
+            bcNext,
+            workFor(u, r, c),
+            muOut,
+            u,
+          );
+          return new MuonLeafResult(u, muOut);
+        },
+        params === undefined || params === null ? [updates, st.mu] : [updates, st.mu, params],
+        ['updates', 'state.mu', 'params'],
+      );
+      return [
+        treeMap((x: MuonLeafResult) => x.u, results),
+        {
+          count: t,
+          mu: treeMap((x: MuonLeafResult) => x.mu, results),
+          nsCoeffs: st.nsCoeffs,
+        },
+      ];
+    },
+    bindInPlace(state, params) {
+      const st = state;
+      const mu = treeLeaves<Float>(st.mu);
+      const ps = treeLeaves<ArrayLeaf>(params);
+      const works = mu.map((m, i) => {
+        const [r, c] = matrixShape(fn, `params leaf ${i}`, ps[i], m);
+        return workFor(m, r, c);
+      });
+      let bc = 1;
+      let bcNext = 1;
+      let t = 0;
+      return {
+        cannotThrow: true,
+        prepare() {
+          checkState(st);
+          [t, bc, bcNext] = bcs(st.count);
+        },
+        run(input, output) {
+          for (let i = 0; i < input.length; i++)
+            muonLeaf(
+              typedArrayOps,
+              input[i]!,
+              mu[i]!,
+              hp,
+              bc,
+              bcNext,
+              works[i]!,
+              mu[i]!,
+              output[i]!,
+            );
+          st.count = t;
+        },
+      };
+    },
+  };
+}
+
+/** Options of {@link scaleByShape}. */
+export interface ScaleByShapeOptions {
+  /** `null` (default): width scaling `sqrt(max(1, fanOut / fanIn))`; a number `k`: `sqrt(max(fanIn, fanOut)) * k`. */
+  consistentRms?: number | null;
+}
+
+/**
+ * Scales each 2-D leaf `[fanIn, fanOut]` by a factor of its shape, as
+ * `optax.contrib.scale_by_shape`: `sqrt(max(1, fanOut / fanIn))`, or with `consistentRms`
+ * `sqrt(max(fanIn, fanOut)) * consistentRms` (computed in float64, rounded to the leaf's dtype).
+ *
+ * @example
+ * ```ts
+ * const w = Object.assign(Float64Array.of(1, 1, 1, 1), { shape: [1, 4] });
+ * const [u] = scaleByShape().update({ w }, {}); // { w: Float64Array [2, 2, 2, 2] }
+ * ```
+ */
+export function scaleByShape(
+  options: ScaleByShapeOptions = {},
+): GradientTransformationExtraArgs<EmptyState> {
+  const fn = 'scaleByShape';
+  checkOptionKeys(fn, options, ['consistentRms']);
+  const rms = options.consistentRms ?? null;
+  if (rms !== null) checkFinite(fn, 'consistentRms', rms);
+  const factor = (r: number, c: number) =>
+    rms === null ? Math.sqrt(Math.max(1, c / r)) : Math.sqrt(Math.max(r, c)) * rms;
+  return {
+    init: () => ({}),
+    update(updates, state, params) {
+      const out = mapLeaves(
+        ([u, p], path) => {
+          const [r, c] = matrixShape(fn, `updates${path}`, u, p);
+          return leafOps(u).scale(u, factor(r, c));
+        },
+        params === undefined || params === null ? [updates] : [updates, params],
+        ['updates', 'params'],
+      );
+      return [out, state];
+    },
+    bindInPlace(_state, params) {
+      const factors = treeLeaves<ArrayLeaf>(params).map((p, i) => {
+        const [r, c] = matrixShape(fn, `params leaf ${i}`, p);
+        return factor(r, c);
+      });
+      return {
+        cannotThrow: true,
+        prepare() {},
+        run(input, output) {
+          for (let i = 0; i < input.length; i++)
+            typedArrayOps.scale(input[i]!, factors[i]!, output[i]);
+        },
+      };
+    },
+  };
+}
