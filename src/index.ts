@@ -14,8 +14,10 @@ export type {
   FromageOptions,
   LambOptions,
   LarsOptions,
+  NovogradOptions,
+  Sm3Options,
 } from './aliases/matrix.js';
-export { adafactor, fromage, lamb, lars } from './aliases/matrix.js';
+export { adafactor, fromage, lamb, lars, novograd, sm3 } from './aliases/matrix.js';
 export type { MuonOptions, MuonPartitionState } from './aliases/muon.js';
 export { muon } from './aliases/muon.js';
 export type {
@@ -67,6 +69,7 @@ export type { AdamHyperparams, ScaleByAdamOptions } from './transforms/adam.js';
 export { scaleByAdam } from './transforms/adam.js';
 export type { ApplyIfFiniteState } from './transforms/applyIfFinite.js';
 export { applyIfFinite } from './transforms/applyIfFinite.js';
+export { centralize } from './transforms/centralize.js';
 export { clip, clipByGlobalNorm } from './transforms/clipping.js';
 export type {
   ElementwiseArray,
@@ -108,6 +111,8 @@ export type {
   ScaleByShapeOptions,
 } from './transforms/muon.js';
 export { NS_COEFFS_PRESETS, scaleByMuon, scaleByShape } from './transforms/muon.js';
+export type { ScaleByNovogradOptions, ScaleByNovogradState } from './transforms/novograd.js';
+export { scaleByNovograd } from './transforms/novograd.js';
 export type {
   RadamHyperparams,
   RadamScalars,
@@ -124,6 +129,8 @@ export type { ScaleByLearningRateOptions, ScaleByScheduleState } from './transfo
 export { scale, scaleByLearningRate, scaleBySchedule } from './transforms/scale.js';
 export type { SlowParamsState } from './transforms/slowParamsInState.js';
 export { slowParamsInState } from './transforms/slowParamsInState.js';
+export type { ScaleBySm3Options, ScaleBySm3State } from './transforms/sm3.js';
+export { scaleBySm3 } from './transforms/sm3.js';
 export type { TraceOptions, TraceState } from './transforms/trace.js';
 export { trace } from './transforms/trace.js';
 export type { ScaleByTrustRatioOptions } from './transforms/trustRatio.js';

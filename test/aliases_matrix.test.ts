@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import {
   adafactor,
   applyUpdates,
+  centralize,
+  chain,
   clipByBlockRms,
   contrib,
   deserializeState,
@@ -16,14 +18,19 @@ import {
   lamb,
   lars,
   muon,
+  novograd,
   Optimizer,
+  scale,
   scaleByFactoredRms,
   scaleByMuon,
+  scaleByNovograd,
   scaleByParamBlockRms,
   scaleByShape,
+  scaleBySm3,
   scaleByTrustRatio,
   serializeState,
   shapeOf,
+  sm3,
   treeMap,
 } from '../src/index.js';
 import { treeLeaves } from '../src/tree.js';
@@ -439,3 +446,83 @@ describe('muon', () => {
 });
 
 const NS6 = Array.from({ length: 6 }, () => [1, 0, 0] as [number, number, number]);
+
+describe('sm3, novograd, centralize', () => {
+  it('scaleBySm3: two steps of a 2x2 leaf by hand', () => {
+    const tx = scaleBySm3({ eps: 0 });
+    const p = { w: shaped(new Float64Array(4), [2, 2]) };
+    let st: any = tx.init(p);
+    expect(st.mu.w.map((v: Float) => shapeOf(v))).toEqual([[2], [2]]);
+    let u: any;
+    // b2 = 1: accum = g² + min(mu0[i], mu1[j]) = g²; up = g / |g| = 1; nu = 0.1 * 1.
+    [u, st] = tx.update({ w: Float64Array.of(1, 2, 3, 4) }, st, p);
+    expect(Array.from(u.w)).toEqual(new Array(4).fill(1 - 0.9));
+    // mu0 = row maxima [4, 16], mu1 = column maxima [9, 16].
+    expect(Array.from(st.mu.w[0])).toEqual([4, 16]);
+    expect(Array.from(st.mu.w[1])).toEqual([9, 16]);
+    // g = 1: accum = 1 + min(mu0[i], mu1[j]) = [5, 5, 10, 17].
+    [u, st] = tx.update({ w: Float64Array.of(1, 1, 1, 1) }, st, p);
+    [5, 5, 10, 17].forEach((a, i) => {
+      expect(u.w[i]).toBeCloseTo((1 - 0.9) / Math.sqrt(a) + 0.9 * (1 - 0.9), 14);
+    });
+    expect(Array.from(st.mu.w[0])).toEqual([5, 17]);
+    expect(Array.from(st.mu.w[1])).toEqual([10, 17]);
+  });
+
+  it('scaleByNovograd: two steps by hand', () => {
+    const tx = scaleByNovograd({ eps: 0, weightDecay: 0.5 });
+    const p = { w: Float64Array.of(1, 2) };
+    let st: any = tx.init(p);
+    expect(shapeOf(st.nu.w)).toEqual([]);
+    let u: any;
+    // nu = |g|² = 25; mu = g / 5 + 0.5 p.
+    [u, st] = tx.update({ w: Float64Array.of(3, 4) }, st, p);
+    expect(Array.from(u.w)).toEqual([0.6 + 0.5, 0.8 + 1]);
+    expect(st.nu.w[0]).toBe(25);
+    // |g|² = 25 again: nu = 0.75 * 25 + 0.25 * 25 = 25; mu = 0.9 mu + g / 5 + 0.5 p.
+    [u, st] = tx.update({ w: Float64Array.of(0, 5) }, st, p);
+    expect(u.w[0]).toBeCloseTo(0.9 * 1.1 + 0.5, 14);
+    expect(u.w[1]).toBeCloseTo(0.9 * 1.8 + 1 + 1, 14);
+    expect(st.count).toBe(2);
+  });
+
+  it('centralize: slices along the first axis lose their means; vectors pass', () => {
+    const g = shaped(Float64Array.of(1, 2, 3, 4, 5, 6, 7, 9), [2, 2, 2]);
+    const v = Float64Array.of(1, 2, 3);
+    const [u] = centralize().update({ g, v, s: 2 }, {});
+    expect(Array.from(u.g)).toEqual([-1.5, -0.5, 0.5, 1.5, -1.75, -0.75, 0.25, 2.25]);
+    expect(Array.from(u.v)).toEqual([1, 2, 3]);
+    expect(u.v).not.toBe(v);
+    expect(u.s).toBe(2);
+    expect(shapeOf(u.g)).toEqual([2, 2, 2]);
+  });
+
+  for (const C of [Float32Array, Float64Array])
+    it(`Optimizer = functional, bit for bit (${C.name})`, () => {
+      const params = makeParams(C, [[1], [7], [20, 15], [4, 5, 6], [300]]);
+      expectBitIdentical(() => sm3(0.1), params, 10, true);
+      expectBitIdentical(() => sm3(0.1, { momentum: 0.5 }), params, 5);
+      expectBitIdentical(() => novograd(0.1, { weightDecay: 0.01 }), params, 10, true);
+      expectBitIdentical(() => chain(centralize(), scale(-0.1)), params, 3, true);
+    });
+
+  it('validation', () => {
+    expect(() => novograd(0.1, { b2: 1 })).toThrow('novograd: b2 must be in [0, 1), got 1');
+    expect(() => novograd(0.1, { eps: -1 })).toThrow('novograd: eps must be >= 0');
+    expect(() => novograd(0.1, { weightDecay: (() => 0) as never })).toThrow(
+      'novograd: weightDecay must be a finite number',
+    );
+    expect(() => sm3((() => 0.1) as never)).toThrow(
+      "sm3: learningRate must be a finite number (optax's sm3 takes no schedule)",
+    );
+    expect(() => sm3(0.1, { momentum: Number.NaN })).toThrow(
+      'sm3: momentum must be a finite number',
+    );
+    expect(() => scaleBySm3({ eps: -1 })).toThrow('scaleBySm3: eps must be >= 0');
+    expect(() => scaleBySm3().init({ w: 1 })).toThrow(
+      'scaleBySm3.init: number leaves are not supported',
+    );
+    const tx = scaleByNovograd();
+    expect(() => tx.update({ w: 1 }, tx.init({ w: 1 }))).toThrow('params are required');
+  });
+});

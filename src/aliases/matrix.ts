@@ -17,7 +17,9 @@ import {
   scaleByParamBlockRms,
 } from '../transforms/factoredRms.js';
 import { type Mask, masked } from '../transforms/masked.js';
+import { scaleByNovograd } from '../transforms/novograd.js';
 import { scale, scaleByLearningRate } from '../transforms/scale.js';
+import { scaleBySm3 } from '../transforms/sm3.js';
 import { trace } from '../transforms/trace.js';
 import { scaleByTrustRatio } from '../transforms/trustRatio.js';
 import { addDecayedWeights } from '../transforms/weightDecay.js';
@@ -284,4 +286,75 @@ export function adafactor(
     txs.push(addDecayedWeights(weightDecayRate, mask === null ? {} : { mask }));
   txs.push(scale(-1));
   return chain(...txs);
+}
+
+/** Options of {@link novograd}, with optax's defaults. */
+export interface NovogradOptions {
+  /** Decay of the first moment. Default 0.9. */
+  b1?: number;
+  /** Decay of the layer-wise second moment. Default 0.25. */
+  b2?: number;
+  /** Added to the denominator. Default 1e-6. */
+  eps?: number;
+  /** Added inside the square root. Default 0. */
+  epsRoot?: number;
+  /** Weight decay (a number: optax's schedule type does not work there either). Default 0. */
+  weightDecay?: number;
+}
+
+/**
+ * NovoGrad, as `optax.novograd`: `chain(scaleByNovograd({ b1, b2, eps, epsRoot, weightDecay }),
+ * scaleByLearningRate(learningRate))`, with `eps = 1e-6` by default.
+ *
+ * @example
+ * ```ts
+ * const solver = novograd(0.1);
+ * const p = { w: Float64Array.of(1, 1) };
+ * const [u] = solver.update({ w: Float64Array.of(3, 4) }, solver.init(p), p);
+ * // g / |g| times -lr: about [-0.06, -0.08]
+ * ```
+ */
+export function novograd(
+  learningRate: ScalarOrSchedule,
+  options: NovogradOptions = {},
+): GradientTransformationExtraArgs<ChainState> {
+  const fn = 'novograd';
+  checkOptionKeys(fn, options, ['b1', 'b2', 'eps', 'epsRoot', 'weightDecay']);
+  checkScalarOrSchedule(fn, 'learningRate', learningRate);
+  return chain(
+    scaleByNovograd({ ...options, eps: options.eps ?? 1e-6 }, fn),
+    scaleByLearningRate(learningRate),
+  );
+}
+
+/** Options of {@link sm3}, with optax's defaults. */
+export interface Sm3Options {
+  /** The momentum (`scaleBySm3`'s `b1`). Default 0.9. */
+  momentum?: number;
+}
+
+/**
+ * SM3, as `optax.sm3`: `chain(scaleBySm3({ b1: momentum }), scale(-learningRate))`. As in optax
+ * the learning rate is a number (no schedule). Give 2-D params a `shape` to get SM3's per-row and
+ * per-column accumulators; arrays without one are vectors.
+ *
+ * @example
+ * ```ts
+ * const solver = sm3(0.1);
+ * sm3((c: number) => 0.1); // TypeError: sm3: learningRate must be a finite number (optax's sm3 takes no schedule)
+ * ```
+ */
+export function sm3(
+  learningRate: number,
+  options: Sm3Options = {},
+): GradientTransformationExtraArgs<ChainState> {
+  const fn = 'sm3';
+  checkOptionKeys(fn, options, ['momentum']);
+  if (typeof learningRate !== 'number')
+    throw new TypeError(
+      `${fn}: learningRate must be a finite number (optax's sm3 takes no schedule), got ${typeof learningRate}`,
+    );
+  checkFinite(fn, 'learningRate', learningRate);
+  const momentum = checkFinite(fn, 'momentum', options.momentum ?? 0.9);
+  return chain(scaleBySm3({ b1: momentum }, fn), scale(-learningRate));
 }
