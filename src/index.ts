@@ -134,7 +134,7 @@ export { scaleBySm3 } from './transforms/sm3.js';
 export type { TraceOptions, TraceState } from './transforms/trace.js';
 export { trace } from './transforms/trace.js';
 export type { ScaleByTrustRatioOptions } from './transforms/trustRatio.js';
-export { leafNorm, scaleByTrustRatio } from './transforms/trustRatio.js';
+export { scaleByTrustRatio } from './transforms/trustRatio.js';
 export type {
   AddDecayedWeightsOptions,
   AddDecayedWeightsState,

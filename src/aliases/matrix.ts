@@ -17,9 +17,9 @@ import {
   scaleByParamBlockRms,
 } from '../transforms/factoredRms.js';
 import { type Mask, masked } from '../transforms/masked.js';
-import { scaleByNovograd } from '../transforms/novograd.js';
+import { scaleByNovogradFor } from '../transforms/novograd.js';
 import { scale, scaleByLearningRate } from '../transforms/scale.js';
-import { scaleBySm3 } from '../transforms/sm3.js';
+import { scaleBySm3For } from '../transforms/sm3.js';
 import { trace } from '../transforms/trace.js';
 import { scaleByTrustRatio } from '../transforms/trustRatio.js';
 import { addDecayedWeights } from '../transforms/weightDecay.js';
@@ -322,7 +322,7 @@ export function novograd(
   checkOptionKeys(fn, options, ['b1', 'b2', 'eps', 'epsRoot', 'weightDecay']);
   checkScalarOrSchedule(fn, 'learningRate', learningRate);
   return chain(
-    scaleByNovograd({ ...options, eps: options.eps ?? 1e-6 }, fn),
+    scaleByNovogradFor(fn, { ...options, eps: options.eps ?? 1e-6 }),
     scaleByLearningRate(learningRate),
   );
 }
@@ -356,5 +356,5 @@ export function sm3(
     );
   checkFinite(fn, 'learningRate', learningRate);
   const momentum = checkFinite(fn, 'momentum', options.momentum ?? 0.9);
-  return chain(scaleBySm3({ b1: momentum }, fn), scale(-learningRate));
+  return chain(scaleBySm3For(fn, { b1: momentum }), scale(-learningRate));
 }

@@ -4,6 +4,7 @@ import type { EmptyState, GradientTransformationExtraArgs } from '../base.js';
 import { floatKind, leafOps } from '../leaf.js';
 import { shapeOf } from '../shape.js';
 import { isContainer, mapLeaves } from '../tree.js';
+import { rnd } from './rounding.js';
 
 type Float = Float32Array | Float64Array;
 
@@ -17,14 +18,14 @@ function centralizeLeaf(g: Float, out: Float): Float {
     if (out !== g) out.set(g);
     return out;
   }
-  const R = out instanceof Float32Array ? Math.fround : (x: number) => x;
+  const f32 = out instanceof Float32Array;
   const rows = shape[0]!;
   const cols = rows === 0 ? 0 : g.length / rows;
   for (let r = 0; r < rows; r++) {
     let s = 0;
     for (let k = 0; k < cols; k++) s += g[r * cols + k]!;
-    const mean = R(s / cols);
-    for (let k = 0; k < cols; k++) out[r * cols + k] = R(g[r * cols + k]! - mean);
+    const mean = rnd(f32, s / cols);
+    for (let k = 0; k < cols; k++) out[r * cols + k] = rnd(f32, g[r * cols + k]! - mean);
   }
   return out;
 }

@@ -19,9 +19,9 @@ import {
   checkOptionKeys,
   describeValue,
 } from '../validate.js';
+import { rnd } from './rounding.js';
 
 type Float = Float32Array | Float64Array;
-const identity = (x: number) => x;
 
 /** Options of {@link scaleByFactoredRms}, with optax's defaults. */
 export interface ScaleByFactoredRmsOptions {
@@ -69,6 +69,12 @@ export function factoredDims(
   factored: boolean,
   minDimSizeToFactor: number,
 ): [number, number] | null {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+    throw new TypeError(
+      `factoredDims: shape must be a list of non-negative integers, got ${describeValue(shape)}`,
+    );
+  checkBoolean('factoredDims', 'factored', factored);
+  checkInteger('factoredDims', 'minDimSizeToFactor', minDimSizeToFactor, 0);
   if (!factored || shape.length < 2) return null;
   const order = shape.map((_, i) => i).sort((a, b) => shape[a]! - shape[b]! || a - b);
   const d1 = order[order.length - 2]!;
@@ -157,17 +163,17 @@ function factoredLeaf(
   g: Float,
   vRow: Float,
   vCol: Float,
-  decay: number,
-  epsilon: number,
+  sc: Float64Array,
   u: Float,
   vRowOut: Float,
   vColOut: Float,
   s: Scratch,
 ): void {
-  const R = u instanceof Float32Array ? Math.fround : identity;
-  const d = R(decay);
-  const c = R(1 - decay);
-  const eps = R(epsilon);
+  const f32 = u instanceof Float32Array;
+  // The step's scalars come in `sc` ([decay, epsilon]) so that no number is boxed per call.
+  const d = rnd(f32, sc[0]!);
+  const c = rnd(f32, 1 - sc[0]!);
+  const eps = rnd(f32, sc[1]!);
   const { outer, na, mid, nb, inner, d0IsB } = l;
   const { rowSum, colSum, restSum } = s;
   rowSum.fill(0);
@@ -185,7 +191,7 @@ function factoredLeaf(
           const col = d0IsB ? noA : noB;
           for (let k = 0; k < inner; k++, i++) {
             const gi = g[i]!;
-            const sq = R(R(gi * gi) + eps);
+            const sq = rnd(f32, rnd(f32, gi * gi) + eps);
             rowSum[row + k] = rowSum[row + k]! + sq;
             colSum[col + k] = colSum[col + k]! + sq;
           }
@@ -193,8 +199,10 @@ function factoredLeaf(
   // New vRow and vCol: decay * v + (1 - decay) * mean.
   const n0 = d0IsB ? nb : na;
   const n1 = d0IsB ? na : nb;
-  for (let j = 0; j < l.rows; j++) vRowOut[j] = R(R(d * vRow[j]!) + R(c * R(rowSum[j]! / n0)));
-  for (let j = 0; j < l.cols; j++) vColOut[j] = R(R(d * vCol[j]!) + R(c * R(colSum[j]! / n1)));
+  for (let j = 0; j < l.rows; j++)
+    vRowOut[j] = rnd(f32, rnd(f32, d * vRow[j]!) + rnd(f32, c * rnd(f32, rowSum[j]! / n0)));
+  for (let j = 0; j < l.cols; j++)
+    vColOut[j] = rnd(f32, rnd(f32, d * vCol[j]!) + rnd(f32, c * rnd(f32, colSum[j]! / n1)));
   // The mean of the new vRow over d1 (vRow's layout: d1 is a when d0 is b, else b).
   for (let o = 0; o < outer; o++)
     for (let x = 0; x < n1; x++)
@@ -203,7 +211,7 @@ function factoredLeaf(
         const at = d0IsB ? ((o * na + x) * mid + m) * inner : ((o * mid + m) * nb + x) * inner;
         for (let k = 0; k < inner; k++) restSum[rest + k] = restSum[rest + k]! + vRowOut[at + k]!;
       }
-  for (let q = 0; q < l.rest; q++) restSum[q] = R(restSum[q]! / n1);
+  for (let q = 0; q < l.rest; q++) restSum[q] = rnd(f32, restSum[q]! / n1);
   // The factors: rowSum now holds (vRow / mean)^-0.5, colSum vCol^-0.5.
   for (let o = 0; o < outer; o++)
     for (let x = 0; x < n1; x++)
@@ -211,9 +219,9 @@ function factoredLeaf(
         const rest = (o * mid + m) * inner;
         const at = d0IsB ? ((o * na + x) * mid + m) * inner : ((o * mid + m) * nb + x) * inner;
         for (let k = 0; k < inner; k++)
-          rowSum[at + k] = R(rsqrt(R(vRowOut[at + k]! / restSum[rest + k]!)));
+          rowSum[at + k] = rnd(f32, rsqrt(rnd(f32, vRowOut[at + k]! / restSum[rest + k]!)));
       }
-  for (let j = 0; j < l.cols; j++) colSum[j] = R(rsqrt(vColOut[j]!));
+  for (let j = 0; j < l.cols; j++) colSum[j] = rnd(f32, rsqrt(vColOut[j]!));
   // Pass 2: u = g * rowFactor * colFactor.
   i = 0;
   for (let o = 0; o < outer; o++)
@@ -225,29 +233,23 @@ function factoredLeaf(
           const row = d0IsB ? noB : noA;
           const col = d0IsB ? noA : noB;
           for (let k = 0; k < inner; k++, i++)
-            u[i] = R(R(g[i]! * rowSum[row + k]!) * colSum[col + k]!);
+            u[i] = rnd(f32, rnd(f32, g[i]! * rowSum[row + k]!) * colSum[col + k]!);
         }
 }
 
 /** One unfactored leaf: `v = decay * v + (1 - decay) * (g² + eps)`, `u = g * v^-0.5`. */
-function unfactoredLeaf(
-  g: Float,
-  v: Float,
-  decay: number,
-  epsilon: number,
-  u: Float,
-  vOut: Float,
-): void {
-  const R = u instanceof Float32Array ? Math.fround : identity;
-  const d = R(decay);
-  const c = R(1 - decay);
-  const eps = R(epsilon);
+function unfactoredLeaf(g: Float, v: Float, sc: Float64Array, u: Float, vOut: Float): void {
+  const f32 = u instanceof Float32Array;
+  // The step's scalars come in `sc` ([decay, epsilon]) so that no number is boxed per call.
+  const d = rnd(f32, sc[0]!);
+  const c = rnd(f32, 1 - sc[0]!);
+  const eps = rnd(f32, sc[1]!);
   const n = g.length;
   for (let i = 0; i < n; i++) {
     const gi = g[i]!;
-    const vi = R(R(d * v[i]!) + R(c * R(R(gi * gi) + eps)));
+    const vi = rnd(f32, rnd(f32, d * v[i]!) + rnd(f32, c * rnd(f32, rnd(f32, gi * gi) + eps)));
     vOut[i] = vi;
-    u[i] = R(gi * R(rsqrt(vi)));
+    u[i] = rnd(f32, gi * rnd(f32, rsqrt(vi)));
   }
 }
 
@@ -333,7 +335,7 @@ export function scaleByFactoredRms(
     if (
       !isContainer(state) ||
       Array.isArray(state) ||
-      !['count', 'vRow', 'vCol', 'v'].every((k) => k in state)
+      !('count' in state && 'vRow' in state && 'vCol' in state && 'v' in state)
     )
       throw new TypeError(
         `${fn}.update: state must be { count, vRow, vCol, v } as made by ${fn}.init`,
@@ -405,11 +407,11 @@ export function scaleByFactoredRms(
         throw new TypeError(
           `${fn}.update: params are required (call update(updates, state, params)); their shapes decide which leaves are factored`,
         );
-      const decay = decayAt(st.count);
+      const sc = Float64Array.of(decayAt(st.count), epsilon);
       const results = treeMap(
         (g: unknown, vRow: unknown, vCol: unknown, v: unknown, p: unknown) => {
           if (typeof g === 'number') {
-            const nv = decay * (v as number) + (1 - decay) * (g * g + epsilon);
+            const nv = sc[0]! * (v as number) + (1 - sc[0]!) * (g * g + epsilon);
             return new FactoredLeafResult(g * rsqrt(nv), 0, 0, nv);
           }
           if (floatKind(g) === undefined)
@@ -426,7 +428,7 @@ export function scaleByFactoredRms(
           const u = shaped(new Ctor(x.length), shape);
           if (l === null) {
             const nv = shaped(new Ctor(x.length), shape);
-            unfactoredLeaf(x, v as Float, decay, epsilon, u, nv);
+            unfactoredLeaf(x, v as Float, sc, u, nv);
             return new FactoredLeafResult(
               u,
               shaped(new Ctor(1), [1]),
@@ -436,18 +438,7 @@ export function scaleByFactoredRms(
           }
           const nr = shaped(new Ctor(l.rows), l.rowShape);
           const nc = shaped(new Ctor(l.cols), l.colShape);
-          factoredLeaf(
-            l,
-            x,
-            vRow as Float,
-            vCol as Float,
-            decay,
-            epsilon,
-            u,
-            nr,
-            nc,
-            scratchFor(l),
-          );
+          factoredLeaf(l, x, vRow as Float, vCol as Float, sc, u, nr, nc, scratchFor(l));
           return new FactoredLeafResult(u, nr, nc, shaped(new Ctor(1), [1]));
         },
         updates,
@@ -471,25 +462,24 @@ export function scaleByFactoredRms(
       const v = treeLeaves<Float>(st.v);
       const plans = pl.map((p, i) => leafPlan(`[${i}]`, p, p, vRow[i], vCol[i], v[i]));
       const scratch = plans.map((l) => (l === null ? null : scratchFor(l)));
-      let decay = 0;
+      const sc = Float64Array.of(0, epsilon);
       return {
         cannotThrow: true,
         prepare() {
           checkState(st);
-          decay = decayAt(st.count);
+          sc[0] = decayAt(st.count);
         },
         run(input, output) {
           for (let i = 0; i < input.length; i++) {
             const l = plans[i]!;
-            if (l === null) unfactoredLeaf(input[i]!, v[i]!, decay, epsilon, output[i]!, v[i]!);
+            if (l === null) unfactoredLeaf(input[i]!, v[i]!, sc, output[i]!, v[i]!);
             else
               factoredLeaf(
                 l,
                 input[i]!,
                 vRow[i]!,
                 vCol[i]!,
-                decay,
-                epsilon,
+                sc,
                 output[i]!,
                 vRow[i]!,
                 vCol[i]!,
@@ -531,8 +521,8 @@ export function clipByBlockRms(threshold: number): GradientTransformationExtraAr
     );
   const leaf = (u: unknown, out: unknown) => {
     const ops = leafOps(u);
-    const R = ops.dtype(u) === 'float32' ? Math.fround : identity;
-    const den = Math.max(1, R(leafRms(u) / R(threshold)));
+    const f32 = ops.dtype(u) === 'float32';
+    const den = Math.max(1, rnd(f32, leafRms(u) / rnd(f32, threshold)));
     return ops.divide(u, den, out);
   };
   return {
@@ -567,9 +557,9 @@ export function scaleByParamBlockRms(minScale = 1e-3): GradientTransformationExt
   checkNonNegative(fn, 'minScale', minScale);
   const leaf = (u: unknown, p: unknown, out: unknown) => {
     const ops = leafOps(u);
-    const R = ops.dtype(p) === 'float32' ? Math.fround : identity;
+    const f32 = ops.dtype(p) === 'float32';
     const rms = leafRms(p);
-    const lo = R(minScale);
+    const lo = rnd(f32, minScale);
     return ops.scale(u, rms <= lo ? lo : rms, out);
   };
   return {

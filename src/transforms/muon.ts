@@ -5,7 +5,7 @@
 
 import type { EmptyState, GradientTransformationExtraArgs } from '../base.js';
 import { safeIncrement } from '../base.js';
-import { floatKind, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
+import { floatKind, leafOps, typedArrayOps } from '../leaf.js';
 import { type Shape, shapeOf } from '../shape.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeMap, treeZerosLike } from '../tree.js';
@@ -19,9 +19,9 @@ import {
   checkOptionKeys,
   describeValue,
 } from '../validate.js';
+import { rnd } from './rounding.js';
 
 type Float = Float32Array | Float64Array;
-const identity = (x: number) => x;
 
 /** A Newton–Schulz step's coefficients `[a, b, c]`: `x <- a x + (b A + (c A) A) x`, `A = x xᵀ`. */
 export type NsCoeffs = readonly [number, number, number];
@@ -143,23 +143,23 @@ function matmul(
   q: number,
   r: number,
   out: Float,
-  R: (x: number) => number,
+  f32: boolean,
 ): void {
   for (let i = 0; i < p; i++)
     for (let j = 0; j < r; j++) {
       let s = 0;
       for (let k = 0; k < q; k++) s += lhs[i * q + k]! * rhs[k * r + j]!;
-      out[i * r + j] = R(s);
+      out[i * r + j] = rnd(f32, s);
     }
 }
 
 /** `a = x xᵀ` for the `m x n` matrix `x`. */
-function gram(x: Float, m: number, n: number, a: Float, R: (x: number) => number): void {
+function gram(x: Float, m: number, n: number, a: Float, f32: boolean): void {
   for (let i = 0; i < m; i++)
     for (let j = 0; j < m; j++) {
       let s = 0;
       for (let k = 0; k < n; k++) s += x[i * n + k]! * x[j * n + k]!;
-      a[i * m + j] = R(s);
+      a[i * m + j] = rnd(f32, s);
     }
 }
 
@@ -172,52 +172,54 @@ function newtonSchulz(
   rows: readonly NsCoeffs[],
   preconditioning: MuonPreconditioning,
   eps: number,
-  R: (x: number) => number,
+  f32: boolean,
 ): void {
   const { m, n } = w;
   let x = w.x;
   let next = w.xNext;
   const { a, a2, b } = w;
   const mm = m * m;
-  const e = R(eps);
-  rows.forEach((row, step) => {
-    const c0 = R(row[0]);
-    const c1 = R(row[1]);
-    const c2 = R(row[2]);
-    gram(x, m, n, a, R);
+  const e = rnd(f32, eps);
+  for (let step = 0; step < rows.length; step++) {
+    const row = rows[step]!;
+    const c0 = rnd(f32, row[0]);
+    const c1 = rnd(f32, row[1]);
+    const c2 = rnd(f32, row[2]);
+    gram(x, m, n, a, f32);
     if (step === 0 && preconditioning === 'aol') {
       // s_i = (max(sum_j |a_ij|, eps))^-0.5; x <- s x (by rows), a <- a * s * sᵀ.
       for (let i = 0; i < m; i++) {
         let sum = 0;
         for (let j = 0; j < m; j++) sum += Math.abs(a[i * m + j]!);
-        const r = R(sum);
-        w.s[i] = R(1 / Math.sqrt(r < e ? e : r));
+        const r = rnd(f32, sum);
+        w.s[i] = rnd(f32, 1 / Math.sqrt(r < e ? e : r));
       }
       for (let i = 0; i < m; i++)
-        for (let k = 0; k < n; k++) x[i * n + k] = R(x[i * n + k]! * w.s[i]!);
+        for (let k = 0; k < n; k++) x[i * n + k] = rnd(f32, x[i * n + k]! * w.s[i]!);
       for (let i = 0; i < m; i++)
-        for (let j = 0; j < m; j++) a[i * m + j] = R(R(a[i * m + j]! * w.s[i]!) * w.s[j]!);
+        for (let j = 0; j < m; j++)
+          a[i * m + j] = rnd(f32, rnd(f32, a[i * m + j]! * w.s[i]!) * w.s[j]!);
     } else if (step === 0 && preconditioning === 'schatten') {
       // s = (max(|a|_F, eps))^-0.5; x <- s x, a <- a s².
       let sum = 0;
       for (let i = 0; i < mm; i++) sum += a[i]! * a[i]!;
-      const fro = R(Math.sqrt(sum));
-      const s = R(1 / Math.sqrt(fro < e ? e : fro));
-      const s2 = R(s * s);
-      for (let i = 0; i < m * n; i++) x[i] = R(x[i]! * s);
-      for (let i = 0; i < mm; i++) a[i] = R(a[i]! * s2);
+      const fro = rnd(f32, Math.sqrt(sum));
+      const s = rnd(f32, 1 / Math.sqrt(fro < e ? e : fro));
+      const s2 = rnd(f32, s * s);
+      for (let i = 0; i < m * n; i++) x[i] = rnd(f32, x[i]! * s);
+      for (let i = 0; i < mm; i++) a[i] = rnd(f32, a[i]! * s2);
     }
     // b = c1 a + (c2 a) a (optax's `coeffs[2] * a @ a` groups left to right).
-    for (let i = 0; i < mm; i++) a2[i] = R(c2 * a[i]!);
-    matmul(a2, a, m, m, m, b, R);
-    for (let i = 0; i < mm; i++) b[i] = R(R(c1 * a[i]!) + b[i]!);
+    for (let i = 0; i < mm; i++) a2[i] = rnd(f32, c2 * a[i]!);
+    matmul(a2, a, m, m, m, b, f32);
+    for (let i = 0; i < mm; i++) b[i] = rnd(f32, rnd(f32, c1 * a[i]!) + b[i]!);
     // next = c0 x + b x.
-    matmul(b, x, m, m, n, next, R);
-    for (let i = 0; i < m * n; i++) next[i] = R(R(c0 * x[i]!) + next[i]!);
+    matmul(b, x, m, m, n, next, f32);
+    for (let i = 0; i < m * n; i++) next[i] = rnd(f32, rnd(f32, c0 * x[i]!) + next[i]!);
     const t = x;
     x = next;
     next = t;
-  });
+  }
   // The result lives in w.x.
   if (x !== w.x) w.x.set(x);
 }
@@ -238,23 +240,31 @@ interface MuonHp {
  * for a moment.
  */
 function muonLeaf(
-  ops: LeafOps,
   g: Float,
   mu: Float,
   hp: MuonHp,
-  bc: number,
-  bcNext: number,
+  sc: Float64Array,
   w: NsWork,
   muOut: Float,
   u: Float,
 ): void {
-  const R = u instanceof Float32Array ? Math.fround : identity;
-  const mNew = ops.moment(g, mu, hp.beta, 1, muOut) as Float;
-  if (hp.nesterov) {
-    const gHat = ops.divide(g, bc, w.x) as Float;
-    const mNext = ops.divide(mNew, bcNext, u) as Float;
-    ops.linearCombination(hp.beta, mNext, 1 - hp.beta, gHat, u);
-  } else ops.divide(mNew, bc, u);
+  const f32 = u instanceof Float32Array;
+  // The step's scalars come in `sc` ([bc, bcNext]) so that no number is boxed per call.
+  const d = rnd(f32, hp.beta);
+  const c = rnd(f32, 1 - hp.beta);
+  const bc = rnd(f32, sc[0]!);
+  const bcNext = rnd(f32, sc[1]!);
+  const len = u.length;
+  // mu = (1 - beta) g + beta mu; mHat = mu / bc, or with Nesterov
+  // beta (mu / bcNext) + (1 - beta) (g / bc), each operation rounded to the dtype.
+  for (let i = 0; i < len; i++) {
+    const gi = g[i]!;
+    const m = rnd(f32, rnd(f32, c * gi) + rnd(f32, d * mu[i]!));
+    muOut[i] = m;
+    u[i] = hp.nesterov
+      ? rnd(f32, rnd(f32, d * rnd(f32, m / bcNext)) + rnd(f32, c * rnd(f32, gi / bc)))
+      : rnd(f32, m / bc);
+  }
   // u holds mHat. Copy it into x (m x n, transposed when the leaf has more rows than columns).
   const { m, n, transposed, x } = w;
   if (transposed) {
@@ -264,28 +274,28 @@ function muonLeaf(
   if (hp.preconditioning === 'frobenius') {
     let sum = 0;
     for (let i = 0; i < x.length; i++) sum += x[i]! * x[i]!;
-    const den = R(R(Math.sqrt(sum)) + R(hp.eps));
-    for (let i = 0; i < x.length; i++) x[i] = R(x[i]! / den);
+    const den = rnd(f32, rnd(f32, Math.sqrt(sum)) + rnd(f32, hp.eps));
+    for (let i = 0; i < x.length; i++) x[i] = rnd(f32, x[i]! / den);
   }
-  newtonSchulz(w, hp.rows, hp.preconditioning, hp.eps, R);
+  newtonSchulz(w, hp.rows, hp.preconditioning, hp.eps, f32);
   // Write back (and the adaptive dual norm sum(mHat * update), in element order).
   let dot = 0;
   if (transposed) {
     for (let i = 0; i < n; i++)
       for (let j = 0; j < m; j++) {
         const v = x[j * n + i]!;
-        dot += R(u[i * m + j]! * v);
+        dot += rnd(f32, u[i * m + j]! * v);
         u[i * m + j] = v;
       }
   } else
     for (let i = 0; i < x.length; i++) {
       const v = x[i]!;
-      dot += R(u[i]! * v);
+      dot += rnd(f32, u[i]! * v);
       u[i] = v;
     }
   if (hp.adaptive) {
-    const s = R(dot);
-    for (let i = 0; i < u.length; i++) u[i] = R(s * u[i]!);
+    const s = rnd(f32, dot);
+    for (let i = 0; i < u.length; i++) u[i] = rnd(f32, s * u[i]!);
   }
 }
 
@@ -351,10 +361,8 @@ export function scaleByMuon(
   };
   const coeffState = () =>
     single ? [...(given as NsCoeffs)] : (given as NsCoeffs[]).map((r) => [...r]);
-  const bcs = (count: number): [number, number, number] => {
-    const t = safeIncrement(count);
-    return [t, 1 - hp.beta ** t, 1 - hp.beta ** safeIncrement(t)];
-  };
+  /** The bias corrections after `t` steps and after `t + 1`. */
+  const bc = (t: number) => 1 - hp.beta ** t;
   const checkState = (state: unknown): MuonState => {
     if (!isContainer(state) || Array.isArray(state) || !('count' in state) || !('mu' in state))
       throw new TypeError(
@@ -373,7 +381,9 @@ export function scaleByMuon(
     init: (params) => ({ count: 0, mu: treeZerosLike(params), nsCoeffs: coeffState() }),
     update(updates, state, params) {
       const st = checkState(state);
-      const [t, bc, bcNext] = bcs(st.count);
+      const t = safeIncrement(st.count);
+      const bcNow = bc(t);
+      const bcNext = bc(safeIncrement(t));
       const results = mapLeaves(
         ([g, mu, p], path) => {
           checkLeaf(path, g);
@@ -381,12 +391,10 @@ export function scaleByMuon(
           const muOut = typedArrayOps.zerosLike(mu as Float) as Float;
           const u = typedArrayOps.zerosLike(muOut) as Float;
           muonLeaf(
-            typedArrayOps,
             g as Float,
             mu as Float,
             hp,
-            bc,
-            bcNext,
+            Float64Array.of(bcNow, bcNext),
             workFor(u, r, c),
             muOut,
             u,
@@ -413,28 +421,19 @@ export function scaleByMuon(
         const [r, c] = matrixShape(fn, `params leaf ${i}`, ps[i], m);
         return workFor(m, r, c);
       });
-      let bc = 1;
-      let bcNext = 1;
+      const sc = new Float64Array(2);
       let t = 0;
       return {
         cannotThrow: true,
         prepare() {
           checkState(st);
-          [t, bc, bcNext] = bcs(st.count);
+          t = safeIncrement(st.count);
+          sc[0] = bc(t);
+          sc[1] = bc(safeIncrement(t));
         },
         run(input, output) {
           for (let i = 0; i < input.length; i++)
-            muonLeaf(
-              typedArrayOps,
-              input[i]!,
-              mu[i]!,
-              hp,
-              bc,
-              bcNext,
-              works[i]!,
-              mu[i]!,
-              output[i]!,
-            );
+            muonLeaf(input[i]!, mu[i]!, hp, sc, works[i]!, mu[i]!, output[i]!);
           st.count = t;
         },
       };

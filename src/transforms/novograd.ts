@@ -12,6 +12,7 @@ import {
   checkNonNegative,
   checkOptionKeys,
 } from '../validate.js';
+import { rnd } from './rounding.js';
 
 type Float = Float32Array | Float64Array;
 
@@ -64,19 +65,21 @@ function novogradLeaf(
   nuOut: Float,
   out: Float,
 ): void {
-  const R = out instanceof Float32Array ? Math.fround : (x: number) => x;
+  const f32 = out instanceof Float32Array;
   let s = 0;
   for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
-  const norm = R(Math.sqrt(s));
-  const n2 = R(norm * norm);
-  const v = first ? n2 : R(R(R(1 - hp.b2) * n2) + R(R(hp.b2) * nu[0]!));
+  const norm = rnd(f32, Math.sqrt(s));
+  const n2 = rnd(f32, norm * norm);
+  const v = first
+    ? n2
+    : rnd(f32, rnd(f32, rnd(f32, 1 - hp.b2) * n2) + rnd(f32, rnd(f32, hp.b2) * nu[0]!));
   nuOut[0] = v;
-  const den = R(R(Math.sqrt(R(v + R(hp.epsRoot)))) + R(hp.eps));
-  const wd = R(hp.weightDecay);
-  const b1 = R(hp.b1);
+  const den = rnd(f32, rnd(f32, Math.sqrt(rnd(f32, v + rnd(f32, hp.epsRoot)))) + rnd(f32, hp.eps));
+  const wd = rnd(f32, hp.weightDecay);
+  const b1 = rnd(f32, hp.b1);
   for (let i = 0; i < g.length; i++) {
-    const add = R(R(g[i]! / den) + R(wd * p[i]!));
-    const m = first ? add : R(R(b1 * mu[i]!) + add);
+    const add = rnd(f32, rnd(f32, g[i]! / den) + rnd(f32, wd * p[i]!));
+    const m = first ? add : rnd(f32, rnd(f32, b1 * mu[i]!) + add);
     muOut[i] = m;
     out[i] = m;
   }
@@ -106,7 +109,21 @@ class NovogradLeafResult {
  */
 export function scaleByNovograd(
   options: ScaleByNovogradOptions = {},
-  fn = 'scaleByNovograd',
+): GradientTransformationExtraArgs<ScaleByNovogradState> {
+  return scaleByNovogradFor('scaleByNovograd', options);
+}
+
+/**
+ * {@link scaleByNovograd} with errors naming `fn` (the alias that made it).
+ *
+ * @example
+ * ```ts
+ * scaleByNovogradFor('novograd', { b2: 1 }); // RangeError: novograd: b2 must be in [0, 1), got 1
+ * ```
+ */
+export function scaleByNovogradFor(
+  fn: string,
+  options: ScaleByNovogradOptions,
 ): GradientTransformationExtraArgs<ScaleByNovogradState> {
   checkOptionKeys(fn, options, ['b1', 'b2', 'eps', 'epsRoot', 'weightDecay']);
   const hp: Hp = {
@@ -120,7 +137,7 @@ export function scaleByNovograd(
     if (
       !isContainer(state) ||
       Array.isArray(state) ||
-      !['count', 'mu', 'nu'].every((k) => k in state)
+      !('count' in state && 'mu' in state && 'nu' in state)
     )
       throw new TypeError(`${fn}.update: state must be { count, mu, nu } as made by ${fn}.init`);
     checkCount(`${fn}.update: state.count`, (state as unknown as ScaleByNovogradState).count);

@@ -5,6 +5,7 @@ import { floatKind, leafOps } from '../leaf.js';
 import { type Shape, shapeOf } from '../shape.js';
 import { isContainer, mapLeaves, treeLeaves, treeMap, treeZerosLike } from '../tree.js';
 import { checkFinite, checkNonNegative, checkOptionKeys } from '../validate.js';
+import { rnd } from './rounding.js';
 
 type Float = Float32Array | Float64Array;
 
@@ -59,16 +60,19 @@ function sm3Leaf(
   muOut: readonly Float[],
   out: Float,
 ): void {
-  const R = out instanceof Float32Array ? Math.fround : (x: number) => x;
-  const c0 = R(b2 !== 1 ? 1 - b2 : 1);
-  const c1 = R(b2);
-  const e = R(eps);
-  const a1 = R(1 - b1);
-  const d1 = R(b1);
+  const f32 = out instanceof Float32Array;
+  const c0 = rnd(f32, b2 !== 1 ? 1 - b2 : 1);
+  const c1 = rnd(f32, b2);
+  const e = rnd(f32, eps);
+  const a1 = rnd(f32, 1 - b1);
+  const d1 = rnd(f32, b1);
   const { shape, next, index } = w;
   const nd = shape.length;
-  for (const v of next) v.fill(Number.NEGATIVE_INFINITY);
-  index.fill(0);
+  for (let d = 0; d < nd; d++) {
+    const v = next[d]!;
+    for (let k = 0; k < v.length; k++) v[k] = Number.NEGATIVE_INFINITY;
+    index[d] = 0;
+  }
   for (let i = 0; i < g.length; i++) {
     let lo = Number.POSITIVE_INFINITY;
     for (let d = 0; d < nd; d++) {
@@ -77,10 +81,10 @@ function sm3Leaf(
       lo = v < lo || Number.isNaN(v) ? v : lo;
     }
     const gi = g[i]!;
-    const accum = R(R(c0 * R(gi * gi)) + R(c1 * lo));
-    const inv = accum > 0 ? R(1 / Math.sqrt(R(accum + e))) : 0;
-    const up = R(gi * inv);
-    const n = R(R(a1 * up) + R(d1 * nu[i]!));
+    const accum = rnd(f32, rnd(f32, c0 * rnd(f32, gi * gi)) + rnd(f32, c1 * lo));
+    const inv = accum > 0 ? rnd(f32, 1 / Math.sqrt(rnd(f32, accum + e))) : 0;
+    const up = rnd(f32, gi * inv);
+    const n = rnd(f32, rnd(f32, a1 * up) + rnd(f32, d1 * nu[i]!));
     nuOut[i] = n;
     out[i] = n;
     for (let d = 0; d < nd; d++) {
@@ -130,7 +134,21 @@ class Sm3LeafResult {
  */
 export function scaleBySm3(
   options: ScaleBySm3Options = {},
-  fn = 'scaleBySm3',
+): GradientTransformationExtraArgs<ScaleBySm3State> {
+  return scaleBySm3For('scaleBySm3', options);
+}
+
+/**
+ * {@link scaleBySm3} with errors naming `fn` (the alias that made it).
+ *
+ * @example
+ * ```ts
+ * scaleBySm3For('sm3', { eps: -1 }); // RangeError: sm3: eps must be >= 0 and finite, got -1
+ * ```
+ */
+export function scaleBySm3For(
+  fn: string,
+  options: ScaleBySm3Options,
 ): GradientTransformationExtraArgs<ScaleBySm3State> {
   checkOptionKeys(fn, options, ['b1', 'b2', 'eps']);
   const b1 = checkFinite(fn, 'b1', options.b1 ?? 0.9);

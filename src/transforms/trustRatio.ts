@@ -4,6 +4,7 @@ import type { EmptyState, GradientTransformationExtraArgs } from '../base.js';
 import { type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
 import { isContainer, mapLeaves } from '../tree.js';
 import { checkFinite, checkNonNegative, checkOptionKeys } from '../validate.js';
+import { rnd } from './rounding.js';
 
 /** Options of {@link scaleByTrustRatio}, with optax's defaults. */
 export interface ScaleByTrustRatioOptions {
@@ -28,9 +29,8 @@ export interface ScaleByTrustRatioOptions {
  */
 export function leafNorm(ops: LeafOps, x: unknown, minNorm: number): number {
   const f32 = ops.dtype(x) === 'float32';
-  const round = f32 ? Math.fround : (v: number) => v;
-  const norm = round(Math.sqrt(ops.sumOfSquares(x)));
-  const lo = round(minNorm);
+  const norm = rnd(f32, Math.sqrt(ops.sumOfSquares(x)));
+  const lo = rnd(f32, minNorm);
   return norm <= lo ? lo : norm;
 }
 
@@ -49,10 +49,9 @@ function trustRatioLeaf(
   out: unknown,
 ): unknown {
   const f32 = ops.dtype(u) === 'float32';
-  const R = f32 ? Math.fround : (v: number) => v;
   const pn = leafNorm(ops, p, minNorm);
   const un = leafNorm(ops, u, minNorm);
-  const ratio = R(R(R(trustCoefficient) * pn) / R(un + R(eps)));
+  const ratio = rnd(f32, rnd(f32, rnd(f32, trustCoefficient) * pn) / rnd(f32, un + rnd(f32, eps)));
   const safe = pn === 0 || un === 0 ? 1 : ratio;
   return ops.scale(u, safe, out);
 }
