@@ -1,15 +1,34 @@
 /** Leaf shapes: every path that makes arrays from shaped arrays keeps the shape. */
 import { describe, expect, it } from 'vitest';
 import {
+  adafactor,
   adam,
+  adamw,
+  applyIfFinite,
   applyUpdates,
+  centralize,
+  chain,
+  clip,
+  clipByGlobalNorm,
   deserializeState,
   deserializeStateInto,
+  fromage,
+  injectHyperparams,
+  lamb,
+  lars,
   lion,
+  lookahead,
+  lookaheadParams,
+  masked,
+  multiSteps,
+  muon,
+  novograd,
   Optimizer,
   radam,
   serializeState,
+  sgd,
   shapeOf,
+  sm3,
   treeMap,
   treeZerosLike,
 } from '../src/index.js';
@@ -140,5 +159,53 @@ describe('checkpoints keep shapes', () => {
     );
     const flat = serializeState(tx.init({ w: new Float32Array(6) }));
     expectShapes(deserializeState(flat, tx.init({ w: f32(3, 2) })), { 6: [3, 2] });
+  });
+});
+
+describe("every transformation keeps the params' shapes on its updates and state", () => {
+  const cases: [string, () => any][] = [
+    ['sgd momentum', () => sgd(0.1, { momentum: 0.9, nesterov: true })],
+    ['adamw', () => adamw(0.1)],
+    ['clip chain', () => chain(clip(1), clipByGlobalNorm(1), adam(0.1))],
+    ['masked', () => masked(adam(0.1), { w: true, b: false })],
+    ['applyIfFinite', () => applyIfFinite(adam(0.1), 3)],
+    ['multiSteps', () => multiSteps(adam(0.1), { everyK: 2 })],
+    ['injectHyperparams', () => injectHyperparams((h: { lr: number }) => adam(h.lr))({ lr: 0.1 })],
+    ['lamb', () => lamb(0.1)],
+    ['lars', () => lars(0.1)],
+    ['fromage', () => fromage(0.1)],
+    ['adafactor', () => adafactor(0.1, { minDimSizeToFactor: 2, momentum: 0.9 })],
+    ['sm3', () => sm3(0.1)],
+    ['novograd', () => novograd(0.1)],
+    ['centralize', () => chain(centralize(), sgd(0.1))],
+    ['muon', () => muon(0.1)],
+  ];
+  for (const [name, make] of cases)
+    it(name, () => {
+      const tx = make();
+      const p = { w: f32(3, 4), b: f32(2, 5) };
+      let state = tx.init(p);
+      // Gradients without shapes: what is made from them takes the params' (or the state's).
+      const g = { w: new Float32Array(12).fill(0.5), b: new Float32Array(10).fill(-0.5) };
+      let u: any;
+      for (let k = 0; k < 2; k++) [u, state] = tx.update(g, state, p);
+      // (masked passes a masked-out gradient through as it is, the caller's own array.)
+      expectShapes(name === 'masked' ? { w: u.w } : u, { 12: [3, 4], 10: [2, 5] });
+      expectShapes(state, { 12: [3, 4], 10: [2, 5] });
+      const opt = new Optimizer(make(), { w: f32(3, 4), b: f32(2, 5) });
+      opt.step(g);
+      expectShapes(opt.state, { 12: [3, 4], 10: [2, 5] });
+    });
+
+  it('lookahead (its fast and slow params)', () => {
+    const tx = lookahead(adam(0.1), { syncPeriod: 2, slowStepSize: 0.5 });
+    const p = lookaheadParams({ w: f32(3, 4) });
+    expectShapes(p, { 12: [3, 4] });
+    let state = tx.init(p);
+    let u: unknown;
+    const g = lookaheadParams({ w: new Float32Array(12).fill(1) });
+    for (let k = 0; k < 3; k++) [u, state] = tx.update(g, state, p);
+    expectShapes(u, { 12: [3, 4] });
+    expectShapes(state, { 12: [3, 4] });
   });
 });
