@@ -389,6 +389,25 @@ describe('muon', () => {
     }
   });
 
+  it('spectral preconditioning divides by the largest singular value', () => {
+    // With no Newton-Schulz step the update is mHat / (sigma_max + eps).
+    const tx = scaleByMuon({ nsSteps: 0, eps: 0, nesterov: false, preconditioning: 'spectral' });
+    const w = mat(Float64Array, 2, 3, [0, 0, 0, 0, 0, 0]);
+    // Rows orthogonal with norms 5 and 2: singular values 5 and 2.
+    const g = Float64Array.of(3, 4, 0, 0, 0, 2);
+    const [v] = tx.update({ w: g }, tx.init({ w }), { w });
+    Array.from(g).forEach((x, i) => {
+      expect(v.w[i]).toBeCloseTo(x / 5, 14);
+    });
+    // A full matrix: sigma_max of [[1, 2], [3, 4]] is sqrt(15 + sqrt(221)).
+    const sq = mat(Float64Array, 2, 2, [0, 0, 0, 0]);
+    const [z] = tx.update({ w: Float64Array.of(1, 2, 3, 4) }, tx.init({ w: sq }), { w: sq });
+    const s = Math.sqrt(15 + Math.sqrt(221));
+    [1, 2, 3, 4].forEach((x, i) => {
+      expect(z.w[i]).toBeCloseTo(x / s, 14);
+    });
+  });
+
   it('scaleByShape: width and consistent-RMS scaling', () => {
     const w = mat(Float64Array, 1, 4, [1, 1, 1, 1]);
     expect(Array.from(scaleByShape().update({ w }, {})[0].w)).toEqual([2, 2, 2, 2]);
@@ -432,6 +451,7 @@ describe('muon', () => {
         params,
         4,
       );
+      expectBitIdentical(() => muon(0.02, { preconditioning: 'spectral' }), params, 3);
     });
 
   it('validation', () => {
@@ -445,8 +465,8 @@ describe('muon', () => {
     expect(() => scaleByMuon({ nsCoeffs: NS6, nsSteps: 5 })).toThrow(
       'nsCoeffs has 6 rows, more than nsSteps = 5',
     );
-    expect(() => scaleByMuon({ preconditioning: 'spectral' as never })).toThrow(
-      "optax's 'spectral' needs a matrix 2-norm",
+    expect(() => scaleByMuon({ preconditioning: 'svd' as never })).toThrow(
+      "scaleByMuon: preconditioning must be 'frobenius', 'spectral', 'aol' or 'schatten', got \"svd\"",
     );
     expect(() => muon(Number.NaN)).toThrow('muon: learningRate must be a finite number');
     expect(() => muon(0.1, { foo: 1 } as never)).toThrow('muon: unknown option "foo"');

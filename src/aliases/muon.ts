@@ -40,7 +40,7 @@ export interface MuonOptions {
   nesterov?: boolean;
   /** Scale the matrices' updates by their dual norm. Default false. */
   adaptive?: boolean;
-  /** `frobenius` (default), `aol` or `schatten`. */
+  /** `frobenius` (default), `spectral`, `aol` or `schatten`. */
   preconditioning?: MuonPreconditioning;
   /** AdamW's `b1` for the other leaves. Default 0.9. */
   adamB1?: number;
@@ -137,7 +137,7 @@ function partitionMatrices(
  * learningRate, { b1: adamB1, b2: adamB2, eps, epsRoot: adamEpsRoot, weightDecay:
  * adamWeightDecay, nesterov })`. The state is optax's `PartitionState` layout, `{ innerStates: {
  * adam, muon } }`, each a `MaskedState`. Not supported: `muonWeightDimensionNumbers` (only 2-D
- * leaves are Muon's), `muDtype` and the `spectral` preconditioning.
+ * leaves are Muon's) and `muDtype`.
  *
  * @example
  * ```ts

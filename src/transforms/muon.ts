@@ -38,8 +38,8 @@ export const NS_COEFFS_PRESETS: Readonly<Record<'standard' | 'dion', NsCoeffs | 
   ],
 };
 
-/** How the matrix is scaled before the Newton–Schulz steps (`spectral` is not supported). */
-export type MuonPreconditioning = 'frobenius' | 'aol' | 'schatten';
+/** How the matrix is scaled before the Newton–Schulz steps. */
+export type MuonPreconditioning = 'frobenius' | 'spectral' | 'aol' | 'schatten';
 
 /** Options of {@link scaleByMuon}, with optax's defaults. */
 export interface ScaleByMuonOptions {
@@ -55,7 +55,7 @@ export interface ScaleByMuonOptions {
   nesterov?: boolean;
   /** Scale each update by `sum(mHat * update)` (the dual norm). Default false. */
   adaptive?: boolean;
-  /** `frobenius` (default), `aol` or `schatten`. */
+  /** `frobenius` (default), `spectral`, `aol` or `schatten`. */
   preconditioning?: MuonPreconditioning;
 }
 
@@ -99,6 +99,8 @@ interface NsWork {
   a2: Float;
   b: Float;
   s: Float64Array;
+  /** Float64 `x xᵀ`, for the spectral norm's eigenvalues. */
+  gram: Float64Array;
 }
 
 /** The leaf's matrix shape, else a clear error. */
@@ -132,6 +134,7 @@ function workFor(like: Float, rows: number, cols: number): NsWork {
     a2: new C(m * m),
     b: new C(m * m),
     s: new Float64Array(m),
+    gram: new Float64Array(m * m),
   };
 }
 
@@ -224,6 +227,61 @@ function newtonSchulz(
   if (x !== w.x) w.x.set(x);
 }
 
+/**
+ * The largest singular value of the `m x n` matrix `x` (`m <= n`), in float64: the square root of
+ * the largest eigenvalue of `x xᵀ`, found by cyclic Jacobi rotations (to float64 accuracy; optax
+ * takes it from an SVD). `g` is an `m x m` float64 scratch.
+ */
+function spectralNorm(x: Float, m: number, n: number, g: Float64Array): number {
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += x[i * n + k]! * x[j * n + k]!;
+      g[i * m + j] = s;
+    }
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    let diag = 0;
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < m; j++) {
+        const v = g[i * m + j]!;
+        if (i === j) diag += v * v;
+        else off += v * v;
+      }
+    if (!(off > 1e-32 * diag)) break;
+    for (let p = 0; p < m - 1; p++)
+      for (let q = p + 1; q < m; q++) {
+        const apq = g[p * m + q]!;
+        if (apq === 0) continue;
+        const app = g[p * m + p]!;
+        const aqq = g[q * m + q]!;
+        // The rotation that zeroes g[p][q]: tan t = sign(theta) / (|theta| + sqrt(theta² + 1)).
+        const theta = (aqq - app) / (2 * apq);
+        const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const sn = t * c;
+        for (let k = 0; k < m; k++) {
+          const gkp = g[k * m + p]!;
+          const gkq = g[k * m + q]!;
+          g[k * m + p] = c * gkp - sn * gkq;
+          g[k * m + q] = sn * gkp + c * gkq;
+        }
+        for (let k = 0; k < m; k++) {
+          const gpk = g[p * m + k]!;
+          const gqk = g[q * m + k]!;
+          g[p * m + k] = c * gpk - sn * gqk;
+          g[q * m + k] = sn * gpk + c * gqk;
+        }
+      }
+  }
+  let top = 0;
+  for (let i = 0; i < m; i++) {
+    const v = g[i * m + i]!;
+    if (v > top || Number.isNaN(v)) top = v;
+  }
+  return Math.sqrt(top);
+}
+
 /** Hyperparameters of one leaf's step. */
 interface MuonHp {
   beta: number;
@@ -271,10 +329,15 @@ function muonLeaf(
     // The leaf is n x m.
     for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) x[j * n + i] = u[i * m + j]!;
   } else x.set(u);
-  if (hp.preconditioning === 'frobenius') {
-    let sum = 0;
-    for (let i = 0; i < x.length; i++) sum += x[i]! * x[i]!;
-    const den = rnd(f32, rnd(f32, Math.sqrt(sum)) + rnd(f32, hp.eps));
+  if (hp.preconditioning === 'frobenius' || hp.preconditioning === 'spectral') {
+    let norm: number;
+    if (hp.preconditioning === 'spectral') norm = spectralNorm(x, m, n, w.gram);
+    else {
+      let sum = 0;
+      for (let i = 0; i < x.length; i++) sum += x[i]! * x[i]!;
+      norm = Math.sqrt(sum);
+    }
+    const den = rnd(f32, rnd(f32, norm) + rnd(f32, hp.eps));
     for (let i = 0; i < x.length; i++) x[i] = rnd(f32, x[i]! / den);
   }
   newtonSchulz(w, hp.rows, hp.preconditioning, hp.eps, f32);
@@ -314,8 +377,10 @@ class MuonLeafResult {
  * columns, then `x <- a x + (b A + (c A) A) x` with `A = x xᵀ`, one coefficient row per step.
  * Every leaf must be a 2-D matrix (its `shape`, else its param's); the `muon` alias sends the
  * others to AdamW. Matrix products and norms are summed in float64 and rounded once to the
- * leaf's dtype; every other operation is in the dtype. optax's `spectral` preconditioning, `muDtype`
- * and `weightDimensionNumbers` are not supported. Typed-array leaves only.
+ * leaf's dtype; every other operation is in the dtype. The `spectral` preconditioning divides by
+ * the largest singular value, found by Jacobi eigenvalue sweeps of `x xᵀ` in float64 (optax uses
+ * an SVD; the two agree to float64 rounding). optax's `muDtype` and `weightDimensionNumbers` are
+ * not supported. Typed-array leaves only.
  *
  * @example
  * ```ts
@@ -343,13 +408,9 @@ export function scaleByMuon(
   const rows = coefficientRows(fn, given, steps);
   const single = !Array.isArray(given[0]);
   const preconditioning = options.preconditioning ?? 'frobenius';
-  if (
-    preconditioning !== 'frobenius' &&
-    preconditioning !== 'aol' &&
-    preconditioning !== 'schatten'
-  )
+  if (!['frobenius', 'spectral', 'aol', 'schatten'].includes(preconditioning))
     throw new TypeError(
-      `${fn}: preconditioning must be 'frobenius', 'aol' or 'schatten', got ${JSON.stringify(preconditioning)}${(preconditioning as string) === 'spectral' ? " (optax's 'spectral' needs a matrix 2-norm, which optax-ts does not compute)" : ''}`,
+      `${fn}: preconditioning must be 'frobenius', 'spectral', 'aol' or 'schatten', got ${JSON.stringify(preconditioning) ?? describeValue(preconditioning)}`,
     );
   const hp: MuonHp = {
     beta: checkDecay(fn, 'beta', options.beta ?? 0.95),
