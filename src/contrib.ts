@@ -3,7 +3,7 @@
  * that other parts of the catalogue can add theirs.
  */
 import { muon } from './aliases/muon.js';
-import { scaleByMuon, scaleByShape } from './transforms/muon.js';
+import { MuonDimensionNumbers, scaleByMuon, scaleByShape } from './transforms/muon.js';
 
 /**
  * The `optax.contrib` optimizers and transformations ported so far.
@@ -14,4 +14,4 @@ import { scaleByMuon, scaleByShape } from './transforms/muon.js';
  * typeof contrib.scaleByMuon; // 'function'
  * ```
  */
-export const contrib = { muon, scaleByMuon, scaleByShape };
+export const contrib = { muon, scaleByMuon, scaleByShape, MuonDimensionNumbers };

@@ -109,8 +109,14 @@ export type {
   NsCoeffs,
   ScaleByMuonOptions,
   ScaleByShapeOptions,
+  WeightDimensionNumbers,
 } from './transforms/muon.js';
-export { NS_COEFFS_PRESETS, scaleByMuon, scaleByShape } from './transforms/muon.js';
+export {
+  MuonDimensionNumbers,
+  NS_COEFFS_PRESETS,
+  scaleByMuon,
+  scaleByShape,
+} from './transforms/muon.js';
 export type { ScaleByNovogradOptions, ScaleByNovogradState } from './transforms/novograd.js';
 export { scaleByNovograd } from './transforms/novograd.js';
 export type {

@@ -21,6 +21,7 @@ import {
   type GradientTransformationExtraArgs,
   lamb,
   lars,
+  MuonDimensionNumbers,
   muon,
   novograd,
   Optimizer,
@@ -406,6 +407,71 @@ describe('muon', () => {
     [1, 2, 3, 4].forEach((x, i) => {
       expect(z.w[i]).toBeCloseTo(x / s, 14);
     });
+  });
+
+  it('weight dimension numbers: batches and permuted axes give the 2-D results bit for bit', () => {
+    const r = rng(3);
+    const vals = Array.from({ length: 24 }, () => r() * 2 - 1);
+    const run = (w: Float, dims?: MuonDimensionNumbers) => {
+      const tx = scaleByMuon(dims ? { weightDimensionNumbers: { w: dims } } : {});
+      return tx.update({ w }, tx.init({ w }), { w })[0].w as Float;
+    };
+    // [2, 3, 4] with reduction 1 and output 2: two 3x4 matrices, each as its own 2-D leaf.
+    const batched = run(shaped(Float32Array.from(vals), [2, 3, 4]), new MuonDimensionNumbers(1, 2));
+    for (let b = 0; b < 2; b++) {
+      const one = run(mat(Float32Array, 3, 4, vals.slice(b * 12, b * 12 + 12)));
+      for (let i = 0; i < 12; i++) expect(Object.is(batched[b * 12 + i], one[i])).toBe(true);
+    }
+    // A [3, 4] leaf read as reduction 1, output 0: the transpose, as the [4, 3] leaf of its transpose.
+    const tv = Array.from({ length: 12 }, (_, k) => vals[(k % 3) * 4 + Math.floor(k / 3)]!);
+    const swapped = run(mat(Float64Array, 3, 4, vals.slice(0, 12)), new MuonDimensionNumbers(1, 0));
+    const direct = run(mat(Float64Array, 4, 3, tv));
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 4; j++)
+        expect(Object.is(swapped[i * 4 + j], direct[j * 3 + i])).toBe(true);
+    // A conv kernel [2, 2, 3] as a 4 x 3 matrix (reduction [0, 1], output 2).
+    const conv = run(
+      shaped(Float64Array.from(vals.slice(0, 12)), [2, 2, 3]),
+      new MuonDimensionNumbers([0, 1], -1),
+    );
+    const flat = run(mat(Float64Array, 4, 3, vals.slice(0, 12)));
+    expect(Array.from(conv)).toEqual(Array.from(flat));
+    expect(() => new MuonDimensionNumbers([], 1)).toThrow(
+      'MuonDimensionNumbers: reductionAxis must be an integer axis',
+    );
+    expect(() => run(shaped(new Float64Array(6), [2, 3]), new MuonDimensionNumbers(0, 0))).toThrow(
+      'must be distinct',
+    );
+    expect(() => run(shaped(new Float64Array(6), [2, 3]), new MuonDimensionNumbers(0, 2))).toThrow(
+      'axis 2 is out of range',
+    );
+  });
+
+  it('the alias with muonWeightDimensionNumbers: Muon for the leaves that have them', () => {
+    const dims = { k: new MuonDimensionNumbers([0, 1], 2), w: null };
+    const params = makeParams(Float64Array, [
+      [2, 2, 3],
+      [4, 5],
+    ]);
+    const p2 = { k: params.p0!, w: params.p1! };
+    const solver = muon(0.02, { muonWeightDimensionNumbers: dims });
+    const st: any = solver.init(p2);
+    expect(st.innerStates.muon.innerState[0].mu.k.length).toBe(12);
+    expect(st.innerStates.muon.innerState[0].mu.w).toBeNull();
+    expect(st.innerStates.adam.innerState[0].mu.w.length).toBe(20);
+    for (const C of [Float32Array, Float64Array]) {
+      const q = makeParams(C, [
+        [2, 2, 3],
+        [4, 5],
+        [3, 3],
+      ]);
+      const byFn = (p: any) =>
+        treeMap(
+          (x: Float) => (shapeOf(x)!.length === 3 ? new MuonDimensionNumbers([0, 1], 2) : null),
+          p,
+        );
+      expectBitIdentical(() => muon(0.02, { muonWeightDimensionNumbers: byFn }), q, 4);
+    }
   });
 
   it('scaleByShape: width and consistent-RMS scaling', () => {

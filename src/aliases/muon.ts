@@ -11,11 +11,13 @@ import { chain } from '../combine.js';
 import { shapeOf } from '../shape.js';
 import { type Mask, masked } from '../transforms/masked.js';
 import {
+  MuonDimensionNumbers,
   type MuonPreconditioning,
   NS_COEFFS_PRESETS,
   type NsCoeffs,
   scaleByMuon,
   scaleByShape,
+  type WeightDimensionNumbers,
 } from '../transforms/muon.js';
 import { scaleByLearningRate } from '../transforms/scale.js';
 import { addDecayedWeights } from '../transforms/weightDecay.js';
@@ -54,6 +56,12 @@ export interface MuonOptions {
   adamLearningRate?: ScalarOrSchedule | null;
   /** `null` (default): width scaling of the matrices; a number: consistent-RMS scaling (0.2 matches AdamW). */
   consistentRms?: number | null;
+  /**
+   * Which leaves are Muon's and how each is seen as matrices: a {@link MuonDimensionNumbers} for
+   * all, a tree of them with `null` for the AdamW leaves, or a function of the params returning
+   * one. `null` (default): the 2-D leaves, as `[fanIn, fanOut]`.
+   */
+  muonWeightDimensionNumbers?: WeightDimensionNumbers | null;
 }
 
 /** The state of {@link muon}: optax's `PartitionState`, one `MaskedState` per group. */
@@ -62,23 +70,48 @@ export interface MuonPartitionState {
   innerStates: { adam: { innerState: unknown }; muon: { innerState: unknown } };
 }
 
-/** True for a leaf Muon takes: a typed array with a 2-D shape. */
+/** True for a leaf Muon takes by default: a typed array with a 2-D shape. */
 function isMatrix(x: unknown): boolean {
   return shapeOf(x)?.length === 2;
 }
 
+class Label {
+  constructor(readonly muon: boolean) {}
+}
+
 /**
- * `optax.partition` with two groups decided by the params' leaves (`muon`: the 2-D ones, `adam`:
- * the others); the labels come from the params at every update, so the gradients need no shapes.
+ * `optax.partition` with two groups decided by the params (`muon`: the 2-D leaves, or with
+ * dimension numbers the leaves that have them; `adam`: the others). The labels and the dimension
+ * numbers come from the params at every update, so the gradients need no shapes. `makeMuon`
+ * builds the Muon chain for a resolved tree of dimension numbers (`null`: 2-D leaves).
  */
 function partitionMatrices(
-  muonTx: GradientTransformation,
+  makeMuon: (dims: unknown) => GradientTransformation,
   adamTx: GradientTransformation,
+  dimsOption: WeightDimensionNumbers | null,
 ): GradientTransformationExtraArgs<MuonPartitionState> {
   const groups = (params: unknown) => {
-    const m = treeMap(isMatrix, params);
+    let dims: unknown = null;
+    let m: unknown;
+    if (dimsOption === null) m = treeMap(isMatrix, params);
+    else {
+      dims =
+        typeof dimsOption === 'function'
+          ? (dimsOption as (p: unknown) => unknown)(params)
+          : dimsOption;
+      if (dims instanceof MuonDimensionNumbers) {
+        const all = dims;
+        dims = treeMap(() => all, params);
+      }
+      const labels = treeMap(
+        (_p: unknown, d: unknown) => new Label(d !== null && d !== undefined),
+        params,
+        dims,
+      );
+      m = treeMap((l: Label) => l.muon, labels);
+    }
     return {
-      muon: masked(muonTx, m),
+      muon: masked(makeMuon(dims), m),
       adam: masked(
         adamTx,
         treeMap((b: boolean) => !b, m),
@@ -136,8 +169,8 @@ function partitionMatrices(
  * scaleByLearningRate(learningRate))`; every other leaf gets `adamw(adamLearningRate ??
  * learningRate, { b1: adamB1, b2: adamB2, eps, epsRoot: adamEpsRoot, weightDecay:
  * adamWeightDecay, nesterov })`. The state is optax's `PartitionState` layout, `{ innerStates: {
- * adam, muon } }`, each a `MaskedState`. Not supported: `muonWeightDimensionNumbers` (only 2-D
- * leaves are Muon's) and `muDtype`.
+ * adam, muon } }`, each a `MaskedState`. `muonWeightDimensionNumbers` picks other leaves (a
+ * convolution kernel, a batch of matrices); not supported: `muDtype`.
  *
  * @example
  * ```ts
@@ -169,6 +202,7 @@ export function muon(
     'adamWeightDecay',
     'adamLearningRate',
     'consistentRms',
+    'muonWeightDimensionNumbers',
   ]);
   checkScalarOrSchedule(fn, 'learningRate', learningRate);
   const adamLr = options.adamLearningRate ?? learningRate;
@@ -185,23 +219,29 @@ export function muon(
   checkFinite(fn, 'eps', eps);
   const nesterov = options.nesterov ?? true;
   const weightDecayMask = options.weightDecayMask ?? null;
-  const muonTx = chain(
-    scaleByMuon({
-      nsCoeffs: coeffs,
-      nsSteps: options.nsSteps ?? 5,
-      beta: options.beta ?? 0.95,
-      eps,
-      nesterov,
-      adaptive: options.adaptive ?? false,
-      preconditioning: options.preconditioning ?? 'frobenius',
-    }),
-    scaleByShape({ consistentRms: options.consistentRms ?? null }),
-    addDecayedWeights(
-      options.weightDecay ?? 0,
-      weightDecayMask === null ? {} : { mask: weightDecayMask },
-    ),
-    scaleByLearningRate(learningRate),
-  );
+  const dimsOption =
+    options.muonWeightDimensionNumbers === undefined ? null : options.muonWeightDimensionNumbers;
+  const muonOptions = {
+    nsCoeffs: coeffs,
+    nsSteps: options.nsSteps ?? 5,
+    beta: options.beta ?? 0.95,
+    eps,
+    nesterov,
+    adaptive: options.adaptive ?? false,
+    preconditioning: options.preconditioning ?? 'frobenius',
+  };
+  const makeMuon = (dims: unknown) =>
+    chain(
+      scaleByMuon({ ...muonOptions, weightDimensionNumbers: dims }),
+      scaleByShape({ consistentRms: options.consistentRms ?? null, weightDimensionNumbers: dims }),
+      addDecayedWeights(
+        options.weightDecay ?? 0,
+        weightDecayMask === null ? {} : { mask: weightDecayMask },
+      ),
+      scaleByLearningRate(learningRate),
+    );
+  // Checks the options now (the chain is rebuilt per params with their dimension numbers).
+  makeMuon(null);
   const adamTx = adamw(adamLr, {
     b1: options.adamB1 ?? 0.9,
     b2: options.adamB2 ?? 0.999,
@@ -210,5 +250,5 @@ export function muon(
     weightDecay: options.adamWeightDecay ?? 0,
     nesterov,
   });
-  return partitionMatrices(muonTx, adamTx);
+  return partitionMatrices(makeMuon, adamTx, dimsOption);
 }

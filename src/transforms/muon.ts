@@ -57,6 +57,8 @@ export interface ScaleByMuonOptions {
   adaptive?: boolean;
   /** `frobenius` (default), `spectral`, `aol` or `schatten`. */
   preconditioning?: MuonPreconditioning;
+  /** How each leaf is seen as matrices (see {@link MuonDimensionNumbers}); default: 2-D leaves. */
+  weightDimensionNumbers?: WeightDimensionNumbers;
 }
 
 /** The state of {@link scaleByMuon} (optax's `MuonState`). */
@@ -90,6 +92,8 @@ function coefficientRows(fn: string, coeffs: unknown, steps: number): NsCoeffs[]
 
 /** Work buffers of one leaf (an `m x n` matrix with `m <= n`). */
 interface NsWork {
+  /** The leaf as `batch` matrices `fanIn x fanOut` (see {@link MuonDimensionNumbers}). */
+  layout: MatrixLayout;
   m: number;
   n: number;
   transposed: boolean;
@@ -103,28 +107,137 @@ interface NsWork {
   gram: Float64Array;
 }
 
-/** The leaf's matrix shape, else a clear error. */
-function matrixShape(
-  fn: string,
-  path: string,
-  leaf: unknown,
-  ...likes: unknown[]
-): [number, number] {
+/**
+ * Which axes of a leaf Muon treats as a matrix's rows (`reductionAxis`, the fan-in) and columns
+ * (`outputAxis`, the fan-out), as optax's `MuonDimensionNumbers`; every other axis is a batch
+ * axis, each of its slices orthogonalized on its own. Negative axes count from the end. A class
+ * (not a plain object), so that a tree of them has them as leaves.
+ *
+ * @example
+ * ```ts
+ * const conv = new MuonDimensionNumbers([0, 1, 2], 3); // a [kh, kw, cin, cout] kernel
+ * conv.outputAxis; // [3]
+ * ```
+ */
+export class MuonDimensionNumbers {
+  /** The fan-in axes. */
+  readonly reductionAxis: readonly number[];
+  /** The fan-out axes. */
+  readonly outputAxis: readonly number[];
+  constructor(
+    reductionAxis: number | readonly number[] = 0,
+    outputAxis: number | readonly number[] = 1,
+  ) {
+    const axes = (name: string, v: unknown): number[] => {
+      const list = typeof v === 'number' ? [v] : v;
+      if (!Array.isArray(list) || list.length === 0 || !list.every((a) => Number.isInteger(a)))
+        throw new TypeError(
+          `MuonDimensionNumbers: ${name} must be an integer axis or a non-empty list of them, got ${describeValue(v)}`,
+        );
+      return [...list];
+    };
+    this.reductionAxis = Object.freeze(axes('reductionAxis', reductionAxis));
+    this.outputAxis = Object.freeze(axes('outputAxis', outputAxis));
+    Object.freeze(this);
+  }
+}
+
+/** A leaf as `batch` matrices `fanIn x fanOut`; `perm[k]` is the leaf index of flat entry `k`. */
+interface MatrixLayout {
+  batch: number;
+  fanIn: number;
+  fanOut: number;
+  /** `null`: the leaf is already in that order (a 2-D leaf with the default axes). */
+  perm: Int32Array | null;
+}
+
+/** The leaf's shape, else a clear error. */
+function shapeOrThrow(fn: string, path: string, leaf: unknown, likes: unknown[]): Shape {
   let s: Shape | undefined = shapeOf(leaf);
   for (const l of likes) s ??= shapeOf(l);
-  if (s === undefined || s.length !== 2)
+  if (s === undefined || s.length < 2)
     throw new TypeError(
       `${fn}: ${path} is not a matrix (shape ${s ? `[${s.join(', ')}]` : 'unknown'}); Muon orthogonalizes 2-D leaves: give the params a shape [fanIn, fanOut], e.g. Object.assign(new Float32Array(r * c), { shape: [r, c] })`,
     );
-  return [s[0]!, s[1]!];
+  return s;
 }
 
-function workFor(like: Float, rows: number, cols: number): NsWork {
+/** How a leaf of `shape` is seen as matrices under `dims` (default: a 2-D leaf, rows x columns). */
+function matrixLayout(
+  fn: string,
+  path: string,
+  shape: Shape,
+  dims: MuonDimensionNumbers | null | undefined,
+): MatrixLayout {
+  const nd = shape.length;
+  if (dims === undefined || dims === null) {
+    if (nd !== 2)
+      throw new TypeError(
+        `${fn}: ${path} has shape [${shape.join(', ')}]; without weightDimensionNumbers Muon takes 2-D leaves only`,
+      );
+    return { batch: 1, fanIn: shape[0]!, fanOut: shape[1]!, perm: null };
+  }
+  if (!(dims instanceof MuonDimensionNumbers))
+    throw new TypeError(
+      `${fn}: the weight dimension numbers of ${path} must be a MuonDimensionNumbers or null, got ${describeValue(dims)}`,
+    );
+  const norm = (a: number) => {
+    if (a < -nd || a >= nd)
+      throw new RangeError(
+        `${fn}: axis ${a} is out of range for ${path} of shape [${shape.join(', ')}]`,
+      );
+    return ((a % nd) + nd) % nd;
+  };
+  const red = dims.reductionAxis.map(norm);
+  const out = dims.outputAxis.map(norm);
+  const all = [...red, ...out];
+  if (new Set(all).size !== all.length)
+    throw new RangeError(
+      `${fn}: the reduction axes [${red.join(', ')}] and output axes [${out.join(', ')}] of ${path} must be distinct`,
+    );
+  const batchAxes = shape.map((_, i) => i).filter((i) => !all.includes(i));
+  const order = [...batchAxes, ...red, ...out];
+  const size = (axes: number[]) => axes.reduce((p, a) => p * shape[a]!, 1);
+  const layout: MatrixLayout = {
+    batch: size(batchAxes),
+    fanIn: size(red),
+    fanOut: size(out),
+    perm: null,
+  };
+  if (order.every((a, i) => a === i)) return layout;
+  // perm[k]: the leaf index of entry k of the transposed array (row-major over `order`).
+  const strides = new Array<number>(nd);
+  let st = 1;
+  for (let i = nd - 1; i >= 0; i--) {
+    strides[i] = st;
+    st *= shape[i]!;
+  }
+  const n = st;
+  const perm = new Int32Array(n);
+  const idx = new Array<number>(nd).fill(0);
+  for (let k = 0; k < n; k++) {
+    let at = 0;
+    for (let j = 0; j < nd; j++) at += idx[j]! * strides[order[j]!]!;
+    perm[k] = at;
+    for (let j = nd - 1; j >= 0; j--) {
+      idx[j]!++;
+      if (idx[j]! < shape[order[j]!]!) break;
+      idx[j] = 0;
+    }
+  }
+  layout.perm = perm;
+  return layout;
+}
+
+function workFor(like: Float, layout: MatrixLayout): NsWork {
   const C = like instanceof Float32Array ? Float32Array : Float64Array;
+  const rows = layout.fanIn;
+  const cols = layout.fanOut;
   const transposed = rows > cols;
   const m = transposed ? cols : rows;
   const n = transposed ? rows : cols;
   return {
+    layout,
     m,
     n,
     transposed,
@@ -323,43 +436,76 @@ function muonLeaf(
       ? rnd(f32, rnd(f32, d * rnd(f32, m / bcNext)) + rnd(f32, c * rnd(f32, gi / bc)))
       : rnd(f32, m / bc);
   }
-  // u holds mHat. Copy it into x (m x n, transposed when the leaf has more rows than columns).
-  const { m, n, transposed, x } = w;
-  if (transposed) {
-    // The leaf is n x m.
-    for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) x[j * n + i] = u[i * m + j]!;
-  } else x.set(u);
-  if (hp.preconditioning === 'frobenius' || hp.preconditioning === 'spectral') {
-    let norm: number;
-    if (hp.preconditioning === 'spectral') norm = spectralNorm(x, m, n, w.gram);
-    else {
-      let sum = 0;
-      for (let i = 0; i < x.length; i++) sum += x[i]! * x[i]!;
-      norm = Math.sqrt(sum);
-    }
-    const den = rnd(f32, rnd(f32, norm) + rnd(f32, hp.eps));
-    for (let i = 0; i < x.length; i++) x[i] = rnd(f32, x[i]! / den);
-  }
-  newtonSchulz(w, hp.rows, hp.preconditioning, hp.eps, f32);
-  // Write back (and the adaptive dual norm sum(mHat * update), in element order).
+  // u holds mHat. Each matrix of the leaf in turn: copied into x (m x n, transposed when it has
+  // more rows than columns), scaled, orthogonalized and written back; with `adaptive`, the sum of
+  // mHat * update over the whole leaf (in the order the matrices are visited).
+  const { m, n, transposed, x, layout } = w;
+  const { batch, fanIn, fanOut, perm } = layout;
   let dot = 0;
-  if (transposed) {
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < m; j++) {
-        const v = x[j * n + i]!;
-        dot += rnd(f32, u[i * m + j]! * v);
-        u[i * m + j] = v;
+  for (let bi = 0; bi < batch; bi++) {
+    const base = bi * fanIn * fanOut;
+    for (let r = 0; r < fanIn; r++)
+      for (let c = 0; c < fanOut; c++) {
+        const k = base + r * fanOut + c;
+        x[transposed ? c * fanIn + r : r * fanOut + c] = u[perm === null ? k : perm[k]!]!;
       }
-  } else
-    for (let i = 0; i < x.length; i++) {
-      const v = x[i]!;
-      dot += rnd(f32, u[i]! * v);
-      u[i] = v;
+    if (hp.preconditioning === 'frobenius' || hp.preconditioning === 'spectral') {
+      let norm: number;
+      if (hp.preconditioning === 'spectral') norm = spectralNorm(x, m, n, w.gram);
+      else {
+        let sum = 0;
+        for (let i = 0; i < x.length; i++) sum += x[i]! * x[i]!;
+        norm = Math.sqrt(sum);
+      }
+      const den = rnd(f32, rnd(f32, norm) + rnd(f32, hp.eps));
+      for (let i = 0; i < x.length; i++) x[i] = rnd(f32, x[i]! / den);
     }
-  if (hp.adaptive) {
-    const s = rnd(f32, dot);
-    for (let i = 0; i < u.length; i++) u[i] = rnd(f32, s * u[i]!);
+    newtonSchulz(w, hp.rows, hp.preconditioning, hp.eps, f32);
+    for (let r = 0; r < fanIn; r++)
+      for (let c = 0; c < fanOut; c++) {
+        const k = base + r * fanOut + c;
+        const at = perm === null ? k : perm[k]!;
+        const v = x[transposed ? c * fanIn + r : r * fanOut + c]!;
+        dot += rnd(f32, u[at]! * v);
+        u[at] = v;
+      }
   }
+  if (hp.adaptive) {
+    const sc = rnd(f32, dot);
+    for (let i = 0; i < u.length; i++) u[i] = rnd(f32, sc * u[i]!);
+  }
+}
+
+/**
+ * Weight dimension numbers: one {@link MuonDimensionNumbers} for every leaf, a tree of them (or
+ * `null`) with the params' structure, or a function of the params returning either. `null` or
+ * absent: every leaf is a 2-D matrix `[fanIn, fanOut]`.
+ */
+export type WeightDimensionNumbers =
+  | MuonDimensionNumbers
+  | unknown
+  | ((params: any) => unknown)
+  | null;
+
+class DimSlot {
+  constructor(readonly d: unknown) {}
+}
+
+/** The dimension numbers of each (non-null) leaf of `tree`, in leaf order. */
+function dimsList(
+  option: WeightDimensionNumbers | undefined,
+  tree: unknown,
+  source: unknown,
+): unknown[] {
+  const n = treeLeaves<unknown>(tree).length;
+  if (option === undefined || option === null) return new Array(n).fill(undefined);
+  const resolved =
+    typeof option === 'function' ? (option as (p: unknown) => unknown)(source) : option;
+  if (resolved === null || resolved instanceof MuonDimensionNumbers)
+    return new Array(n).fill(resolved ?? undefined);
+  return treeLeaves<DimSlot>(
+    treeMap((_x: unknown, d: unknown) => new DimSlot(d), tree, resolved),
+  ).map((slot) => slot.d);
 }
 
 class MuonLeafResult {
@@ -402,7 +548,9 @@ export function scaleByMuon(
     'nesterov',
     'adaptive',
     'preconditioning',
+    'weightDimensionNumbers',
   ]);
+  const dimsOption = options.weightDimensionNumbers;
   const steps = checkInteger(fn, 'nsSteps', options.nsSteps ?? 5, 0);
   const given = options.nsCoeffs ?? NS_COEFFS_PRESETS.standard;
   const rows = coefficientRows(fn, given, steps);
@@ -445,10 +593,18 @@ export function scaleByMuon(
       const t = safeIncrement(st.count);
       const bcNow = bc(t);
       const bcNext = bc(safeIncrement(t));
+      const dims = dimsList(dimsOption, updates, params ?? updates);
+      let k = 0;
       const results = mapLeaves(
         ([g, mu, p], path) => {
           checkLeaf(path, g);
-          const [r, c] = matrixShape(fn, `updates${path}`, g, p, mu);
+          const shape = shapeOrThrow(fn, `updates${path}`, g, [p, mu]);
+          const layout = matrixLayout(
+            fn,
+            `updates${path}`,
+            shape,
+            dims[k++] as MuonDimensionNumbers,
+          );
           const muOut = typedArrayOps.zerosLike(mu as Float) as Float;
           const u = typedArrayOps.zerosLike(muOut) as Float;
           muonLeaf(
@@ -456,7 +612,7 @@ export function scaleByMuon(
             mu as Float,
             hp,
             Float64Array.of(bcNow, bcNext),
-            workFor(u, r, c),
+            workFor(u, layout),
             muOut,
             u,
           );
@@ -478,9 +634,13 @@ export function scaleByMuon(
       const st = state;
       const mu = treeLeaves<Float>(st.mu);
       const ps = treeLeaves<ArrayLeaf>(params);
+      const dims = dimsList(dimsOption, params, params);
       const works = mu.map((m, i) => {
-        const [r, c] = matrixShape(fn, `params leaf ${i}`, ps[i], m);
-        return workFor(m, r, c);
+        const shape = shapeOrThrow(fn, `params leaf ${i}`, ps[i], [m]);
+        return workFor(
+          m,
+          matrixLayout(fn, `params leaf ${i}`, shape, dims[i] as MuonDimensionNumbers),
+        );
       });
       const sc = new Float64Array(2);
       let t = 0;
@@ -506,6 +666,8 @@ export function scaleByMuon(
 export interface ScaleByShapeOptions {
   /** `null` (default): width scaling `sqrt(max(1, fanOut / fanIn))`; a number `k`: `sqrt(max(fanIn, fanOut)) * k`. */
   consistentRms?: number | null;
+  /** Which axes are the fan-in and fan-out (see {@link MuonDimensionNumbers}); default: 2-D leaves. */
+  weightDimensionNumbers?: WeightDimensionNumbers;
 }
 
 /**
@@ -523,7 +685,12 @@ export function scaleByShape(
   options: ScaleByShapeOptions = {},
 ): GradientTransformationExtraArgs<EmptyState> {
   const fn = 'scaleByShape';
-  checkOptionKeys(fn, options, ['consistentRms']);
+  checkOptionKeys(fn, options, ['consistentRms', 'weightDimensionNumbers']);
+  const dimsOption = options.weightDimensionNumbers;
+  const fans = (path: string, x: unknown, likes: unknown[], d: unknown): [number, number] => {
+    const l = matrixLayout(fn, path, shapeOrThrow(fn, path, x, likes), d as MuonDimensionNumbers);
+    return [l.fanIn, l.fanOut];
+  };
   const rms = options.consistentRms ?? null;
   if (rms !== null) checkFinite(fn, 'consistentRms', rms);
   const factor = (r: number, c: number) =>
@@ -531,9 +698,11 @@ export function scaleByShape(
   return {
     init: () => ({}),
     update(updates, state, params) {
+      const dims = dimsList(dimsOption, updates, params ?? updates);
+      let k = 0;
       const out = mapLeaves(
         ([u, p], path) => {
-          const [r, c] = matrixShape(fn, `updates${path}`, u, p);
+          const [r, c] = fans(`updates${path}`, u, [p], dims[k++]);
           return leafOps(u).scale(u, factor(r, c));
         },
         params === undefined || params === null ? [updates] : [updates, params],
@@ -542,8 +711,9 @@ export function scaleByShape(
       return [out, state];
     },
     bindInPlace(_state, params) {
+      const dims = dimsList(dimsOption, params, params);
       const factors = treeLeaves<ArrayLeaf>(params).map((p, i) => {
-        const [r, c] = matrixShape(fn, `params leaf ${i}`, p);
+        const [r, c] = fans(`params leaf ${i}`, p, [], dims[i]);
         return factor(r, c);
       });
       return {
