@@ -7,6 +7,7 @@
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CATALOGUE_NAMES, catalogueCases } from './catalogue.js';
 import { Floor } from './floor.js';
 import { type Contender, local, measureGroup, median } from './harness.js';
 import { modes, smallTree, WARMUP } from './modes.js';
@@ -16,6 +17,10 @@ import { fourVariables, TFJS_VERSION, tfjsContenders, useBackend } from './tfjs.
 import { startTorch } from './torch.js';
 
 const quick = process.argv.includes('--quick');
+/** `--only <section>`: measure one section (optax-ts, small trees, catalogue, tfjs, torch, native). */
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+const runs = (section: string) => only === undefined || only === section;
 const F32_SIZES = quick ? [1e5, 1e6, 1e7] : [1e3, 1e4, 1e5, 1e6, 1e7];
 const F64_SIZES = quick ? [1e6] : [1e4, 1e6, 1e7];
 /** Peer layouts: four variables totalling n for each float32 size (1e6, 1e7 quick), and 100 of 1,000. */
@@ -27,6 +32,7 @@ const LAYOUTS = [
 const CPU_MAX = quick ? 1e5 : 1e6;
 const TREE_LEAVES = [1, 10, 100];
 const NATIVE_N = 1e7;
+const CATALOGUE_N = quick ? 1e6 : 1e7;
 const ROUNDS = quick ? 3 : 5;
 const BUDGET_MS = quick ? 100 : 200;
 const samplesFor = (n: number) => (n >= 1e7 ? 5 : n >= 1e6 ? 7 : 9);
@@ -81,18 +87,25 @@ const syncUs = median(local('sync', () => floor.step2(), 200).round(11, 1e9) as 
 log(`two-thread floor, start and join: ${syncUs.toFixed(2)} us per step`);
 
 // 1. optax-ts, one leaf, every mode.
-for (const [f32, sizes] of [
-  [true, F32_SIZES],
-  [false, F64_SIZES],
-] as const)
-  for (const n of sizes) await group('optax-ts', n, f32, modes(f32, n));
+if (runs('optax-ts'))
+  for (const [f32, sizes] of [
+    [true, F32_SIZES],
+    [false, F64_SIZES],
+  ] as const)
+    for (const n of sizes) await group('optax-ts', n, f32, modes(f32, n));
 
 // 2. Per-call overhead on small trees.
-for (const leaves of TREE_LEAVES)
-  await group('small trees', leaves * 10, true, smallTree(leaves), leaves);
+if (runs('small trees'))
+  for (const leaves of TREE_LEAVES)
+    await group('small trees', leaves * 10, true, smallTree(leaves), leaves);
 
-// 3. TF.js on tfjs-backend-wasm and tfjs-backend-cpu.
-for (const backend of ['wasm', 'cpu']) {
+// 3. The catalogue: every alias in place, at 10M float32 (1M quick).
+if (runs('catalogue'))
+  for (const name of CATALOGUE_NAMES)
+    await group('catalogue', CATALOGUE_N, true, catalogueCases(name, true, CATALOGUE_N));
+
+// 4. TF.js on tfjs-backend-wasm and tfjs-backend-cpu.
+for (const backend of runs('tfjs') ? ['wasm', 'cpu'] : []) {
   await useBackend(backend);
   for (const sizes of LAYOUTS) {
     const n = sizes.reduce((a, b) => a + b, 0);
@@ -100,10 +113,10 @@ for (const backend of ['wasm', 'cpu']) {
     await group('tfjs', n, true, tfjsContenders(sizes, WARMUP), sizes.length);
   }
 }
-notes.push(`tfjs-backend-cpu measured up to ${CPU_MAX} elements only`);
+if (runs('tfjs')) notes.push(`tfjs-backend-cpu measured up to ${CPU_MAX} elements only`);
 
-// 4. torch.optim.RAdam, foreach on and off.
-const torch = await startTorch();
+// 5. torch.optim.RAdam, foreach on and off.
+const torch = runs('torch') ? await startTorch() : 'torch not measured (--only)';
 let torchInfo: unknown = null;
 if (typeof torch === 'string') notes.push(torch);
 else {
@@ -119,8 +132,8 @@ else {
   await torch.close();
 }
 
-// 5. Native C, RAdam's float32 operation order, at 10M.
-const native = buildNative();
+// 6. Native C, RAdam's float32 operation order, at 10M.
+const native = runs('native') ? buildNative() : 'native not measured (--only)';
 let nativeInfo: unknown = null;
 if (typeof native === 'string') notes.push(native);
 else {

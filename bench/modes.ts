@@ -5,7 +5,13 @@
  * on small trees. Every case is stepped {@link WARMUP} times before timing, so that the timed steps
  * are rectified ones: with `radam`'s defaults, rho_t < 5 (momentum only) for steps 1 to 5.
  */
-import { applyUpdates, Optimizer, type OptimizerOptions, radam } from '../src/index.js';
+import {
+  applyUpdates,
+  type GradientTransformation,
+  Optimizer,
+  type OptimizerOptions,
+  radam,
+} from '../src/index.js';
 import { batchFor, type Contender, local } from './harness.js';
 
 /** Untimed steps before a case is timed (past RAdam's 5 unrectified steps). */
@@ -31,20 +37,23 @@ function describe(opt: Optimizer): string {
 }
 
 /**
- * An `Optimizer` on `{ w }` (a copy of `p`), warmed up, stepped with `step({ w: g })` or, when
- * `own`, with `step()` after `g` was written into `opt.grads.w`.
+ * An `Optimizer` of `tx` (default `radam(1e-3)`) on `{ w }` (a copy of `p`), warmed up, stepped
+ * with `step({ w: g }, { value: 1 })` or, when `own`, with `step(undefined, { value: 1 })` after
+ * `g` was written into `opt.grads.w` (the value is the loss, for the optimizers that read it).
  */
-function optimizerCase(
+export function optimizerCase(
   name: string,
   g: Arr,
   p: Arr,
   options: OptimizerOptions | undefined,
   own: boolean,
+  tx: GradientTransformation = radam(1e-3),
 ): Contender {
-  const opt = new Optimizer(radam(1e-3), { w: p.slice() }, options);
+  const opt = new Optimizer(tx, { w: p.slice() }, options);
   if (own) (opt.grads.w as Arr).set(g);
   const grads = { w: g };
-  const step = own ? () => opt.step() : () => opt.step(grads);
+  const extra = { value: 1 };
+  const step = own ? () => opt.step(undefined, extra) : () => opt.step(grads, extra);
   for (let i = 0; i < WARMUP; i++) step();
   return local(name, step, batchFor(g.length), { note: () => describe(opt) });
 }

@@ -174,7 +174,8 @@ function trainOne(
         divergedAtStep = step;
         break training;
       }
-      opt.step(grads);
+      // The loss as an extra argument, for the optimizers that read it (polyakSgd).
+      opt.step(grads, { value: loss });
       losses.push(loss);
       if (step % every === 0) progress(step, loss);
     }

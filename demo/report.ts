@@ -19,11 +19,19 @@ export const LOSS_TITLE = 'Training loss by learning rate';
 /** Title of the accuracy plot. */
 export const ACCURACY_TITLE = 'Held-out accuracy after training vs learning rate';
 
-const COLORS: Readonly<Record<OptimizerName, string>> = {
+const MAIN_COLORS: Readonly<Record<string, string>> = {
   radam: '#d62728',
   adam: '#1f77b4',
   'adam-warmup': '#2ca02c',
 };
+/** The other optimizers' colours, in order of `OPTIMIZER_NAMES` (a qualitative palette). */
+const PALETTE = ['#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#ff7f0e'];
+
+/** An optimizer's line colour: fixed for the default three, from the palette for the others. */
+function colorOf(o: OptimizerName): string {
+  const others = OPTIMIZER_NAMES.filter((n) => MAIN_COLORS[n] === undefined);
+  return MAIN_COLORS[o] ?? PALETTE[others.indexOf(o) % PALETTE.length]!;
+}
 
 /** A learning rate as people write it: 0.1, 0.003, 1e-5. */
 export function formatLr(lr: number): string {
@@ -258,7 +266,7 @@ function colorEncoding(result: ExperimentResult) {
     title: 'optimizer',
     scale: {
       domain: present.map((o) => OPTIMIZER_LABELS[o]),
-      range: present.map((o) => COLORS[o]),
+      range: present.map((o) => colorOf(o)),
     },
     legend: { orient: 'top' as const, labelFontSize: 13, titleFontSize: 13, labelLimit: 0 },
   };
@@ -441,6 +449,8 @@ function describeOptimizer(o: OptimizerName, warmupSteps: number): string {
       return "`adam(lr)`, with optax's defaults (b1 0.9, b2 0.999, eps 1e-8).";
     case 'adam-warmup':
       return `\`adam(warmupConstantSchedule({ initValue: 0, peakValue: lr, warmupSteps: ${warmupSteps} }))\`: the learning rate rises linearly from 0 to lr over the first ${warmupSteps} steps, then stays at lr.`;
+    default:
+      return `\`${o}(lr)\`, with optax's defaults.`;
   }
 }
 

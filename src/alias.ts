@@ -6,9 +6,10 @@ import type {
 } from './base.js';
 import { identity } from './base.js';
 import { type ChainState, chain } from './combine.js';
-import { ADAM_OPTIONS, type ScaleByAdamOptions, scaleByAdam } from './transforms/adam.js';
+import { ADAM_OPTIONS, makeScaleByAdam, type ScaleByAdamOptions } from './transforms/adam.js';
+import { checkAccumulatorDtype } from './transforms/ema.js';
 import type { Mask } from './transforms/masked.js';
-import { type ScaleByRadamOptions, scaleByRadam } from './transforms/radam.js';
+import { makeScaleByRadam, type ScaleByRadamOptions } from './transforms/radam.js';
 import { scaleByLearningRate } from './transforms/scale.js';
 import { trace } from './transforms/trace.js';
 import { addDecayedWeights } from './transforms/weightDecay.js';
@@ -63,16 +64,18 @@ export function radam(
     'weightDecay',
     'weightDecayMask',
   ]);
+  checkScalarOrSchedule('radam', 'learningRate', learningRate);
   const { weightDecay, weightDecayMask, ...radamOptions } = options;
   if (weightDecay === undefined) {
     if (weightDecayMask !== undefined)
       throw new TypeError(
         'radam: weightDecayMask was given without weightDecay; give both or neither',
       );
-    return chain(scaleByRadam(radamOptions), scaleByLearningRate(learningRate));
+    return chain(makeScaleByRadam('radam', radamOptions), scaleByLearningRate(learningRate));
   }
+  checkScalarOrSchedule('radam', 'weightDecay', weightDecay);
   return chain(
-    scaleByRadam(radamOptions),
+    makeScaleByRadam('radam', radamOptions),
     addDecayedWeights(weightDecay, weightDecayMask === undefined ? {} : { mask: weightDecayMask }),
     scaleByLearningRate(learningRate),
   );
@@ -96,7 +99,8 @@ export function adam(
   learningRate: ScalarOrSchedule,
   options: AdamOptions = {},
 ): GradientTransformationExtraArgs<ChainState> {
-  return chain(scaleByAdam(options), scaleByLearningRate(learningRate));
+  checkScalarOrSchedule('adam', 'learningRate', learningRate);
+  return chain(makeScaleByAdam('adam', options), scaleByLearningRate(learningRate));
 }
 
 /** Options of {@link adamw}. */
@@ -121,9 +125,11 @@ export function adamw(
   options: AdamwOptions = {},
 ): GradientTransformationExtraArgs<ChainState> {
   checkOptionKeys('adamw', options, [...ADAM_OPTIONS, 'weightDecay', 'mask']);
+  checkScalarOrSchedule('adamw', 'learningRate', learningRate);
   const { weightDecay = 1e-4, mask, ...adamOptions } = options;
+  checkScalarOrSchedule('adamw', 'weightDecay', weightDecay);
   return chain(
-    scaleByAdam(adamOptions),
+    makeScaleByAdam('adamw', adamOptions),
     addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
     scaleByLearningRate(learningRate),
   );
@@ -131,16 +137,21 @@ export function adamw(
 
 /** Options of {@link sgd}. */
 export interface SgdOptions {
-  /** Momentum decay; when absent, plain gradient descent (no state). */
-  momentum?: number;
+  /**
+   * Momentum decay; when absent or `null` (optax's `None`), plain gradient descent (no state).
+   * `0` is a `trace(0)` (a state of zeros, updates equal to the gradients), as in optax.
+   */
+  momentum?: number | null;
   /** Nesterov momentum (needs `momentum`). Default false. */
   nesterov?: boolean;
+  /** optax's `accumulator_dtype`; only `null` (the trace takes each param's dtype) is supported. */
+  accumulatorDtype?: null;
 }
 
 /**
  * Stochastic gradient descent, as `optax.sgd`: `chain(trace(momentum, { nesterov }),
  * scaleByLearningRate(learningRate))`, with `identity()` in place of `trace` when `momentum` is
- * not given.
+ * not given or `null`. Unlike optax, which ignores it, `nesterov: true` without a momentum throws.
  *
  * @example
  * ```ts
@@ -153,11 +164,12 @@ export function sgd(
   options: SgdOptions = {},
 ): GradientTransformationExtraArgs<ChainState> {
   const fn = 'sgd';
-  checkOptionKeys(fn, options, ['momentum', 'nesterov']);
+  checkOptionKeys(fn, options, ['momentum', 'nesterov', 'accumulatorDtype']);
   checkScalarOrSchedule(fn, 'learningRate', learningRate);
   const nesterov = checkBoolean(fn, 'nesterov', options.nesterov ?? false);
+  checkAccumulatorDtype(fn, options.accumulatorDtype);
   let first: GradientTransformation;
-  if (options.momentum === undefined) {
+  if (options.momentum === undefined || options.momentum === null) {
     if (nesterov) throw new TypeError('sgd: nesterov: true needs a momentum');
     first = identity();
   } else first = trace(checkFinite(fn, 'momentum', options.momentum), { nesterov });

@@ -108,7 +108,7 @@ export function safeIncrement(count: number): number {
  * ```
  */
 export function identity(): GradientTransformationExtraArgs<EmptyState> {
-  return {
+  const tx: GradientTransformationExtraArgs<EmptyState> = {
     init: () => ({}),
     update: (updates, state) => [updates, state],
     bindInPlace: () => ({
@@ -120,6 +120,12 @@ export function identity(): GradientTransformationExtraArgs<EmptyState> {
       },
     }),
   };
+  // In a fused chain it is no stage at all (`sgd` without momentum is `load, scale, apply`).
+  return withFusionTag(tx, {
+    kind: 'stage',
+    name: 'identity',
+    fuse: () => statelessMember(null, []),
+  });
 }
 
 /**
@@ -277,7 +283,7 @@ export type FusionTag =
  *
  * @example
  * ```ts
- * const tx = withFusionTag(identity(), { kind: 'chain', members: [] });
+ * const tx = withFusionTag({ ...identity() }, { kind: 'chain', members: [] });
  * fusionTag(tx)?.kind; // 'chain'
  * ```
  */

@@ -6,7 +6,30 @@
 
 export type { AdamOptions, AdamwOptions, RadamOptions, SgdOptions } from './alias.js';
 export { adam, adamw, radam, sgd } from './alias.js';
-export { decayedAlias } from './aliases/common.js';
+// Adam's variants (adabelief, adamax, adamaxw, amsgrad, nadam, nadamw, yogi, adan,
+// optimisticAdamV2) and their transformations.
+export type {
+  AdabeliefOptions,
+  AdamaxOptions,
+  AdamaxwOptions,
+  AdanOptions,
+  AmsgradOptions,
+  NadamOptions,
+  NadamwOptions,
+  OptimisticAdamV2Options,
+  YogiOptions,
+} from './aliases/adam-variants.js';
+export {
+  adabelief,
+  adamax,
+  adamaxw,
+  adan,
+  amsgrad,
+  nadam,
+  nadamw,
+  optimisticAdamV2,
+  yogi,
+} from './aliases/adam-variants.js';
 export type { LionOptions } from './aliases/lion.js';
 export { lion } from './aliases/lion.js';
 export type {
@@ -20,6 +43,32 @@ export type {
 export { adafactor, fromage, lamb, lars, novograd, sm3 } from './aliases/matrix.js';
 export type { MuonOptions, MuonPartitionState } from './aliases/muon.js';
 export { muon } from './aliases/muon.js';
+// The RMS / sign family (adagrad, rmsprop, adadelta, signSgd, signum, rprop, optimistic
+// gradient descent, noisySgd, polyakSgd) and their transformations.
+export type {
+  AdadeltaOptions,
+  AdagradOptions,
+  NoisySgdOptions,
+  OptimisticGradientDescentOptions,
+  PolyakSgdOptions,
+  RmspropOptions,
+  RpropOptions,
+  SignumOptions,
+} from './aliases/rms.js';
+export {
+  adadelta,
+  adagrad,
+  noisySgd,
+  optimisticGradientDescent,
+  polyakSgd,
+  rmsprop,
+  rprop,
+  signSgd,
+  signum,
+} from './aliases/rms.js';
+// Combinators and wrappers (partition, namedChain, conditionally*, freeze) and schedule-free.
+export type { ScheduleFreeAdamwOptions, ScheduleFreeSgdOptions } from './aliases/scheduleFree.js';
+export { scheduleFreeAdamw, scheduleFreeSgd } from './aliases/scheduleFree.js';
 export type {
   EmptyState,
   ExtraArgs,
@@ -62,22 +111,29 @@ export {
   typedArrayOps,
 } from './leaf.js';
 export * from './schedules.js';
-// --- Matrix part (#15): leaf shapes, and the optimizers that are not elementwise. ---
 export type { Shape } from './shape.js';
 export { checkShape, shapeOf, withShapeOf } from './shape.js';
+export type { ScaleByAdadeltaOptions } from './transforms/adadelta.js';
+export { scaleByAdadelta } from './transforms/adadelta.js';
 export type { AdamHyperparams, ScaleByAdamOptions } from './transforms/adam.js';
 export { scaleByAdam } from './transforms/adam.js';
+export type { ScaleByAdamaxOptions } from './transforms/adamax.js';
+export { scaleByAdamax } from './transforms/adamax.js';
+export type { ScaleByAdanOptions, ScaleByAdanState } from './transforms/adan.js';
+export { scaleByAdan } from './transforms/adan.js';
+export type { AddNoiseOptions, AddNoiseState } from './transforms/addNoise.js';
+export { addNoise } from './transforms/addNoise.js';
+export type { ScaleByAmsgradOptions, ScaleByAmsgradState } from './transforms/amsgrad.js';
+export { scaleByAmsgrad } from './transforms/amsgrad.js';
 export type { ApplyIfFiniteState } from './transforms/applyIfFinite.js';
 export { applyIfFinite } from './transforms/applyIfFinite.js';
+export type { ScaleByBeliefOptions, ScaleByBeliefState } from './transforms/belief.js';
+export { scaleByBelief } from './transforms/belief.js';
 export { centralize } from './transforms/centralize.js';
 export { clip, clipByGlobalNorm } from './transforms/clipping.js';
-export type {
-  ElementwiseArray,
-  ElementwiseSpec,
-  ElementwiseState,
-  SetScalar,
-} from './transforms/elementwise.js';
-export { elementwise } from './transforms/elementwise.js';
+export type { ElementwiseState } from './transforms/elementwise.js';
+export type { EmaOptions } from './transforms/ema.js';
+export { ema } from './transforms/ema.js';
 export type { FactoredState, ScaleByFactoredRmsOptions } from './transforms/factoredRms.js';
 export {
   clipByBlockRms,
@@ -101,8 +157,14 @@ export type {
 export { lookahead, lookaheadParams } from './transforms/lookahead.js';
 export type { Mask, MaskedState } from './transforms/masked.js';
 export { masked } from './transforms/masked.js';
-export type { MultiStepsOptions, MultiStepsState } from './transforms/multiSteps.js';
-export { multiSteps } from './transforms/multiSteps.js';
+export type {
+  MultiStepsOptions,
+  MultiStepsState,
+  ShouldSkipUpdateFunction,
+  SkipLargeUpdatesState,
+  SkipNotFiniteState,
+} from './transforms/multiSteps.js';
+export { multiSteps, skipLargeUpdates, skipNotFinite } from './transforms/multiSteps.js';
 export type {
   MuonPreconditioning,
   MuonState,
@@ -120,6 +182,13 @@ export {
 export type { ScaleByNovogradOptions, ScaleByNovogradState } from './transforms/novograd.js';
 export { scaleByNovograd } from './transforms/novograd.js';
 export type {
+  ScaleByOptimisticGradientOptions,
+  ScaleByOptimisticGradientState,
+} from './transforms/optimisticGradient.js';
+export { scaleByOptimisticGradient } from './transforms/optimisticGradient.js';
+export type { ScaleByPolyakOptions } from './transforms/polyak.js';
+export { scaleByPolyak } from './transforms/polyak.js';
+export type {
   RadamHyperparams,
   RadamScalars,
   ScaleByAdamState,
@@ -131,8 +200,17 @@ export {
   radamScalars,
   scaleByRadam,
 } from './transforms/radam.js';
+export type { ScaleByRmsOptions } from './transforms/rms.js';
+export { scaleByRms, scaleByStddev } from './transforms/rms.js';
+export type { ScaleByRpropOptions } from './transforms/rprop.js';
+export { scaleByRprop } from './transforms/rprop.js';
+export type { ScaleByRssOptions } from './transforms/rss.js';
+export { scaleByRss } from './transforms/rss.js';
 export type { ScaleByLearningRateOptions, ScaleByScheduleState } from './transforms/scale.js';
 export { scale, scaleByLearningRate, scaleBySchedule } from './transforms/scale.js';
+export type { ScheduleFreeOptions, ScheduleFreeState } from './transforms/scheduleFree.js';
+export { scheduleFree, scheduleFreeEvalParams } from './transforms/scheduleFree.js';
+export { scaleBySign } from './transforms/sign.js';
 export type { SlowParamsState } from './transforms/slowParamsInState.js';
 export { slowParamsInState } from './transforms/slowParamsInState.js';
 export type { ScaleBySm3Options, ScaleBySm3State } from './transforms/sm3.js';
@@ -146,6 +224,10 @@ export type {
   AddDecayedWeightsState,
 } from './transforms/weightDecay.js';
 export { addDecayedWeights } from './transforms/weightDecay.js';
+export type { ScaleByYogiOptions } from './transforms/yogi.js';
+export { scaleByYogi } from './transforms/yogi.js';
+export type { ZeroNansState } from './transforms/zeroNans.js';
+export { zeroNans } from './transforms/zeroNans.js';
 export type { ArrayLeaf, Leaf, Tree, TreeDef } from './tree.js';
 export {
   assertSameStructure,
@@ -165,3 +247,16 @@ export {
   treeZerosLike,
 } from './tree.js';
 export { VERSION } from './version.js';
+export type {
+  ConditionallyMaskState,
+  ConditionallyOptions,
+  ConditionallyTransformState,
+  ConditionFn,
+} from './wrappers/conditionally.js';
+export { conditionallyMask, conditionallyTransform } from './wrappers/conditionally.js';
+export type { SelectiveTransformOptions } from './wrappers/freeze.js';
+export { freeze, selectiveTransform, setToZero } from './wrappers/freeze.js';
+export type { NamedChainState } from './wrappers/namedChain.js';
+export { namedChain } from './wrappers/namedChain.js';
+export type { ParamLabels, PartitionState } from './wrappers/partition.js';
+export { multiTransform, partition } from './wrappers/partition.js';

@@ -656,7 +656,7 @@ describe('in place, no buffer allocated per step', () => {
         const opt = new Optimizer(make(), params);
         for (let k = 0; k < 2000; k++) opt.step(grads);
         let growth = Number.POSITIVE_INFINITY;
-        for (let w = 0; w < 3; w++) {
+        for (let w = 0; w < 5; w++) {
           gc();
           const before = getHeapStatistics().used_heap_size;
           for (let k = 0; k < 2000; k++) opt.step(grads);

@@ -208,28 +208,27 @@ const catalogue: Record<string, Case[]> = {
       run: () => radam(Number.NaN),
       type: RangeError,
       message:
-        'scaleByLearningRate: learningRate must be a finite number or a schedule (count) => number, got NaN',
+        'radam: learningRate must be a finite number or a schedule (count) => number, got NaN',
     },
     {
       name: 'radam(Infinity)',
       run: () => radam(Number.POSITIVE_INFINITY),
       type: RangeError,
       message:
-        'scaleByLearningRate: learningRate must be a finite number or a schedule (count) => number, got Infinity',
+        'radam: learningRate must be a finite number or a schedule (count) => number, got Infinity',
     },
     {
       name: 'a learning rate given as a string',
       run: () => radam('0.1' as never),
       type: RangeError,
       message:
-        'scaleByLearningRate: learningRate must be a finite number or a schedule (count) => number, got "0.1"',
+        'radam: learningRate must be a finite number or a schedule (count) => number, got "0.1"',
     },
     {
       name: 'b1 NaN',
       run: () => radam(0.1, { b1: Number.NaN }),
       type: RangeError,
-      message:
-        'scaleByRadam: b1 must be in [0, 1), got NaN (the decay of the first-moment average)',
+      message: 'radam: b1 must be in [0, 1), got NaN (the decay of the first-moment average)',
     },
     {
       name: 'b2 = 1',
@@ -241,13 +240,13 @@ const catalogue: Record<string, Case[]> = {
       name: 'eps Infinity',
       run: () => radam(0.1, { eps: Number.POSITIVE_INFINITY }),
       type: RangeError,
-      message: 'scaleByRadam: eps must be a finite number, got Infinity',
+      message: 'radam: eps must be a finite number, got Infinity',
     },
     {
       name: 'threshold NaN',
       run: () => radam(0.1, { threshold: Number.NaN }),
       type: RangeError,
-      message: 'scaleByRadam: threshold must be a finite number, got NaN',
+      message: 'radam: threshold must be a finite number, got NaN',
     },
     {
       name: 'a misspelt option',

@@ -256,7 +256,7 @@ describe('demo building blocks', () => {
     expect(parseCli([]).config).toMatchObject({ epochs: 5, batchSize: 64, trainSize: 8000 });
     expect(() => parseCli(['--lrs', '0.1,-1'])).toThrow(/--lrs .*"-1"/);
     expect(() => parseCli(['--lrs', '0.1,0.1'])).toThrow(/twice/);
-    expect(() => parseCli(['--optimizers', 'sgd'])).toThrow(/unknown optimizer "sgd"/);
+    expect(() => parseCli(['--optimizers', 'sgdd'])).toThrow(/unknown optimizer "sgdd"/);
     expect(() => parseCli(['--batch-size', '100', '--train-size', '50'])).toThrow(UsageError);
     expect(() => parseCli(['--train-size', '1.5'])).toThrow(
       /--train-size must be a positive integer, got "1.5"/,

@@ -197,7 +197,7 @@ describe('state and dtypes', () => {
 
 describe('argument checks', () => {
   const bad: [object, RegExp][] = [
-    [{ b1: 1 }, /scaleByRadam: b1 must be in \[0, 1\), got 1/],
+    [{ b1: 1 }, /\b(scaleByRadam|radam): b1 must be in \[0, 1\), got 1/],
     [{ b1: -0.1 }, /b1 must be in \[0, 1\), got -0.1/],
     [{ b2: Number.NaN }, /b2 must be in \[0, 1\), got NaN/],
     [{ eps: -1 }, /eps must be >= 0 and finite, got -1/],
@@ -218,7 +218,7 @@ describe('argument checks', () => {
 
   it('refuses a non-finite learning rate, and a schedule returning NaN before changing anything', () => {
     expect(() => radam(Number.NaN)).toThrow(
-      /scaleByLearningRate: learningRate must be a finite number or a schedule \(count\) => number, got NaN/,
+      /radam: learningRate must be a finite number or a schedule \(count\) => number, got NaN/,
     );
     const p = { w: new Float32Array([1, 2]) };
     const opt = new Optimizer(

@@ -1,9 +1,9 @@
 /** The Lion optimizer, as `optax.lion`. */
 import type { GradientTransformationExtraArgs, ScalarOrSchedule } from '../base.js';
 import type { ChainState } from '../combine.js';
-import { LION_OPTIONS, type ScaleByLionOptions, scaleByLion } from '../transforms/lion.js';
+import { LION_OPTIONS, makeScaleByLion, type ScaleByLionOptions } from '../transforms/lion.js';
 import type { Mask } from '../transforms/masked.js';
-import { checkOptionKeys } from '../validate.js';
+import { checkOptionKeys, checkScalarOrSchedule } from '../validate.js';
 import { decayedAlias } from './common.js';
 
 /** Options of {@link lion}, with optax's defaults. */
@@ -32,7 +32,10 @@ export function lion(
   learningRate: ScalarOrSchedule,
   options: LionOptions = {},
 ): GradientTransformationExtraArgs<ChainState> {
-  checkOptionKeys('lion', options, [...LION_OPTIONS, 'weightDecay', 'mask']);
+  const fn = 'lion';
+  checkOptionKeys(fn, options, [...LION_OPTIONS, 'weightDecay', 'mask']);
+  checkScalarOrSchedule(fn, 'learningRate', learningRate);
   const { weightDecay = 1e-3, mask, ...lionOptions } = options;
-  return decayedAlias(scaleByLion(lionOptions), weightDecay, mask, learningRate);
+  checkScalarOrSchedule(fn, 'weightDecay', weightDecay);
+  return decayedAlias(makeScaleByLion(fn, lionOptions), weightDecay, mask, learningRate);
 }

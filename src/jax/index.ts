@@ -210,6 +210,56 @@ export const jaxArrayOps: LeafOps<JaxArray> = {
     checkConcrete('allFinite', x);
     return Boolean(np.all(np.isfinite(x.ref)).item());
   },
+  primitive(op, args) {
+    // jax-js operations consume their arguments: pass a `.ref` of every array, and numbers as
+    // they are (weakly typed, so they take the array's dtype, as the scalars of the kernels do).
+    const [a, b, c] = args.map((x) => (typeof x === 'object' ? x.ref : x)) as [
+      JaxArray,
+      JaxArray,
+      JaxArray,
+    ];
+    const like = args.find((x): x is JaxArray => typeof x === 'object' && x.dtype !== 'bool');
+    let out: JaxArray;
+    switch (op) {
+      case 'add':
+        out = np.add(a, b);
+        break;
+      case 'sub':
+        out = np.subtract(a, b);
+        break;
+      case 'mul':
+        out = np.multiply(a, b);
+        break;
+      case 'div':
+        out = np.divide(a, b);
+        break;
+      case 'max':
+        out = np.maximum(a, b);
+        break;
+      case 'min':
+        out = np.minimum(a, b);
+        break;
+      case 'sqrt':
+        out = np.sqrt(a);
+        break;
+      case 'abs':
+        out = np.abs(a);
+        break;
+      case 'neg':
+        out = np.negative(a);
+        break;
+      case 'lt':
+        return track(np.less(a, b));
+      case 'gt':
+        return track(np.greater(a, b));
+      case 'eq':
+        return track(np.equal(a, b));
+      case 'select':
+        out = np.where(a, b, c);
+        break;
+    }
+    return result(out, like?.dtype ?? out.dtype);
+  },
   dispose(x) {
     untrack(x);
     x.dispose();

@@ -99,6 +99,54 @@ export const tfjsOps: LeafOps<tf.Tensor> = {
     for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
     return true;
   },
+  primitive: (op, args) =>
+    tf.tidy(() => {
+      // Numbers become float32 scalars (already rounded by the caller); masks are bool tensors.
+      const t = (x: tf.Tensor | number | boolean): tf.Tensor =>
+        typeof x === 'number'
+          ? tf.scalar(x)
+          : typeof x === 'boolean'
+            ? tf.scalar(x, 'bool')
+            : x.dtype === 'bool'
+              ? x
+              : f32(x);
+      const [a, b, c] = args.map(t) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      switch (op) {
+        case 'add':
+          return tf.add(a, b);
+        case 'sub':
+          return tf.sub(a, b);
+        case 'mul':
+          return tf.mul(a, b);
+        case 'div':
+          return tf.div(a, b);
+        case 'max':
+          return tf.maximum(a, b);
+        case 'min':
+          return tf.minimum(a, b);
+        case 'sqrt':
+          return tf.sqrt(a);
+        case 'abs':
+          return tf.abs(a);
+        case 'neg':
+          return tf.neg(a);
+        case 'lt':
+          return tf.less(a, b);
+        case 'gt':
+          return tf.greater(a, b);
+        case 'eq':
+          return tf.equal(a, b);
+        case 'select': {
+          // tf.where needs the branches at the mask's shape.
+          const shape = [a, b, c].find((x) => x.rank > 0)?.shape ?? [];
+          return tf.where(
+            tf.broadcastTo(a, shape),
+            tf.broadcastTo(b, shape),
+            tf.broadcastTo(c, shape),
+          );
+        }
+      }
+    }),
   dispose: (x) => x.dispose(),
 };
 

@@ -70,7 +70,14 @@ function adamScalars(count: number, hp: AdamHyperparams, out: RadamScalars): voi
 export function scaleByAdam(
   options: ScaleByAdamOptions = {},
 ): GradientTransformationExtraArgs<ScaleByAdamState> {
-  const fn = 'scaleByAdam';
+  return makeScaleByAdam('scaleByAdam', options);
+}
+
+/** {@link scaleByAdam}, its errors naming `fn` (the alias the user called). */
+export function makeScaleByAdam(
+  fn: string,
+  options: ScaleByAdamOptions = {},
+): GradientTransformationExtraArgs<ScaleByAdamState> {
   const hp = adamHyperparams(fn, options);
   return adamFamily(fn, hp, (count, out) => adamScalars(count, hp, out));
 }

@@ -39,6 +39,14 @@ export interface ElementwiseSpec {
   readonly arrays: readonly ElementwiseArray[];
   /** Whether the state carries a step `count` (int32, saturating), as optax's states with one. */
   readonly counted: boolean;
+  /** The count's key in the state, when optax names it otherwise (Adan's `t`). Default `count`. */
+  readonly countKey?: string;
+  /**
+   * Instead of a count, a boolean state field of this key, `true` from `init` and `false` after
+   * every step (optax's `is_initial_step`); `step` then gets the count 0 while it is `true` and 1
+   * after. Only without `counted`.
+   */
+  readonly initialStepKey?: string;
   /** The scalars that never change, by name. */
   readonly constants?: Readonly<Record<string, number>>;
   /**
@@ -60,6 +68,12 @@ class LeafResult {
 }
 
 type Float = Float32Array | Float64Array;
+
+/** Whether `obj` has every key of `keys` (a loop: called every step, it must not allocate). */
+function hasKeys(obj: object, keys: readonly string[]): boolean {
+  for (let i = 0; i < keys.length; i++) if (!(keys[i]! in obj)) return false;
+  return true;
+}
 
 function converted(x: Float, f32: boolean): Float {
   if (x instanceof Float32Array === f32) return x;
@@ -83,6 +97,9 @@ export function elementwise(
   spec: ElementwiseSpec,
 ): GradientTransformationExtraArgs<ElementwiseState> {
   const { fn, stages, arrays, counted } = spec;
+  const flagKey = counted ? undefined : spec.initialStepKey;
+  /** The state's step field (count or initial-step flag), if any. */
+  const stepKey = counted ? (spec.countKey ?? 'count') : flagKey;
   const defs: StageDef[] = stages.map((s) => STAGES[s]);
   const names = defs[0]!.scalars as readonly string[];
   for (const def of defs) {
@@ -97,7 +114,13 @@ export function elementwise(
   const readsParams = defs.some((d) => d.readsParams === true);
   const template = Float64Array.from(names, (n) => spec.constants?.[n] ?? Number.NaN);
   const keys = arrays.map((a) => a.key);
-  const countWhat = `${fn}.update: state.count`;
+  const countWhat = `${fn}.update: state.${stepKey}`;
+  /** The step count the state's step field stands for (0 without one). */
+  const readCount = (st: ElementwiseState): number =>
+    stepKey === undefined ? 0 : flagKey !== undefined ? (st[flagKey] ? 0 : 1) : st[stepKey];
+  /** The step field's value after one more step. */
+  const nextStep = (st: ElementwiseState): unknown =>
+    flagKey !== undefined ? false : safeIncrement(st[stepKey!]);
 
   /** Fills `scalars` for the step after `count` and returns the stage index. */
   const prepareScalars = (count: number, set: SetScalar): number => spec.step?.(count, set) ?? 0;
@@ -109,14 +132,17 @@ export function elementwise(
       scalars[k] = value;
     };
 
-  const expected = [...(counted ? ['count'] : []), ...keys];
+  const expected = [...(stepKey === undefined ? [] : [stepKey]), ...keys];
   const checkState = (state: unknown): ElementwiseState => {
-    if (!isContainer(state) || Array.isArray(state) || expected.some((k) => !(k in state)))
+    if (!isContainer(state) || Array.isArray(state) || !hasKeys(state, expected))
       throw new TypeError(
         `${fn}.update: state must be { ${expected.join(', ')} } as made by ${fn}.init`,
       );
     const st = state as ElementwiseState;
-    if (counted) checkCount(countWhat, st.count);
+    if (flagKey !== undefined) {
+      if (typeof st[flagKey] !== 'boolean')
+        throw new TypeError(`${countWhat} must be a boolean, got ${typeof st[flagKey]}`);
+    } else if (stepKey !== undefined) checkCount(countWhat, st[stepKey]);
     return st;
   };
 
@@ -180,7 +206,8 @@ export function elementwise(
 
   const tx: GradientTransformationExtraArgs<ElementwiseState> = {
     init(params) {
-      const state: ElementwiseState = counted ? { count: 0 } : {};
+      const state: ElementwiseState = {};
+      if (stepKey !== undefined) state[stepKey] = flagKey !== undefined ? true : 0;
       for (const a of arrays) state[a.key] = treeMap((p) => initLeaf(p, a.init ?? 0), params);
       return state;
     },
@@ -190,7 +217,7 @@ export function elementwise(
         throw new TypeError(
           `${fn}.update: params are required (call update(updates, state, params))`,
         );
-      const count = counted ? (st.count as number) : 0;
+      const count = readCount(st);
       const scalars = template.slice();
       const stage = stages[prepareScalars(count, setterFor(scalars))]!;
       const trees = [updates, ...keys.map((k) => st[k]), ...(readsParams ? [params] : [])];
@@ -211,7 +238,8 @@ export function elementwise(
         trees,
         treeNames,
       );
-      const next: ElementwiseState = counted ? { count: safeIncrement(count) } : {};
+      const next: ElementwiseState = {};
+      if (stepKey !== undefined) next[stepKey] = nextStep(st);
       keys.forEach((k, i) => {
         next[k] = treeMap((r: LeafResult) => r.arrays[i], results);
       });
@@ -229,7 +257,7 @@ export function elementwise(
         cannotThrow: true,
         prepare() {
           checkState(st);
-          stage = stages[prepareScalars(counted ? st.count : 0, set)]!;
+          stage = stages[prepareScalars(readCount(st), set)]!;
         },
         run(input, output, params) {
           for (let i = 0; i < input.length; i++) {
@@ -245,7 +273,7 @@ export function elementwise(
               out.length,
             );
           }
-          if (counted) st.count = safeIncrement(st.count);
+          if (stepKey !== undefined) st[stepKey] = nextStep(st);
         },
       };
     },
@@ -272,10 +300,10 @@ export function elementwise(
         scalars,
         prepare() {
           checkState(st);
-          member.stage = stages[prepareScalars(counted ? st.count : 0, set)]!;
+          member.stage = stages[prepareScalars(readCount(st), set)]!;
         },
         commit() {
-          if (counted) st.count = safeIncrement(st.count);
+          if (stepKey !== undefined) st[stepKey] = nextStep(st);
         },
       };
       return member;

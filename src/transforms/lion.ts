@@ -29,7 +29,14 @@ export const LION_OPTIONS = ['b1', 'b2'] as const;
 export function scaleByLion(
   options: ScaleByLionOptions = {},
 ): GradientTransformationExtraArgs<ElementwiseState> {
-  const fn = 'scaleByLion';
+  return makeScaleByLion('scaleByLion', options);
+}
+
+/** {@link scaleByLion}, its errors naming `fn` (the alias the user called). */
+export function makeScaleByLion(
+  fn: string,
+  options: ScaleByLionOptions = {},
+): GradientTransformationExtraArgs<ElementwiseState> {
   checkOptionKeys(fn, options, LION_OPTIONS);
   const b1 = checkDecay(fn, 'b1', options.b1 ?? 0.9);
   const b2 = checkDecay(fn, 'b2', options.b2 ?? 0.99);

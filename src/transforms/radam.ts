@@ -374,7 +374,14 @@ export function checkAdamState(fn: string, state: unknown): asserts state is Sca
 export function scaleByRadam(
   options: ScaleByRadamOptions = {},
 ): GradientTransformationExtraArgs<ScaleByAdamState> {
-  const fn = 'scaleByRadam';
+  return makeScaleByRadam('scaleByRadam', options);
+}
+
+/** {@link scaleByRadam}, its errors naming `fn` (the alias the user called). */
+export function makeScaleByRadam(
+  fn: string,
+  options: ScaleByRadamOptions = {},
+): GradientTransformationExtraArgs<ScaleByAdamState> {
   const hp = radamHyperparams(fn, options);
   return adamFamily(fn, hp, (count, out) => radamScalars(count, hp, out));
 }

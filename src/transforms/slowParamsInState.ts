@@ -11,7 +11,7 @@ import type {
 } from '../base.js';
 import { applyUpdates, disposeTree } from '../base.js';
 import { isContainer } from '../tree.js';
-import { checkTransformation } from '../validate.js';
+import { checkTransformation, describeValue } from '../validate.js';
 import { type LookaheadParams, lookaheadParams } from './lookahead.js';
 
 /** The state of {@link slowParamsInState}: the wrapped state and the slow params. */
@@ -70,7 +70,12 @@ export function slowParamsInState<S>(
           }`,
         );
       const pair: LookaheadParams = { fast: params, slow: state.slow };
-      const [u, innerState] = inner.update(updates, state.innerState, pair as never, extraArgs);
+      const result: unknown = inner.update(updates, state.innerState, pair as never, extraArgs);
+      if (!Array.isArray(result) || result.length !== 2)
+        throw new TypeError(
+          `${fn}.update: tx.update must return [updates, state], got ${describeValue(result)}`,
+        );
+      const [u, innerState] = result as [unknown, S];
       const both = u as unknown as LookaheadParams;
       const slow = applyUpdates(state.slow, both.slow);
       disposeTree(both.slow);

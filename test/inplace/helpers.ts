@@ -379,7 +379,7 @@ export const COMPOSITIONS: Composition[] = [
     make: () => adamw(1e-2, { weightDecay: 0.05 }),
     triggers: [],
   },
-  { name: 'sgd(0.1)', make: () => sgd(0.1), triggers: [] },
+  { name: 'sgd(0.1)', fused: true, make: () => sgd(0.1), triggers: [] },
   {
     name: 'sgd(0.1, { momentum, nesterov })',
     fused: true,

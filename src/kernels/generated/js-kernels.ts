@@ -253,6 +253,711 @@ export function lion_f32(u: Float32Array, _p: Float32Array, a: readonly Float[],
   }
 }
 
+export function rss_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(t0 + e_a0);
+    const t2 = t1 > 0;
+    const t3 = R(t1 + s0);
+    const t4 = R(Math.sqrt(t3));
+    const t5 = R((1) / t4);
+    const t6 = t2 ? t5 : 0;
+    const t7 = R(t6 * e_u);
+    a0[i] = t1;
+    u[j] = t7;
+  }
+}
+
+export function rms_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a0 = a0[i]!;
+    const t2 = R(s1 * e_a0);
+    const t3 = R(t1 + t2);
+    const t4 = R(t3 + s2);
+    const t5 = R(Math.sqrt(t4));
+    const t6 = R((1) / t5);
+    const t7 = R(t6 * e_u);
+    a0[i] = t3;
+    u[j] = t7;
+  }
+}
+
+export function rmsEpsOut_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a0 = a0[i]!;
+    const t2 = R(s1 * e_a0);
+    const t3 = R(t1 + t2);
+    const t4 = R(Math.sqrt(t3));
+    const t5 = R(t4 + s2);
+    const t6 = R((1) / t5);
+    const t7 = R(t6 * e_u);
+    a0[i] = t3;
+    u[j] = t7;
+  }
+}
+
+export function rmsBc_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s3 = R(sc[3]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a0 = a0[i]!;
+    const t2 = R(s1 * e_a0);
+    const t3 = R(t1 + t2);
+    const t4 = R(t3 / s3);
+    const t5 = R(t4 + s2);
+    const t6 = R(Math.sqrt(t5));
+    const t7 = R((1) / t6);
+    const t8 = R(t7 * e_u);
+    a0[i] = t3;
+    u[j] = t8;
+  }
+}
+
+export function rmsBcEpsOut_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s3 = R(sc[3]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a0 = a0[i]!;
+    const t2 = R(s1 * e_a0);
+    const t3 = R(t1 + t2);
+    const t4 = R(t3 / s3);
+    const t5 = R(Math.sqrt(t4));
+    const t6 = R(t5 + s2);
+    const t7 = R((1) / t6);
+    const t8 = R(t7 * e_u);
+    a0[i] = t3;
+    u[j] = t8;
+  }
+}
+
+export function stddev_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a1 = a1[i]!;
+    const t2 = R(s1 * e_a1);
+    const t3 = R(t1 + t2);
+    const t4 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t5 = R(s1 * e_a0);
+    const t6 = R(t4 + t5);
+    const t7 = R(t6 * t6);
+    const t8 = R(t3 - t7);
+    const t9 = R(t8 + s2);
+    const t10 = R(Math.sqrt(t9));
+    const t11 = R((1) / t10);
+    const t12 = R(t11 * e_u);
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t12;
+  }
+}
+
+export function stddevEpsOut_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a1 = a1[i]!;
+    const t2 = R(s1 * e_a1);
+    const t3 = R(t1 + t2);
+    const t4 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t5 = R(s1 * e_a0);
+    const t6 = R(t4 + t5);
+    const t7 = R(t6 * t6);
+    const t8 = R(t3 - t7);
+    const t9 = R(Math.sqrt(t8));
+    const t10 = R(t9 + s2);
+    const t11 = R((1) / t10);
+    const t12 = R(t11 * e_u);
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t12;
+  }
+}
+
+export function stddevBc_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s3 = R(sc[3]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a1 = a1[i]!;
+    const t2 = R(s1 * e_a1);
+    const t3 = R(t1 + t2);
+    const t4 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t5 = R(s1 * e_a0);
+    const t6 = R(t4 + t5);
+    const t7 = R(t3 / s3);
+    const t8 = R(t6 / s3);
+    const t9 = R(t8 * t8);
+    const t10 = R(t7 - t9);
+    const t11 = R(t10 + s2);
+    const t12 = R(Math.sqrt(t11));
+    const t13 = R((1) / t12);
+    const t14 = R(t13 * e_u);
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t14;
+  }
+}
+
+export function stddevBcEpsOut_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s3 = R(sc[3]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a1 = a1[i]!;
+    const t2 = R(s1 * e_a1);
+    const t3 = R(t1 + t2);
+    const t4 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t5 = R(s1 * e_a0);
+    const t6 = R(t4 + t5);
+    const t7 = R(t3 / s3);
+    const t8 = R(t6 / s3);
+    const t9 = R(t8 * t8);
+    const t10 = R(t7 - t9);
+    const t11 = R(Math.sqrt(t10));
+    const t12 = R(t11 + s2);
+    const t13 = R((1) / t12);
+    const t14 = R(t13 * e_u);
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t14;
+  }
+}
+
+export function adadelta_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(e_u * e_u);
+    const t1 = R(s0 * t0);
+    const e_a0 = a0[i]!;
+    const t2 = R(s1 * e_a0);
+    const t3 = R(t1 + t2);
+    const e_a1 = a1[i]!;
+    const t4 = R(e_a1 + s2);
+    const t5 = R(Math.sqrt(t4));
+    const t6 = R(t3 + s2);
+    const t7 = R(Math.sqrt(t6));
+    const t8 = R(t5 / t7);
+    const t9 = R(t8 * e_u);
+    const t10 = R(t9 * t9);
+    const t11 = R(s0 * t10);
+    const t12 = R(s1 * e_a1);
+    const t13 = R(t11 + t12);
+    a0[i] = t3;
+    a1[i] = t13;
+    u[j] = t9;
+  }
+}
+
+export function ema_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 + t1);
+    const t3 = R(t2 / s2);
+    a0[i] = t2;
+    u[j] = t3;
+  }
+}
+
+export function emaNoDebias_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 + t1);
+    a0[i] = t2;
+    u[j] = t2;
+  }
+}
+
+export function rprop_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s1 = R(sc[1]!);
+  const s0 = R(sc[0]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const e_a1 = a1[i]!;
+    const t0 = R(e_u * e_a1);
+    const t1 = t0 === 0;
+    const e_a0 = a0[i]!;
+    const t2 = t0 > 0;
+    const t3 = R(e_a0 * s1);
+    const t4 = R(e_a0 * s0);
+    const t5 = t2 ? t3 : t4;
+    const t6 = Math.max(t5, s2);
+    const t7 = Math.min(t6, s3);
+    const t8 = t1 ? e_a0 : t7;
+    const t9 = t0 < 0;
+    const t10 = e_u > 0;
+    const t11 = e_u < 0;
+    const t12 = t11 ? (-1) : e_u;
+    const t13 = t10 ? (1) : t12;
+    const t14 = R(t8 * t13);
+    const t15 = t9 ? 0 : t14;
+    const t16 = t0 < 0;
+    const t17 = t16 ? 0 : e_a1;
+    a0[i] = t8;
+    a1[i] = t15;
+    u[j] = t17;
+  }
+}
+
+export function rpropUnlagged_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s1 = R(sc[1]!);
+  const s0 = R(sc[0]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const e_a1 = a1[i]!;
+    const t0 = R(e_u * e_a1);
+    const t1 = t0 === 0;
+    const e_a0 = a0[i]!;
+    const t2 = t0 > 0;
+    const t3 = R(e_a0 * s1);
+    const t4 = R(e_a0 * s0);
+    const t5 = t2 ? t3 : t4;
+    const t6 = Math.max(t5, s2);
+    const t7 = Math.min(t6, s3);
+    const t8 = t1 ? e_a0 : t7;
+    const t9 = t0 < 0;
+    const t10 = e_u > 0;
+    const t11 = e_u < 0;
+    const t12 = t11 ? (-1) : e_u;
+    const t13 = t10 ? (1) : t12;
+    const t14 = R(t8 * t13);
+    const t15 = t9 ? 0 : t14;
+    a0[i] = t8;
+    a1[i] = t15;
+    u[j] = t15;
+  }
+}
+
+export function sign_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u > 0;
+    const t1 = e_u < 0;
+    const t2 = t1 ? (-1) : e_u;
+    const t3 = t0 ? (1) : t2;
+    u[j] = t3;
+  }
+}
+
+export function belief_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s6 = R(sc[6]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s7 = R(sc[7]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_u - t2);
+    const t4 = R(t3 * t3);
+    const t5 = R(s2 * t4);
+    const e_a1 = a1[i]!;
+    const t6 = R(s3 * e_a1);
+    const t7 = R(t5 + t6);
+    const t8 = R(t7 + s6);
+    const t9 = R(t2 / s4);
+    const t10 = R(t8 / s5);
+    const t11 = R(Math.sqrt(t10));
+    const t12 = R(t11 + s7);
+    const t13 = R(t9 / t12);
+    a0[i] = t2;
+    a1[i] = t8;
+    u[j] = t13;
+  }
+}
+
+export function beliefNesterov_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s6 = R(sc[6]!);
+  const s8 = R(sc[8]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s7 = R(sc[7]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_u - t2);
+    const t4 = R(t3 * t3);
+    const t5 = R(s2 * t4);
+    const e_a1 = a1[i]!;
+    const t6 = R(s3 * e_a1);
+    const t7 = R(t5 + t6);
+    const t8 = R(t7 + s6);
+    const t9 = R(t2 / s8);
+    const t10 = R(s1 * t9);
+    const t11 = R(e_u / s4);
+    const t12 = R(s0 * t11);
+    const t13 = R(t10 + t12);
+    const t14 = R(t8 / s5);
+    const t15 = R(Math.sqrt(t14));
+    const t16 = R(t15 + s7);
+    const t17 = R(t13 / t16);
+    a0[i] = t2;
+    a1[i] = t8;
+    u[j] = t17;
+  }
+}
+
+export function adamax_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s4 = R(sc[4]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 + t1);
+    const t3 = Math.abs(e_u);
+    const t4 = R(t3 + s4);
+    const e_a1 = a1[i]!;
+    const t5 = R(s2 * e_a1);
+    const t6 = Math.max(t4, t5);
+    const t7 = R(t2 / s3);
+    const t8 = R(t7 / t6);
+    a0[i] = t2;
+    a1[i] = t6;
+    u[j] = t8;
+  }
+}
+
+export function amsgrad_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s5 = R(sc[5]!);
+  const s4 = R(sc[4]!);
+  const s6 = R(sc[6]!);
+  const s7 = R(sc[7]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_u * e_u);
+    const t4 = R(s2 * t3);
+    const e_a1 = a1[i]!;
+    const t5 = R(s3 * e_a1);
+    const t6 = R(t4 + t5);
+    const e_a2 = a2[i]!;
+    const t7 = R(t6 / s5);
+    const t8 = Math.max(e_a2, t7);
+    const t9 = R(t2 / s4);
+    const t10 = R(t8 + s6);
+    const t11 = R(Math.sqrt(t10));
+    const t12 = R(t11 + s7);
+    const t13 = R(t9 / t12);
+    a0[i] = t2;
+    a1[i] = t6;
+    a2[i] = t8;
+    u[j] = t13;
+  }
+}
+
+export function yogi_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s6 = R(sc[6]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 + t1);
+    const e_a1 = a1[i]!;
+    const t3 = R(e_u * e_u);
+    const t4 = R(e_a1 - t3);
+    const t5 = t4 > 0;
+    const t6 = t4 < 0;
+    const t7 = t6 ? (-1) : t4;
+    const t8 = t5 ? (1) : t7;
+    const t9 = R(s2 * t8);
+    const t10 = R(t9 * t3);
+    const t11 = R(e_a1 - t10);
+    const t12 = R(t2 / s3);
+    const t13 = R(t11 / s4);
+    const t14 = R(t13 + s5);
+    const t15 = R(Math.sqrt(t14));
+    const t16 = R(t15 + s6);
+    const t17 = R(t12 / t16);
+    a0[i] = t2;
+    a1[i] = t11;
+    u[j] = t17;
+  }
+}
+
+export function adanFirst_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s6 = R(sc[6]!);
+  const s7 = R(sc[7]!);
+  const s8 = R(sc[8]!);
+  const s9 = R(sc[9]!);
+  const s10 = R(sc[10]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 + t1);
+    const t3 = R(s2 * 0);
+    const e_a1 = a1[i]!;
+    const t4 = R(s3 * e_a1);
+    const t5 = R(t3 + t4);
+    const t6 = R(s2 * 0);
+    const t7 = R(e_u + t6);
+    const t8 = R(t7 * t7);
+    const t9 = R(s4 * t8);
+    const e_a2 = a2[i]!;
+    const t10 = R(s5 * e_a2);
+    const t11 = R(t9 + t10);
+    const t12 = R(t2 / s6);
+    const t13 = R(t5 / s7);
+    const t14 = R(s2 * t13);
+    const t15 = R(t12 + t14);
+    const t16 = R(t11 / s8);
+    const t17 = R(t16 + s9);
+    const t18 = R(Math.sqrt(t17));
+    const t19 = R(t18 + s10);
+    const t20 = R(t15 / t19);
+    a0[i] = t2;
+    a1[i] = t5;
+    a2[i] = t11;
+    a3[i] = e_u;
+    u[j] = t20;
+  }
+}
+
+export function adan_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s6 = R(sc[6]!);
+  const s7 = R(sc[7]!);
+  const s8 = R(sc[8]!);
+  const s9 = R(sc[9]!);
+  const s10 = R(sc[10]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 + t1);
+    const e_a3 = a3[i]!;
+    const t3 = R(e_u - e_a3);
+    const t4 = R(s2 * t3);
+    const e_a1 = a1[i]!;
+    const t5 = R(s3 * e_a1);
+    const t6 = R(t4 + t5);
+    const t7 = R(s2 * t3);
+    const t8 = R(e_u + t7);
+    const t9 = R(t8 * t8);
+    const t10 = R(s4 * t9);
+    const e_a2 = a2[i]!;
+    const t11 = R(s5 * e_a2);
+    const t12 = R(t10 + t11);
+    const t13 = R(t2 / s6);
+    const t14 = R(t6 / s7);
+    const t15 = R(s2 * t14);
+    const t16 = R(t13 + t15);
+    const t17 = R(t12 / s8);
+    const t18 = R(t17 + s9);
+    const t19 = R(Math.sqrt(t18));
+    const t20 = R(t19 + s10);
+    const t21 = R(t16 / t20);
+    a0[i] = t2;
+    a1[i] = t6;
+    a2[i] = t12;
+    a3[i] = e_u;
+    u[j] = t21;
+  }
+}
+
+export function optimisticFirst_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const t1 = R(s1 * e_u);
+    const t2 = R(t0 - t1);
+    a0[i] = e_u;
+    u[j] = t2;
+  }
+}
+
+export function optimistic_f32(u: Float32Array, _p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = R(s0 * e_u);
+    const e_a0 = a0[i]!;
+    const t1 = R(s1 * e_a0);
+    const t2 = R(t0 - t1);
+    a0[i] = e_u;
+    u[j] = t2;
+  }
+}
+
+export function scheduleFree_f32(u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s1 = R(sc[1]!);
+  const s3 = R(sc[3]!);
+  const s0 = R(sc[0]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const e_u = u[j]!;
+    const t0 = R(e_a0 + e_u);
+    const e_p = p[i]!;
+    const t1 = R(s0 * e_a0);
+    const t2 = R(e_p - t1);
+    const t3 = R(t2 / s1);
+    const t4 = R(s3 * t3);
+    const t5 = R(s2 * t0);
+    const t6 = R(t4 + t5);
+    const t7 = R(s1 * t6);
+    const t8 = R(s0 * t0);
+    const t9 = R(t7 + t8);
+    const t10 = R(t9 - e_p);
+    a0[i] = t0;
+    u[j] = t10;
+  }
+}
+
 export function load_adam_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
   const a0 = a[0] as Float32Array;
   const a1 = a[1] as Float32Array;
@@ -960,6 +1665,760 @@ export function load_lion_decay_scale_apply_f32(_u: Float32Array, p: Float32Arra
   }
 }
 
+export function load_rss_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(e_a0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(t0 + e_a1);
+    const e_p = p[i]!;
+    const t2 = t1 > 0;
+    const t3 = R(t1 + s0);
+    const t4 = R(Math.sqrt(t3));
+    const t5 = R((1) / t4);
+    const t6 = t2 ? t5 : 0;
+    const t7 = R(t6 * e_a0);
+    const t8 = R(t7 * s1);
+    const t9 = R(e_p + t8);
+    a1[i] = t1;
+    p[i] = t9;
+  }
+}
+
+export function load_rms_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(e_a0 * e_a0);
+    const t1 = R(s0 * t0);
+    const e_a1 = a1[i]!;
+    const t2 = R(s1 * e_a1);
+    const t3 = R(t1 + t2);
+    const e_p = p[i]!;
+    const t4 = R(t3 + s2);
+    const t5 = R(Math.sqrt(t4));
+    const t6 = R((1) / t5);
+    const t7 = R(t6 * e_a0);
+    const t8 = R(t7 * s3);
+    const t9 = R(e_p + t8);
+    a1[i] = t3;
+    p[i] = t9;
+  }
+}
+
+export function load_stddev_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(e_a0 * e_a0);
+    const t1 = R(s0 * t0);
+    const e_a2 = a2[i]!;
+    const t2 = R(s1 * e_a2);
+    const t3 = R(t1 + t2);
+    const t4 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t5 = R(s1 * e_a1);
+    const t6 = R(t4 + t5);
+    const e_p = p[i]!;
+    const t7 = R(t6 * t6);
+    const t8 = R(t3 - t7);
+    const t9 = R(t8 + s2);
+    const t10 = R(Math.sqrt(t9));
+    const t11 = R((1) / t10);
+    const t12 = R(t11 * e_a0);
+    const t13 = R(t12 * s3);
+    const t14 = R(e_p + t13);
+    a2[i] = t3;
+    a1[i] = t6;
+    p[i] = t14;
+  }
+}
+
+export function load_adadelta_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(e_a0 * e_a0);
+    const t1 = R(s0 * t0);
+    const e_a1 = a1[i]!;
+    const t2 = R(s1 * e_a1);
+    const t3 = R(t1 + t2);
+    const e_a2 = a2[i]!;
+    const t4 = R(e_a2 + s2);
+    const t5 = R(Math.sqrt(t4));
+    const t6 = R(t3 + s2);
+    const t7 = R(Math.sqrt(t6));
+    const t8 = R(t5 / t7);
+    const t9 = R(t8 * e_a0);
+    const t10 = R(t9 * t9);
+    const t11 = R(s0 * t10);
+    const t12 = R(s1 * e_a2);
+    const t13 = R(t11 + t12);
+    const e_p = p[i]!;
+    const t14 = R(t9 * s3);
+    const t15 = R(e_p + t14);
+    a1[i] = t3;
+    a2[i] = t13;
+    p[i] = t15;
+  }
+}
+
+export function load_sign_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const s0 = R(sc[0]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_p = p[i]!;
+    const e_a0 = a0[i]!;
+    const t0 = e_a0 > 0;
+    const t1 = e_a0 < 0;
+    const t2 = t1 ? (-1) : e_a0;
+    const t3 = t0 ? (1) : t2;
+    const t4 = R(t3 * s0);
+    const t5 = R(e_p + t4);
+    p[i] = t5;
+  }
+}
+
+export function load_rprop_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s1 = R(sc[1]!);
+  const s0 = R(sc[0]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const e_a2 = a2[i]!;
+    const t0 = R(e_a0 * e_a2);
+    const t1 = t0 === 0;
+    const e_a1 = a1[i]!;
+    const t2 = t0 > 0;
+    const t3 = R(e_a1 * s1);
+    const t4 = R(e_a1 * s0);
+    const t5 = t2 ? t3 : t4;
+    const t6 = Math.max(t5, s2);
+    const t7 = Math.min(t6, s3);
+    const t8 = t1 ? e_a1 : t7;
+    const t9 = t0 < 0;
+    const t10 = e_a0 > 0;
+    const t11 = e_a0 < 0;
+    const t12 = t11 ? (-1) : e_a0;
+    const t13 = t10 ? (1) : t12;
+    const t14 = R(t8 * t13);
+    const t15 = t9 ? 0 : t14;
+    const e_p = p[i]!;
+    const t16 = t0 < 0;
+    const t17 = t16 ? 0 : e_a2;
+    const t18 = R(t17 * s4);
+    const t19 = R(e_p + t18);
+    a1[i] = t8;
+    a2[i] = t15;
+    p[i] = t19;
+  }
+}
+
+export function load_optimistic_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const e_p = p[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 - t1);
+    const t3 = R(t2 * s2);
+    const t4 = R(e_p + t3);
+    a1[i] = e_a0;
+    p[i] = t4;
+  }
+}
+
+export function load_belief_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s6 = R(sc[6]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s7 = R(sc[7]!);
+  const s8 = R(sc[8]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_a0 - t2);
+    const t4 = R(t3 * t3);
+    const t5 = R(s2 * t4);
+    const e_a2 = a2[i]!;
+    const t6 = R(s3 * e_a2);
+    const t7 = R(t5 + t6);
+    const t8 = R(t7 + s6);
+    const e_p = p[i]!;
+    const t9 = R(t2 / s4);
+    const t10 = R(t8 / s5);
+    const t11 = R(Math.sqrt(t10));
+    const t12 = R(t11 + s7);
+    const t13 = R(t9 / t12);
+    const t14 = R(t13 * s8);
+    const t15 = R(e_p + t14);
+    a1[i] = t2;
+    a2[i] = t8;
+    p[i] = t15;
+  }
+}
+
+export function load_belief_decay_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s6 = R(sc[6]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s7 = R(sc[7]!);
+  const s8 = R(sc[8]!);
+  const s9 = R(sc[9]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_a0 - t2);
+    const t4 = R(t3 * t3);
+    const t5 = R(s2 * t4);
+    const e_a2 = a2[i]!;
+    const t6 = R(s3 * e_a2);
+    const t7 = R(t5 + t6);
+    const t8 = R(t7 + s6);
+    const e_p = p[i]!;
+    const t9 = R(t2 / s4);
+    const t10 = R(t8 / s5);
+    const t11 = R(Math.sqrt(t10));
+    const t12 = R(t11 + s7);
+    const t13 = R(t9 / t12);
+    const t14 = R(s8 * e_p);
+    const t15 = R(t13 + t14);
+    const t16 = R(t15 * s9);
+    const t17 = R(e_p + t16);
+    a1[i] = t2;
+    a2[i] = t8;
+    p[i] = t17;
+  }
+}
+
+export function load_beliefNesterov_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s6 = R(sc[6]!);
+  const s8 = R(sc[8]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s7 = R(sc[7]!);
+  const s9 = R(sc[9]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_a0 - t2);
+    const t4 = R(t3 * t3);
+    const t5 = R(s2 * t4);
+    const e_a2 = a2[i]!;
+    const t6 = R(s3 * e_a2);
+    const t7 = R(t5 + t6);
+    const t8 = R(t7 + s6);
+    const e_p = p[i]!;
+    const t9 = R(t2 / s8);
+    const t10 = R(s1 * t9);
+    const t11 = R(e_a0 / s4);
+    const t12 = R(s0 * t11);
+    const t13 = R(t10 + t12);
+    const t14 = R(t8 / s5);
+    const t15 = R(Math.sqrt(t14));
+    const t16 = R(t15 + s7);
+    const t17 = R(t13 / t16);
+    const t18 = R(t17 * s9);
+    const t19 = R(e_p + t18);
+    a1[i] = t2;
+    a2[i] = t8;
+    p[i] = t19;
+  }
+}
+
+export function load_beliefNesterov_decay_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s6 = R(sc[6]!);
+  const s8 = R(sc[8]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s7 = R(sc[7]!);
+  const s9 = R(sc[9]!);
+  const s10 = R(sc[10]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_a0 - t2);
+    const t4 = R(t3 * t3);
+    const t5 = R(s2 * t4);
+    const e_a2 = a2[i]!;
+    const t6 = R(s3 * e_a2);
+    const t7 = R(t5 + t6);
+    const t8 = R(t7 + s6);
+    const e_p = p[i]!;
+    const t9 = R(t2 / s8);
+    const t10 = R(s1 * t9);
+    const t11 = R(e_a0 / s4);
+    const t12 = R(s0 * t11);
+    const t13 = R(t10 + t12);
+    const t14 = R(t8 / s5);
+    const t15 = R(Math.sqrt(t14));
+    const t16 = R(t15 + s7);
+    const t17 = R(t13 / t16);
+    const t18 = R(s9 * e_p);
+    const t19 = R(t17 + t18);
+    const t20 = R(t19 * s10);
+    const t21 = R(e_p + t20);
+    a1[i] = t2;
+    a2[i] = t8;
+    p[i] = t21;
+  }
+}
+
+export function load_adamax_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s4 = R(sc[4]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s5 = R(sc[5]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = Math.abs(e_a0);
+    const t4 = R(t3 + s4);
+    const e_a2 = a2[i]!;
+    const t5 = R(s2 * e_a2);
+    const t6 = Math.max(t4, t5);
+    const e_p = p[i]!;
+    const t7 = R(t2 / s3);
+    const t8 = R(t7 / t6);
+    const t9 = R(t8 * s5);
+    const t10 = R(e_p + t9);
+    a1[i] = t2;
+    a2[i] = t6;
+    p[i] = t10;
+  }
+}
+
+export function load_adamax_decay_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s4 = R(sc[4]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s5 = R(sc[5]!);
+  const s6 = R(sc[6]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = Math.abs(e_a0);
+    const t4 = R(t3 + s4);
+    const e_a2 = a2[i]!;
+    const t5 = R(s2 * e_a2);
+    const t6 = Math.max(t4, t5);
+    const e_p = p[i]!;
+    const t7 = R(t2 / s3);
+    const t8 = R(t7 / t6);
+    const t9 = R(s5 * e_p);
+    const t10 = R(t8 + t9);
+    const t11 = R(t10 * s6);
+    const t12 = R(e_p + t11);
+    a1[i] = t2;
+    a2[i] = t6;
+    p[i] = t12;
+  }
+}
+
+export function load_amsgrad_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s5 = R(sc[5]!);
+  const s4 = R(sc[4]!);
+  const s6 = R(sc[6]!);
+  const s7 = R(sc[7]!);
+  const s8 = R(sc[8]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(e_a0 * e_a0);
+    const t4 = R(s2 * t3);
+    const e_a2 = a2[i]!;
+    const t5 = R(s3 * e_a2);
+    const t6 = R(t4 + t5);
+    const e_a3 = a3[i]!;
+    const t7 = R(t6 / s5);
+    const t8 = Math.max(e_a3, t7);
+    const e_p = p[i]!;
+    const t9 = R(t2 / s4);
+    const t10 = R(t8 + s6);
+    const t11 = R(Math.sqrt(t10));
+    const t12 = R(t11 + s7);
+    const t13 = R(t9 / t12);
+    const t14 = R(t13 * s8);
+    const t15 = R(e_p + t14);
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t8;
+    p[i] = t15;
+  }
+}
+
+export function load_yogi_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s6 = R(sc[6]!);
+  const s7 = R(sc[7]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const e_a2 = a2[i]!;
+    const t3 = R(e_a0 * e_a0);
+    const t4 = R(e_a2 - t3);
+    const t5 = t4 > 0;
+    const t6 = t4 < 0;
+    const t7 = t6 ? (-1) : t4;
+    const t8 = t5 ? (1) : t7;
+    const t9 = R(s2 * t8);
+    const t10 = R(t9 * t3);
+    const t11 = R(e_a2 - t10);
+    const e_p = p[i]!;
+    const t12 = R(t2 / s3);
+    const t13 = R(t11 / s4);
+    const t14 = R(t13 + s5);
+    const t15 = R(Math.sqrt(t14));
+    const t16 = R(t15 + s6);
+    const t17 = R(t12 / t16);
+    const t18 = R(t17 * s7);
+    const t19 = R(e_p + t18);
+    a1[i] = t2;
+    a2[i] = t11;
+    p[i] = t19;
+  }
+}
+
+export function load_adanFirst_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const a4 = a[4] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s6 = R(sc[6]!);
+  const s7 = R(sc[7]!);
+  const s8 = R(sc[8]!);
+  const s9 = R(sc[9]!);
+  const s10 = R(sc[10]!);
+  const s11 = R(sc[11]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(s2 * 0);
+    const e_a2 = a2[i]!;
+    const t4 = R(s3 * e_a2);
+    const t5 = R(t3 + t4);
+    const t6 = R(s2 * 0);
+    const t7 = R(e_a0 + t6);
+    const t8 = R(t7 * t7);
+    const t9 = R(s4 * t8);
+    const e_a3 = a3[i]!;
+    const t10 = R(s5 * e_a3);
+    const t11 = R(t9 + t10);
+    const e_p = p[i]!;
+    const t12 = R(t2 / s6);
+    const t13 = R(t5 / s7);
+    const t14 = R(s2 * t13);
+    const t15 = R(t12 + t14);
+    const t16 = R(t11 / s8);
+    const t17 = R(t16 + s9);
+    const t18 = R(Math.sqrt(t17));
+    const t19 = R(t18 + s10);
+    const t20 = R(t15 / t19);
+    const t21 = R(t20 * s11);
+    const t22 = R(e_p + t21);
+    a1[i] = t2;
+    a2[i] = t5;
+    a3[i] = t11;
+    a4[i] = e_a0;
+    p[i] = t22;
+  }
+}
+
+export function load_adanFirst_decay_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const a4 = a[4] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s6 = R(sc[6]!);
+  const s7 = R(sc[7]!);
+  const s8 = R(sc[8]!);
+  const s9 = R(sc[9]!);
+  const s10 = R(sc[10]!);
+  const s11 = R(sc[11]!);
+  const s12 = R(sc[12]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const t3 = R(s2 * 0);
+    const e_a2 = a2[i]!;
+    const t4 = R(s3 * e_a2);
+    const t5 = R(t3 + t4);
+    const t6 = R(s2 * 0);
+    const t7 = R(e_a0 + t6);
+    const t8 = R(t7 * t7);
+    const t9 = R(s4 * t8);
+    const e_a3 = a3[i]!;
+    const t10 = R(s5 * e_a3);
+    const t11 = R(t9 + t10);
+    const e_p = p[i]!;
+    const t12 = R(t2 / s6);
+    const t13 = R(t5 / s7);
+    const t14 = R(s2 * t13);
+    const t15 = R(t12 + t14);
+    const t16 = R(t11 / s8);
+    const t17 = R(t16 + s9);
+    const t18 = R(Math.sqrt(t17));
+    const t19 = R(t18 + s10);
+    const t20 = R(t15 / t19);
+    const t21 = R(s11 * e_p);
+    const t22 = R(t20 + t21);
+    const t23 = R(t22 * s12);
+    const t24 = R(e_p + t23);
+    a1[i] = t2;
+    a2[i] = t5;
+    a3[i] = t11;
+    a4[i] = e_a0;
+    p[i] = t24;
+  }
+}
+
+export function load_adan_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const a4 = a[4] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s6 = R(sc[6]!);
+  const s7 = R(sc[7]!);
+  const s8 = R(sc[8]!);
+  const s9 = R(sc[9]!);
+  const s10 = R(sc[10]!);
+  const s11 = R(sc[11]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const e_a4 = a4[i]!;
+    const t3 = R(e_a0 - e_a4);
+    const t4 = R(s2 * t3);
+    const e_a2 = a2[i]!;
+    const t5 = R(s3 * e_a2);
+    const t6 = R(t4 + t5);
+    const t7 = R(s2 * t3);
+    const t8 = R(e_a0 + t7);
+    const t9 = R(t8 * t8);
+    const t10 = R(s4 * t9);
+    const e_a3 = a3[i]!;
+    const t11 = R(s5 * e_a3);
+    const t12 = R(t10 + t11);
+    const e_p = p[i]!;
+    const t13 = R(t2 / s6);
+    const t14 = R(t6 / s7);
+    const t15 = R(s2 * t14);
+    const t16 = R(t13 + t15);
+    const t17 = R(t12 / s8);
+    const t18 = R(t17 + s9);
+    const t19 = R(Math.sqrt(t18));
+    const t20 = R(t19 + s10);
+    const t21 = R(t16 / t20);
+    const t22 = R(t21 * s11);
+    const t23 = R(e_p + t22);
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t12;
+    a4[i] = e_a0;
+    p[i] = t23;
+  }
+}
+
+export function load_adan_decay_scale_apply_f32(_u: Float32Array, p: Float32Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float32Array;
+  const a1 = a[1] as Float32Array;
+  const a2 = a[2] as Float32Array;
+  const a3 = a[3] as Float32Array;
+  const a4 = a[4] as Float32Array;
+  const s0 = R(sc[0]!);
+  const s1 = R(sc[1]!);
+  const s2 = R(sc[2]!);
+  const s3 = R(sc[3]!);
+  const s4 = R(sc[4]!);
+  const s5 = R(sc[5]!);
+  const s6 = R(sc[6]!);
+  const s7 = R(sc[7]!);
+  const s8 = R(sc[8]!);
+  const s9 = R(sc[9]!);
+  const s10 = R(sc[10]!);
+  const s11 = R(sc[11]!);
+  const s12 = R(sc[12]!);
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = R(s0 * e_a0);
+    const e_a1 = a1[i]!;
+    const t1 = R(s1 * e_a1);
+    const t2 = R(t0 + t1);
+    const e_a4 = a4[i]!;
+    const t3 = R(e_a0 - e_a4);
+    const t4 = R(s2 * t3);
+    const e_a2 = a2[i]!;
+    const t5 = R(s3 * e_a2);
+    const t6 = R(t4 + t5);
+    const t7 = R(s2 * t3);
+    const t8 = R(e_a0 + t7);
+    const t9 = R(t8 * t8);
+    const t10 = R(s4 * t9);
+    const e_a3 = a3[i]!;
+    const t11 = R(s5 * e_a3);
+    const t12 = R(t10 + t11);
+    const e_p = p[i]!;
+    const t13 = R(t2 / s6);
+    const t14 = R(t6 / s7);
+    const t15 = R(s2 * t14);
+    const t16 = R(t13 + t15);
+    const t17 = R(t12 / s8);
+    const t18 = R(t17 + s9);
+    const t19 = R(Math.sqrt(t18));
+    const t20 = R(t19 + s10);
+    const t21 = R(t16 / t20);
+    const t22 = R(s11 * e_p);
+    const t23 = R(t21 + t22);
+    const t24 = R(t23 * s12);
+    const t25 = R(e_p + t24);
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t12;
+    a4[i] = e_a0;
+    p[i] = t25;
+  }
+}
+
 export function load_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
   const a0 = a[0] as Float64Array;
   for (let i = start, j = 0; i < end; i++, j++) {
@@ -1206,6 +2665,711 @@ export function lion_f64(u: Float64Array, _p: Float64Array, a: readonly Float[],
     const t9 = t6 ? (1) : t8;
     a0[i] = t2;
     u[j] = t9;
+  }
+}
+
+export function rss_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = t0 + e_a0;
+    const t2 = t1 > 0;
+    const t3 = t1 + s0;
+    const t4 = Math.sqrt(t3);
+    const t5 = (1) / t4;
+    const t6 = t2 ? t5 : 0;
+    const t7 = t6 * e_u;
+    a0[i] = t1;
+    u[j] = t7;
+  }
+}
+
+export function rms_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a0 = a0[i]!;
+    const t2 = s1 * e_a0;
+    const t3 = t1 + t2;
+    const t4 = t3 + s2;
+    const t5 = Math.sqrt(t4);
+    const t6 = (1) / t5;
+    const t7 = t6 * e_u;
+    a0[i] = t3;
+    u[j] = t7;
+  }
+}
+
+export function rmsEpsOut_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a0 = a0[i]!;
+    const t2 = s1 * e_a0;
+    const t3 = t1 + t2;
+    const t4 = Math.sqrt(t3);
+    const t5 = t4 + s2;
+    const t6 = (1) / t5;
+    const t7 = t6 * e_u;
+    a0[i] = t3;
+    u[j] = t7;
+  }
+}
+
+export function rmsBc_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s3 = sc[3]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a0 = a0[i]!;
+    const t2 = s1 * e_a0;
+    const t3 = t1 + t2;
+    const t4 = t3 / s3;
+    const t5 = t4 + s2;
+    const t6 = Math.sqrt(t5);
+    const t7 = (1) / t6;
+    const t8 = t7 * e_u;
+    a0[i] = t3;
+    u[j] = t8;
+  }
+}
+
+export function rmsBcEpsOut_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s3 = sc[3]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a0 = a0[i]!;
+    const t2 = s1 * e_a0;
+    const t3 = t1 + t2;
+    const t4 = t3 / s3;
+    const t5 = Math.sqrt(t4);
+    const t6 = t5 + s2;
+    const t7 = (1) / t6;
+    const t8 = t7 * e_u;
+    a0[i] = t3;
+    u[j] = t8;
+  }
+}
+
+export function stddev_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a1 = a1[i]!;
+    const t2 = s1 * e_a1;
+    const t3 = t1 + t2;
+    const t4 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t5 = s1 * e_a0;
+    const t6 = t4 + t5;
+    const t7 = t6 * t6;
+    const t8 = t3 - t7;
+    const t9 = t8 + s2;
+    const t10 = Math.sqrt(t9);
+    const t11 = (1) / t10;
+    const t12 = t11 * e_u;
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t12;
+  }
+}
+
+export function stddevEpsOut_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a1 = a1[i]!;
+    const t2 = s1 * e_a1;
+    const t3 = t1 + t2;
+    const t4 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t5 = s1 * e_a0;
+    const t6 = t4 + t5;
+    const t7 = t6 * t6;
+    const t8 = t3 - t7;
+    const t9 = Math.sqrt(t8);
+    const t10 = t9 + s2;
+    const t11 = (1) / t10;
+    const t12 = t11 * e_u;
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t12;
+  }
+}
+
+export function stddevBc_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s3 = sc[3]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a1 = a1[i]!;
+    const t2 = s1 * e_a1;
+    const t3 = t1 + t2;
+    const t4 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t5 = s1 * e_a0;
+    const t6 = t4 + t5;
+    const t7 = t3 / s3;
+    const t8 = t6 / s3;
+    const t9 = t8 * t8;
+    const t10 = t7 - t9;
+    const t11 = t10 + s2;
+    const t12 = Math.sqrt(t11);
+    const t13 = (1) / t12;
+    const t14 = t13 * e_u;
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t14;
+  }
+}
+
+export function stddevBcEpsOut_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s3 = sc[3]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a1 = a1[i]!;
+    const t2 = s1 * e_a1;
+    const t3 = t1 + t2;
+    const t4 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t5 = s1 * e_a0;
+    const t6 = t4 + t5;
+    const t7 = t3 / s3;
+    const t8 = t6 / s3;
+    const t9 = t8 * t8;
+    const t10 = t7 - t9;
+    const t11 = Math.sqrt(t10);
+    const t12 = t11 + s2;
+    const t13 = (1) / t12;
+    const t14 = t13 * e_u;
+    a1[i] = t3;
+    a0[i] = t6;
+    u[j] = t14;
+  }
+}
+
+export function adadelta_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u * e_u;
+    const t1 = s0 * t0;
+    const e_a0 = a0[i]!;
+    const t2 = s1 * e_a0;
+    const t3 = t1 + t2;
+    const e_a1 = a1[i]!;
+    const t4 = e_a1 + s2;
+    const t5 = Math.sqrt(t4);
+    const t6 = t3 + s2;
+    const t7 = Math.sqrt(t6);
+    const t8 = t5 / t7;
+    const t9 = t8 * e_u;
+    const t10 = t9 * t9;
+    const t11 = s0 * t10;
+    const t12 = s1 * e_a1;
+    const t13 = t11 + t12;
+    a0[i] = t3;
+    a1[i] = t13;
+    u[j] = t9;
+  }
+}
+
+export function ema_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 + t1;
+    const t3 = t2 / s2;
+    a0[i] = t2;
+    u[j] = t3;
+  }
+}
+
+export function emaNoDebias_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 + t1;
+    a0[i] = t2;
+    u[j] = t2;
+  }
+}
+
+export function rprop_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s1 = sc[1]!;
+  const s0 = sc[0]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const e_a1 = a1[i]!;
+    const t0 = e_u * e_a1;
+    const t1 = t0 === 0;
+    const e_a0 = a0[i]!;
+    const t2 = t0 > 0;
+    const t3 = e_a0 * s1;
+    const t4 = e_a0 * s0;
+    const t5 = t2 ? t3 : t4;
+    const t6 = Math.max(t5, s2);
+    const t7 = Math.min(t6, s3);
+    const t8 = t1 ? e_a0 : t7;
+    const t9 = t0 < 0;
+    const t10 = e_u > 0;
+    const t11 = e_u < 0;
+    const t12 = t11 ? (-1) : e_u;
+    const t13 = t10 ? (1) : t12;
+    const t14 = t8 * t13;
+    const t15 = t9 ? 0 : t14;
+    const t16 = t0 < 0;
+    const t17 = t16 ? 0 : e_a1;
+    a0[i] = t8;
+    a1[i] = t15;
+    u[j] = t17;
+  }
+}
+
+export function rpropUnlagged_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s1 = sc[1]!;
+  const s0 = sc[0]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const e_a1 = a1[i]!;
+    const t0 = e_u * e_a1;
+    const t1 = t0 === 0;
+    const e_a0 = a0[i]!;
+    const t2 = t0 > 0;
+    const t3 = e_a0 * s1;
+    const t4 = e_a0 * s0;
+    const t5 = t2 ? t3 : t4;
+    const t6 = Math.max(t5, s2);
+    const t7 = Math.min(t6, s3);
+    const t8 = t1 ? e_a0 : t7;
+    const t9 = t0 < 0;
+    const t10 = e_u > 0;
+    const t11 = e_u < 0;
+    const t12 = t11 ? (-1) : e_u;
+    const t13 = t10 ? (1) : t12;
+    const t14 = t8 * t13;
+    const t15 = t9 ? 0 : t14;
+    a0[i] = t8;
+    a1[i] = t15;
+    u[j] = t15;
+  }
+}
+
+export function sign_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = e_u > 0;
+    const t1 = e_u < 0;
+    const t2 = t1 ? (-1) : e_u;
+    const t3 = t0 ? (1) : t2;
+    u[j] = t3;
+  }
+}
+
+export function belief_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s6 = sc[6]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s7 = sc[7]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 + t1;
+    const t3 = e_u - t2;
+    const t4 = t3 * t3;
+    const t5 = s2 * t4;
+    const e_a1 = a1[i]!;
+    const t6 = s3 * e_a1;
+    const t7 = t5 + t6;
+    const t8 = t7 + s6;
+    const t9 = t2 / s4;
+    const t10 = t8 / s5;
+    const t11 = Math.sqrt(t10);
+    const t12 = t11 + s7;
+    const t13 = t9 / t12;
+    a0[i] = t2;
+    a1[i] = t8;
+    u[j] = t13;
+  }
+}
+
+export function beliefNesterov_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s6 = sc[6]!;
+  const s8 = sc[8]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s7 = sc[7]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 + t1;
+    const t3 = e_u - t2;
+    const t4 = t3 * t3;
+    const t5 = s2 * t4;
+    const e_a1 = a1[i]!;
+    const t6 = s3 * e_a1;
+    const t7 = t5 + t6;
+    const t8 = t7 + s6;
+    const t9 = t2 / s8;
+    const t10 = s1 * t9;
+    const t11 = e_u / s4;
+    const t12 = s0 * t11;
+    const t13 = t10 + t12;
+    const t14 = t8 / s5;
+    const t15 = Math.sqrt(t14);
+    const t16 = t15 + s7;
+    const t17 = t13 / t16;
+    a0[i] = t2;
+    a1[i] = t8;
+    u[j] = t17;
+  }
+}
+
+export function adamax_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s4 = sc[4]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 + t1;
+    const t3 = Math.abs(e_u);
+    const t4 = t3 + s4;
+    const e_a1 = a1[i]!;
+    const t5 = s2 * e_a1;
+    const t6 = Math.max(t4, t5);
+    const t7 = t2 / s3;
+    const t8 = t7 / t6;
+    a0[i] = t2;
+    a1[i] = t6;
+    u[j] = t8;
+  }
+}
+
+export function amsgrad_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s5 = sc[5]!;
+  const s4 = sc[4]!;
+  const s6 = sc[6]!;
+  const s7 = sc[7]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 + t1;
+    const t3 = e_u * e_u;
+    const t4 = s2 * t3;
+    const e_a1 = a1[i]!;
+    const t5 = s3 * e_a1;
+    const t6 = t4 + t5;
+    const e_a2 = a2[i]!;
+    const t7 = t6 / s5;
+    const t8 = Math.max(e_a2, t7);
+    const t9 = t2 / s4;
+    const t10 = t8 + s6;
+    const t11 = Math.sqrt(t10);
+    const t12 = t11 + s7;
+    const t13 = t9 / t12;
+    a0[i] = t2;
+    a1[i] = t6;
+    a2[i] = t8;
+    u[j] = t13;
+  }
+}
+
+export function yogi_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s6 = sc[6]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 + t1;
+    const e_a1 = a1[i]!;
+    const t3 = e_u * e_u;
+    const t4 = e_a1 - t3;
+    const t5 = t4 > 0;
+    const t6 = t4 < 0;
+    const t7 = t6 ? (-1) : t4;
+    const t8 = t5 ? (1) : t7;
+    const t9 = s2 * t8;
+    const t10 = t9 * t3;
+    const t11 = e_a1 - t10;
+    const t12 = t2 / s3;
+    const t13 = t11 / s4;
+    const t14 = t13 + s5;
+    const t15 = Math.sqrt(t14);
+    const t16 = t15 + s6;
+    const t17 = t12 / t16;
+    a0[i] = t2;
+    a1[i] = t11;
+    u[j] = t17;
+  }
+}
+
+export function adanFirst_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s6 = sc[6]!;
+  const s7 = sc[7]!;
+  const s8 = sc[8]!;
+  const s9 = sc[9]!;
+  const s10 = sc[10]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 + t1;
+    const t3 = s2 * 0;
+    const e_a1 = a1[i]!;
+    const t4 = s3 * e_a1;
+    const t5 = t3 + t4;
+    const t6 = s2 * 0;
+    const t7 = e_u + t6;
+    const t8 = t7 * t7;
+    const t9 = s4 * t8;
+    const e_a2 = a2[i]!;
+    const t10 = s5 * e_a2;
+    const t11 = t9 + t10;
+    const t12 = t2 / s6;
+    const t13 = t5 / s7;
+    const t14 = s2 * t13;
+    const t15 = t12 + t14;
+    const t16 = t11 / s8;
+    const t17 = t16 + s9;
+    const t18 = Math.sqrt(t17);
+    const t19 = t18 + s10;
+    const t20 = t15 / t19;
+    a0[i] = t2;
+    a1[i] = t5;
+    a2[i] = t11;
+    a3[i] = e_u;
+    u[j] = t20;
+  }
+}
+
+export function adan_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s6 = sc[6]!;
+  const s7 = sc[7]!;
+  const s8 = sc[8]!;
+  const s9 = sc[9]!;
+  const s10 = sc[10]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 + t1;
+    const e_a3 = a3[i]!;
+    const t3 = e_u - e_a3;
+    const t4 = s2 * t3;
+    const e_a1 = a1[i]!;
+    const t5 = s3 * e_a1;
+    const t6 = t4 + t5;
+    const t7 = s2 * t3;
+    const t8 = e_u + t7;
+    const t9 = t8 * t8;
+    const t10 = s4 * t9;
+    const e_a2 = a2[i]!;
+    const t11 = s5 * e_a2;
+    const t12 = t10 + t11;
+    const t13 = t2 / s6;
+    const t14 = t6 / s7;
+    const t15 = s2 * t14;
+    const t16 = t13 + t15;
+    const t17 = t12 / s8;
+    const t18 = t17 + s9;
+    const t19 = Math.sqrt(t18);
+    const t20 = t19 + s10;
+    const t21 = t16 / t20;
+    a0[i] = t2;
+    a1[i] = t6;
+    a2[i] = t12;
+    a3[i] = e_u;
+    u[j] = t21;
+  }
+}
+
+export function optimisticFirst_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const t1 = s1 * e_u;
+    const t2 = t0 - t1;
+    a0[i] = e_u;
+    u[j] = t2;
+  }
+}
+
+export function optimistic_f64(u: Float64Array, _p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_u = u[j]!;
+    const t0 = s0 * e_u;
+    const e_a0 = a0[i]!;
+    const t1 = s1 * e_a0;
+    const t2 = t0 - t1;
+    a0[i] = e_u;
+    u[j] = t2;
+  }
+}
+
+export function scheduleFree_f64(u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s1 = sc[1]!;
+  const s3 = sc[3]!;
+  const s0 = sc[0]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const e_u = u[j]!;
+    const t0 = e_a0 + e_u;
+    const e_p = p[i]!;
+    const t1 = s0 * e_a0;
+    const t2 = e_p - t1;
+    const t3 = t2 / s1;
+    const t4 = s3 * t3;
+    const t5 = s2 * t0;
+    const t6 = t4 + t5;
+    const t7 = s1 * t6;
+    const t8 = s0 * t0;
+    const t9 = t7 + t8;
+    const t10 = t9 - e_p;
+    a0[i] = t0;
+    u[j] = t10;
   }
 }
 
@@ -1916,6 +4080,760 @@ export function load_lion_decay_scale_apply_f64(_u: Float64Array, p: Float64Arra
   }
 }
 
+export function load_rss_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = e_a0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = t0 + e_a1;
+    const e_p = p[i]!;
+    const t2 = t1 > 0;
+    const t3 = t1 + s0;
+    const t4 = Math.sqrt(t3);
+    const t5 = (1) / t4;
+    const t6 = t2 ? t5 : 0;
+    const t7 = t6 * e_a0;
+    const t8 = t7 * s1;
+    const t9 = e_p + t8;
+    a1[i] = t1;
+    p[i] = t9;
+  }
+}
+
+export function load_rms_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = e_a0 * e_a0;
+    const t1 = s0 * t0;
+    const e_a1 = a1[i]!;
+    const t2 = s1 * e_a1;
+    const t3 = t1 + t2;
+    const e_p = p[i]!;
+    const t4 = t3 + s2;
+    const t5 = Math.sqrt(t4);
+    const t6 = (1) / t5;
+    const t7 = t6 * e_a0;
+    const t8 = t7 * s3;
+    const t9 = e_p + t8;
+    a1[i] = t3;
+    p[i] = t9;
+  }
+}
+
+export function load_stddev_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = e_a0 * e_a0;
+    const t1 = s0 * t0;
+    const e_a2 = a2[i]!;
+    const t2 = s1 * e_a2;
+    const t3 = t1 + t2;
+    const t4 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t5 = s1 * e_a1;
+    const t6 = t4 + t5;
+    const e_p = p[i]!;
+    const t7 = t6 * t6;
+    const t8 = t3 - t7;
+    const t9 = t8 + s2;
+    const t10 = Math.sqrt(t9);
+    const t11 = (1) / t10;
+    const t12 = t11 * e_a0;
+    const t13 = t12 * s3;
+    const t14 = e_p + t13;
+    a2[i] = t3;
+    a1[i] = t6;
+    p[i] = t14;
+  }
+}
+
+export function load_adadelta_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = e_a0 * e_a0;
+    const t1 = s0 * t0;
+    const e_a1 = a1[i]!;
+    const t2 = s1 * e_a1;
+    const t3 = t1 + t2;
+    const e_a2 = a2[i]!;
+    const t4 = e_a2 + s2;
+    const t5 = Math.sqrt(t4);
+    const t6 = t3 + s2;
+    const t7 = Math.sqrt(t6);
+    const t8 = t5 / t7;
+    const t9 = t8 * e_a0;
+    const t10 = t9 * t9;
+    const t11 = s0 * t10;
+    const t12 = s1 * e_a2;
+    const t13 = t11 + t12;
+    const e_p = p[i]!;
+    const t14 = t9 * s3;
+    const t15 = e_p + t14;
+    a1[i] = t3;
+    a2[i] = t13;
+    p[i] = t15;
+  }
+}
+
+export function load_sign_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const s0 = sc[0]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_p = p[i]!;
+    const e_a0 = a0[i]!;
+    const t0 = e_a0 > 0;
+    const t1 = e_a0 < 0;
+    const t2 = t1 ? (-1) : e_a0;
+    const t3 = t0 ? (1) : t2;
+    const t4 = t3 * s0;
+    const t5 = e_p + t4;
+    p[i] = t5;
+  }
+}
+
+export function load_rprop_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s1 = sc[1]!;
+  const s0 = sc[0]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const e_a2 = a2[i]!;
+    const t0 = e_a0 * e_a2;
+    const t1 = t0 === 0;
+    const e_a1 = a1[i]!;
+    const t2 = t0 > 0;
+    const t3 = e_a1 * s1;
+    const t4 = e_a1 * s0;
+    const t5 = t2 ? t3 : t4;
+    const t6 = Math.max(t5, s2);
+    const t7 = Math.min(t6, s3);
+    const t8 = t1 ? e_a1 : t7;
+    const t9 = t0 < 0;
+    const t10 = e_a0 > 0;
+    const t11 = e_a0 < 0;
+    const t12 = t11 ? (-1) : e_a0;
+    const t13 = t10 ? (1) : t12;
+    const t14 = t8 * t13;
+    const t15 = t9 ? 0 : t14;
+    const e_p = p[i]!;
+    const t16 = t0 < 0;
+    const t17 = t16 ? 0 : e_a2;
+    const t18 = t17 * s4;
+    const t19 = e_p + t18;
+    a1[i] = t8;
+    a2[i] = t15;
+    p[i] = t19;
+  }
+}
+
+export function load_optimistic_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const e_p = p[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 - t1;
+    const t3 = t2 * s2;
+    const t4 = e_p + t3;
+    a1[i] = e_a0;
+    p[i] = t4;
+  }
+}
+
+export function load_belief_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s6 = sc[6]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s7 = sc[7]!;
+  const s8 = sc[8]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = e_a0 - t2;
+    const t4 = t3 * t3;
+    const t5 = s2 * t4;
+    const e_a2 = a2[i]!;
+    const t6 = s3 * e_a2;
+    const t7 = t5 + t6;
+    const t8 = t7 + s6;
+    const e_p = p[i]!;
+    const t9 = t2 / s4;
+    const t10 = t8 / s5;
+    const t11 = Math.sqrt(t10);
+    const t12 = t11 + s7;
+    const t13 = t9 / t12;
+    const t14 = t13 * s8;
+    const t15 = e_p + t14;
+    a1[i] = t2;
+    a2[i] = t8;
+    p[i] = t15;
+  }
+}
+
+export function load_belief_decay_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s6 = sc[6]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s7 = sc[7]!;
+  const s8 = sc[8]!;
+  const s9 = sc[9]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = e_a0 - t2;
+    const t4 = t3 * t3;
+    const t5 = s2 * t4;
+    const e_a2 = a2[i]!;
+    const t6 = s3 * e_a2;
+    const t7 = t5 + t6;
+    const t8 = t7 + s6;
+    const e_p = p[i]!;
+    const t9 = t2 / s4;
+    const t10 = t8 / s5;
+    const t11 = Math.sqrt(t10);
+    const t12 = t11 + s7;
+    const t13 = t9 / t12;
+    const t14 = s8 * e_p;
+    const t15 = t13 + t14;
+    const t16 = t15 * s9;
+    const t17 = e_p + t16;
+    a1[i] = t2;
+    a2[i] = t8;
+    p[i] = t17;
+  }
+}
+
+export function load_beliefNesterov_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s6 = sc[6]!;
+  const s8 = sc[8]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s7 = sc[7]!;
+  const s9 = sc[9]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = e_a0 - t2;
+    const t4 = t3 * t3;
+    const t5 = s2 * t4;
+    const e_a2 = a2[i]!;
+    const t6 = s3 * e_a2;
+    const t7 = t5 + t6;
+    const t8 = t7 + s6;
+    const e_p = p[i]!;
+    const t9 = t2 / s8;
+    const t10 = s1 * t9;
+    const t11 = e_a0 / s4;
+    const t12 = s0 * t11;
+    const t13 = t10 + t12;
+    const t14 = t8 / s5;
+    const t15 = Math.sqrt(t14);
+    const t16 = t15 + s7;
+    const t17 = t13 / t16;
+    const t18 = t17 * s9;
+    const t19 = e_p + t18;
+    a1[i] = t2;
+    a2[i] = t8;
+    p[i] = t19;
+  }
+}
+
+export function load_beliefNesterov_decay_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s6 = sc[6]!;
+  const s8 = sc[8]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s7 = sc[7]!;
+  const s9 = sc[9]!;
+  const s10 = sc[10]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = e_a0 - t2;
+    const t4 = t3 * t3;
+    const t5 = s2 * t4;
+    const e_a2 = a2[i]!;
+    const t6 = s3 * e_a2;
+    const t7 = t5 + t6;
+    const t8 = t7 + s6;
+    const e_p = p[i]!;
+    const t9 = t2 / s8;
+    const t10 = s1 * t9;
+    const t11 = e_a0 / s4;
+    const t12 = s0 * t11;
+    const t13 = t10 + t12;
+    const t14 = t8 / s5;
+    const t15 = Math.sqrt(t14);
+    const t16 = t15 + s7;
+    const t17 = t13 / t16;
+    const t18 = s9 * e_p;
+    const t19 = t17 + t18;
+    const t20 = t19 * s10;
+    const t21 = e_p + t20;
+    a1[i] = t2;
+    a2[i] = t8;
+    p[i] = t21;
+  }
+}
+
+export function load_adamax_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s4 = sc[4]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s5 = sc[5]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = Math.abs(e_a0);
+    const t4 = t3 + s4;
+    const e_a2 = a2[i]!;
+    const t5 = s2 * e_a2;
+    const t6 = Math.max(t4, t5);
+    const e_p = p[i]!;
+    const t7 = t2 / s3;
+    const t8 = t7 / t6;
+    const t9 = t8 * s5;
+    const t10 = e_p + t9;
+    a1[i] = t2;
+    a2[i] = t6;
+    p[i] = t10;
+  }
+}
+
+export function load_adamax_decay_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s4 = sc[4]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s5 = sc[5]!;
+  const s6 = sc[6]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = Math.abs(e_a0);
+    const t4 = t3 + s4;
+    const e_a2 = a2[i]!;
+    const t5 = s2 * e_a2;
+    const t6 = Math.max(t4, t5);
+    const e_p = p[i]!;
+    const t7 = t2 / s3;
+    const t8 = t7 / t6;
+    const t9 = s5 * e_p;
+    const t10 = t8 + t9;
+    const t11 = t10 * s6;
+    const t12 = e_p + t11;
+    a1[i] = t2;
+    a2[i] = t6;
+    p[i] = t12;
+  }
+}
+
+export function load_amsgrad_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s5 = sc[5]!;
+  const s4 = sc[4]!;
+  const s6 = sc[6]!;
+  const s7 = sc[7]!;
+  const s8 = sc[8]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = e_a0 * e_a0;
+    const t4 = s2 * t3;
+    const e_a2 = a2[i]!;
+    const t5 = s3 * e_a2;
+    const t6 = t4 + t5;
+    const e_a3 = a3[i]!;
+    const t7 = t6 / s5;
+    const t8 = Math.max(e_a3, t7);
+    const e_p = p[i]!;
+    const t9 = t2 / s4;
+    const t10 = t8 + s6;
+    const t11 = Math.sqrt(t10);
+    const t12 = t11 + s7;
+    const t13 = t9 / t12;
+    const t14 = t13 * s8;
+    const t15 = e_p + t14;
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t8;
+    p[i] = t15;
+  }
+}
+
+export function load_yogi_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s6 = sc[6]!;
+  const s7 = sc[7]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const e_a2 = a2[i]!;
+    const t3 = e_a0 * e_a0;
+    const t4 = e_a2 - t3;
+    const t5 = t4 > 0;
+    const t6 = t4 < 0;
+    const t7 = t6 ? (-1) : t4;
+    const t8 = t5 ? (1) : t7;
+    const t9 = s2 * t8;
+    const t10 = t9 * t3;
+    const t11 = e_a2 - t10;
+    const e_p = p[i]!;
+    const t12 = t2 / s3;
+    const t13 = t11 / s4;
+    const t14 = t13 + s5;
+    const t15 = Math.sqrt(t14);
+    const t16 = t15 + s6;
+    const t17 = t12 / t16;
+    const t18 = t17 * s7;
+    const t19 = e_p + t18;
+    a1[i] = t2;
+    a2[i] = t11;
+    p[i] = t19;
+  }
+}
+
+export function load_adanFirst_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const a4 = a[4] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s6 = sc[6]!;
+  const s7 = sc[7]!;
+  const s8 = sc[8]!;
+  const s9 = sc[9]!;
+  const s10 = sc[10]!;
+  const s11 = sc[11]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = s2 * 0;
+    const e_a2 = a2[i]!;
+    const t4 = s3 * e_a2;
+    const t5 = t3 + t4;
+    const t6 = s2 * 0;
+    const t7 = e_a0 + t6;
+    const t8 = t7 * t7;
+    const t9 = s4 * t8;
+    const e_a3 = a3[i]!;
+    const t10 = s5 * e_a3;
+    const t11 = t9 + t10;
+    const e_p = p[i]!;
+    const t12 = t2 / s6;
+    const t13 = t5 / s7;
+    const t14 = s2 * t13;
+    const t15 = t12 + t14;
+    const t16 = t11 / s8;
+    const t17 = t16 + s9;
+    const t18 = Math.sqrt(t17);
+    const t19 = t18 + s10;
+    const t20 = t15 / t19;
+    const t21 = t20 * s11;
+    const t22 = e_p + t21;
+    a1[i] = t2;
+    a2[i] = t5;
+    a3[i] = t11;
+    a4[i] = e_a0;
+    p[i] = t22;
+  }
+}
+
+export function load_adanFirst_decay_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const a4 = a[4] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s6 = sc[6]!;
+  const s7 = sc[7]!;
+  const s8 = sc[8]!;
+  const s9 = sc[9]!;
+  const s10 = sc[10]!;
+  const s11 = sc[11]!;
+  const s12 = sc[12]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const t3 = s2 * 0;
+    const e_a2 = a2[i]!;
+    const t4 = s3 * e_a2;
+    const t5 = t3 + t4;
+    const t6 = s2 * 0;
+    const t7 = e_a0 + t6;
+    const t8 = t7 * t7;
+    const t9 = s4 * t8;
+    const e_a3 = a3[i]!;
+    const t10 = s5 * e_a3;
+    const t11 = t9 + t10;
+    const e_p = p[i]!;
+    const t12 = t2 / s6;
+    const t13 = t5 / s7;
+    const t14 = s2 * t13;
+    const t15 = t12 + t14;
+    const t16 = t11 / s8;
+    const t17 = t16 + s9;
+    const t18 = Math.sqrt(t17);
+    const t19 = t18 + s10;
+    const t20 = t15 / t19;
+    const t21 = s11 * e_p;
+    const t22 = t20 + t21;
+    const t23 = t22 * s12;
+    const t24 = e_p + t23;
+    a1[i] = t2;
+    a2[i] = t5;
+    a3[i] = t11;
+    a4[i] = e_a0;
+    p[i] = t24;
+  }
+}
+
+export function load_adan_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const a4 = a[4] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s6 = sc[6]!;
+  const s7 = sc[7]!;
+  const s8 = sc[8]!;
+  const s9 = sc[9]!;
+  const s10 = sc[10]!;
+  const s11 = sc[11]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const e_a4 = a4[i]!;
+    const t3 = e_a0 - e_a4;
+    const t4 = s2 * t3;
+    const e_a2 = a2[i]!;
+    const t5 = s3 * e_a2;
+    const t6 = t4 + t5;
+    const t7 = s2 * t3;
+    const t8 = e_a0 + t7;
+    const t9 = t8 * t8;
+    const t10 = s4 * t9;
+    const e_a3 = a3[i]!;
+    const t11 = s5 * e_a3;
+    const t12 = t10 + t11;
+    const e_p = p[i]!;
+    const t13 = t2 / s6;
+    const t14 = t6 / s7;
+    const t15 = s2 * t14;
+    const t16 = t13 + t15;
+    const t17 = t12 / s8;
+    const t18 = t17 + s9;
+    const t19 = Math.sqrt(t18);
+    const t20 = t19 + s10;
+    const t21 = t16 / t20;
+    const t22 = t21 * s11;
+    const t23 = e_p + t22;
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t12;
+    a4[i] = e_a0;
+    p[i] = t23;
+  }
+}
+
+export function load_adan_decay_scale_apply_f64(_u: Float64Array, p: Float64Array, a: readonly Float[], sc: Float64Array, start: number, end: number): void {
+  const a0 = a[0] as Float64Array;
+  const a1 = a[1] as Float64Array;
+  const a2 = a[2] as Float64Array;
+  const a3 = a[3] as Float64Array;
+  const a4 = a[4] as Float64Array;
+  const s0 = sc[0]!;
+  const s1 = sc[1]!;
+  const s2 = sc[2]!;
+  const s3 = sc[3]!;
+  const s4 = sc[4]!;
+  const s5 = sc[5]!;
+  const s6 = sc[6]!;
+  const s7 = sc[7]!;
+  const s8 = sc[8]!;
+  const s9 = sc[9]!;
+  const s10 = sc[10]!;
+  const s11 = sc[11]!;
+  const s12 = sc[12]!;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const e_a0 = a0[i]!;
+    const t0 = s0 * e_a0;
+    const e_a1 = a1[i]!;
+    const t1 = s1 * e_a1;
+    const t2 = t0 + t1;
+    const e_a4 = a4[i]!;
+    const t3 = e_a0 - e_a4;
+    const t4 = s2 * t3;
+    const e_a2 = a2[i]!;
+    const t5 = s3 * e_a2;
+    const t6 = t4 + t5;
+    const t7 = s2 * t3;
+    const t8 = e_a0 + t7;
+    const t9 = t8 * t8;
+    const t10 = s4 * t9;
+    const e_a3 = a3[i]!;
+    const t11 = s5 * e_a3;
+    const t12 = t10 + t11;
+    const e_p = p[i]!;
+    const t13 = t2 / s6;
+    const t14 = t6 / s7;
+    const t15 = s2 * t14;
+    const t16 = t13 + t15;
+    const t17 = t12 / s8;
+    const t18 = t17 + s9;
+    const t19 = Math.sqrt(t18);
+    const t20 = t19 + s10;
+    const t21 = t16 / t20;
+    const t22 = s11 * e_p;
+    const t23 = t21 + t22;
+    const t24 = t23 * s12;
+    const t25 = e_p + t24;
+    a1[i] = t2;
+    a2[i] = t6;
+    a3[i] = t12;
+    a4[i] = e_a0;
+    p[i] = t25;
+  }
+}
+
 /** The kernels by chain name (`load+adam+scale+apply`), float32 and float64. */
 export const JS_KERNELS = {
   'load': { f32: load_f32, f64: load_f64 },
@@ -1931,6 +4849,31 @@ export const JS_KERNELS = {
   'decay': { f32: decay_f32, f64: decay_f64 },
   'clip': { f32: clip_f32, f64: clip_f64 },
   'lion': { f32: lion_f32, f64: lion_f64 },
+  'rss': { f32: rss_f32, f64: rss_f64 },
+  'rms': { f32: rms_f32, f64: rms_f64 },
+  'rmsEpsOut': { f32: rmsEpsOut_f32, f64: rmsEpsOut_f64 },
+  'rmsBc': { f32: rmsBc_f32, f64: rmsBc_f64 },
+  'rmsBcEpsOut': { f32: rmsBcEpsOut_f32, f64: rmsBcEpsOut_f64 },
+  'stddev': { f32: stddev_f32, f64: stddev_f64 },
+  'stddevEpsOut': { f32: stddevEpsOut_f32, f64: stddevEpsOut_f64 },
+  'stddevBc': { f32: stddevBc_f32, f64: stddevBc_f64 },
+  'stddevBcEpsOut': { f32: stddevBcEpsOut_f32, f64: stddevBcEpsOut_f64 },
+  'adadelta': { f32: adadelta_f32, f64: adadelta_f64 },
+  'ema': { f32: ema_f32, f64: ema_f64 },
+  'emaNoDebias': { f32: emaNoDebias_f32, f64: emaNoDebias_f64 },
+  'rprop': { f32: rprop_f32, f64: rprop_f64 },
+  'rpropUnlagged': { f32: rpropUnlagged_f32, f64: rpropUnlagged_f64 },
+  'sign': { f32: sign_f32, f64: sign_f64 },
+  'belief': { f32: belief_f32, f64: belief_f64 },
+  'beliefNesterov': { f32: beliefNesterov_f32, f64: beliefNesterov_f64 },
+  'adamax': { f32: adamax_f32, f64: adamax_f64 },
+  'amsgrad': { f32: amsgrad_f32, f64: amsgrad_f64 },
+  'yogi': { f32: yogi_f32, f64: yogi_f64 },
+  'adanFirst': { f32: adanFirst_f32, f64: adanFirst_f64 },
+  'adan': { f32: adan_f32, f64: adan_f64 },
+  'optimisticFirst': { f32: optimisticFirst_f32, f64: optimisticFirst_f64 },
+  'optimistic': { f32: optimistic_f32, f64: optimistic_f64 },
+  'scheduleFree': { f32: scheduleFree_f32, f64: scheduleFree_f64 },
   'load+adam+scale+apply': { f32: load_adam_scale_apply_f32, f64: load_adam_scale_apply_f64 },
   'load+adamNesterov+scale+apply': { f32: load_adamNesterov_scale_apply_f32, f64: load_adamNesterov_scale_apply_f64 },
   'load+adamMomentum+scale+apply': { f32: load_adamMomentum_scale_apply_f32, f64: load_adamMomentum_scale_apply_f64 },
@@ -1952,4 +4895,23 @@ export const JS_KERNELS = {
   'load+apply': { f32: load_apply_f32, f64: load_apply_f64 },
   'load+lion+scale+apply': { f32: load_lion_scale_apply_f32, f64: load_lion_scale_apply_f64 },
   'load+lion+decay+scale+apply': { f32: load_lion_decay_scale_apply_f32, f64: load_lion_decay_scale_apply_f64 },
+  'load+rss+scale+apply': { f32: load_rss_scale_apply_f32, f64: load_rss_scale_apply_f64 },
+  'load+rms+scale+apply': { f32: load_rms_scale_apply_f32, f64: load_rms_scale_apply_f64 },
+  'load+stddev+scale+apply': { f32: load_stddev_scale_apply_f32, f64: load_stddev_scale_apply_f64 },
+  'load+adadelta+scale+apply': { f32: load_adadelta_scale_apply_f32, f64: load_adadelta_scale_apply_f64 },
+  'load+sign+scale+apply': { f32: load_sign_scale_apply_f32, f64: load_sign_scale_apply_f64 },
+  'load+rprop+scale+apply': { f32: load_rprop_scale_apply_f32, f64: load_rprop_scale_apply_f64 },
+  'load+optimistic+scale+apply': { f32: load_optimistic_scale_apply_f32, f64: load_optimistic_scale_apply_f64 },
+  'load+belief+scale+apply': { f32: load_belief_scale_apply_f32, f64: load_belief_scale_apply_f64 },
+  'load+belief+decay+scale+apply': { f32: load_belief_decay_scale_apply_f32, f64: load_belief_decay_scale_apply_f64 },
+  'load+beliefNesterov+scale+apply': { f32: load_beliefNesterov_scale_apply_f32, f64: load_beliefNesterov_scale_apply_f64 },
+  'load+beliefNesterov+decay+scale+apply': { f32: load_beliefNesterov_decay_scale_apply_f32, f64: load_beliefNesterov_decay_scale_apply_f64 },
+  'load+adamax+scale+apply': { f32: load_adamax_scale_apply_f32, f64: load_adamax_scale_apply_f64 },
+  'load+adamax+decay+scale+apply': { f32: load_adamax_decay_scale_apply_f32, f64: load_adamax_decay_scale_apply_f64 },
+  'load+amsgrad+scale+apply': { f32: load_amsgrad_scale_apply_f32, f64: load_amsgrad_scale_apply_f64 },
+  'load+yogi+scale+apply': { f32: load_yogi_scale_apply_f32, f64: load_yogi_scale_apply_f64 },
+  'load+adanFirst+scale+apply': { f32: load_adanFirst_scale_apply_f32, f64: load_adanFirst_scale_apply_f64 },
+  'load+adanFirst+decay+scale+apply': { f32: load_adanFirst_decay_scale_apply_f32, f64: load_adanFirst_decay_scale_apply_f64 },
+  'load+adan+scale+apply': { f32: load_adan_scale_apply_f32, f64: load_adan_scale_apply_f64 },
+  'load+adan+decay+scale+apply': { f32: load_adan_decay_scale_apply_f32, f64: load_adan_decay_scale_apply_f64 },
 } as const;

@@ -1,0 +1,136 @@
+/**
+ * Every alias of the catalogue through the same checks, as optax's alias tests run one table:
+ * its options are validated (an unknown option and a bad value each throw an error that names the
+ * alias and the option), its state survives a checkpoint (a run resumed from `serializeState` gives
+ * the uninterrupted run's bits), and the in-place `Optimizer` allocates nothing per step. The
+ * numbers themselves are checked against the NumPy reference (`catalogue.test.ts`), torch
+ * (`catalogue_torch.test.ts`) and across leaf kinds (`catalogue_adapters.test.ts`).
+ */
+
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import * as optax from '../src/index.js';
+
+type Make = (
+  lr: number,
+  options?: Record<string, unknown>,
+) => optax.GradientTransformationExtraArgs;
+
+/** One alias: how to build it, and one option value it must refuse (with the error's pattern). */
+interface AliasCase {
+  name: string;
+  make: Make;
+  bad: [option: string, value: unknown];
+}
+
+const alias = (name: string, bad: [string, unknown]): AliasCase => ({
+  name,
+  make: (optax as unknown as Record<string, Make>)[name]!,
+  bad,
+});
+
+/** Every alias of the catalogue, with an out-of-range option value. */
+const ALIASES: readonly AliasCase[] = [
+  alias('adabelief', ['b1', 1]),
+  alias('adadelta', ['rho', 1]),
+  alias('adagrad', ['initialAccumulatorValue', -1]),
+  alias('adam', ['b2', -0.5]),
+  alias('adamax', ['eps', -1]),
+  alias('adamaxw', ['b1', 2]),
+  alias('adamw', ['eps', Number.NaN]),
+  alias('adan', ['b3', 1.5]),
+  alias('amsgrad', ['b2', 1]),
+  alias('lion', ['b1', -0.1]),
+  alias('nadam', ['b1', 1]),
+  alias('nadamw', ['eps', -1e-8]),
+  alias('noisySgd', ['key', -1]),
+  alias('optimisticAdamV2', ['alpha', Number.NaN]),
+  alias('optimisticGradientDescent', ['beta', Number.NaN]),
+  alias('polyakSgd', ['eps', -1]),
+  alias('radam', ['threshold', 3]),
+  alias('rmsprop', ['decay', 1]),
+  alias('rprop', ['etaMinus', 0]),
+  alias('scheduleFreeAdamw', ['b1', 0]),
+  alias('sgd', ['momentum', Number.POSITIVE_INFINITY]),
+  alias('signum', ['beta', 1]),
+  alias('yogi', ['b2', 1]),
+];
+
+/** Steps to `{ value }` for the aliases that read the loss; others ignore it. */
+const EXTRA = { value: 1 };
+
+/** A float32 tree of 20 leaves of 64 (an 8 x 8 matrix, for the aliases that use shapes). */
+function tree(seed: number): Record<string, Float32Array> {
+  return Object.fromEntries(
+    Array.from({ length: 20 }, (_, i) => {
+      const a = Object.assign(new Float32Array(64), { shape: [8, 8] });
+      for (let k = 0; k < 64; k++) a[k] = Math.sin(seed + i * 64 + k) * 0.5;
+      return [`l${i}`, a];
+    }),
+  );
+}
+
+describe.each(ALIASES)('$name', ({ name, make, bad: [option, value] }) => {
+  it('refuses an unknown option and a bad value, naming the alias and the option', () => {
+    expect(() => make(0.1, { notAnOption: 1 })).toThrow(
+      new RegExp(`${name}.*notAnOption|notAnOption.*${name}`),
+    );
+    let error: unknown;
+    try {
+      make(0.1, { [option]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error, `${name}({ ${option}: ${String(value)} }) must throw`).toBeInstanceOf(Error);
+    expect((error as Error).name).toMatch(/^(RangeError|TypeError)$/);
+    expect((error as Error).message).toContain(option);
+    expect((error as Error).message).toMatch(new RegExp(`^${name}\\b|\\b${name}:`));
+  });
+
+  it('resumes from a checkpoint with the bits of the uninterrupted run', () => {
+    const tx = make(0.01);
+    const run = (
+      params: Record<string, Float32Array>,
+      state: unknown,
+      from: number,
+      to: number,
+    ) => {
+      let p = params;
+      let s = state;
+      for (let t = from; t < to; t++) {
+        const g = tree(100 + t);
+        const [u, next] = tx.update(g, s, p, EXTRA);
+        p = optax.applyUpdates(p, u);
+        s = next;
+      }
+      return [p, s] as const;
+    };
+    const p0 = tree(0);
+    const [pHalf, sHalf] = run(p0, tx.init(p0), 0, 6);
+    const [pStraight] = run(pHalf, sHalf, 6, 12);
+    const restored = optax.deserializeState(optax.serializeState(sHalf), tx.init(p0));
+    const [pResumed] = run(pHalf, restored, 6, 12);
+    for (const k of Object.keys(p0))
+      expect(Array.from(pResumed[k]!), k).toEqual(Array.from(pStraight[k]!));
+  });
+
+  it('allocates nothing per step in the in-place Optimizer', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const opt = new optax.Optimizer(make(1e-3), tree(0));
+    const grads = tree(7);
+    for (let k = 0; k < 3000; k++) opt.step(grads, EXTRA);
+    // The smallest growth of five windows (JIT work can land in one).
+    let growth = Number.POSITIVE_INFINITY;
+    for (let w = 0; w < 5; w++) {
+      gc();
+      const before = getHeapStatistics().used_heap_size;
+      for (let k = 0; k < 3000; k++) opt.step(grads, EXTRA);
+      growth = Math.min(growth, getHeapStatistics().used_heap_size - before);
+    }
+    // Under 64 bytes a step: anything per leaf (20 leaves: a view, a buffer, a result object)
+    // would exceed it (see optimizer_fused.test.ts for the measured baseline).
+    expect(growth / 3000).toBeLessThan(64);
+  });
+});
