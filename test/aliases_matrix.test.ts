@@ -521,7 +521,7 @@ describe('muon', () => {
     });
 
   it('validation', () => {
-    expect(() => muon(0.02, { beta: 1 })).toThrow('scaleByMuon: beta must be in [0, 1), got 1');
+    expect(() => muon(0.02, { beta: 1 })).toThrow('muon: beta must be in [0, 1), got 1');
     expect(() => muon(0.02, { nsCoeffs: 'fast' as never })).toThrow(
       "muon: nsCoeffs must be 'standard', 'dion'",
     );

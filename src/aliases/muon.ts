@@ -15,7 +15,7 @@ import {
   type MuonPreconditioning,
   NS_COEFFS_PRESETS,
   type NsCoeffs,
-  scaleByMuon,
+  scaleByMuonFor,
   scaleByShape,
   type WeightDimensionNumbers,
 } from '../transforms/muon.js';
@@ -232,7 +232,7 @@ export function muon(
   };
   const makeMuon = (dims: unknown) =>
     chain(
-      scaleByMuon({ ...muonOptions, weightDimensionNumbers: dims }),
+      scaleByMuonFor(fn, { ...muonOptions, weightDimensionNumbers: dims }),
       scaleByShape({ consistentRms: options.consistentRms ?? null, weightDimensionNumbers: dims }),
       addDecayedWeights(
         options.weightDecay ?? 0,

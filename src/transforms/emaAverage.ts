@@ -11,6 +11,7 @@ import { withShapeOf } from '../shape.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeMap } from '../tree.js';
 import { checkCount } from '../validate.js';
+import { rnd } from './rounding.js';
 
 /** The state: optax's `EmaState`. */
 export interface EmaAverageState<T = any> {
@@ -28,6 +29,17 @@ function castTo(x: unknown, dtype: 'float32' | 'float64' | null): unknown {
   if ((kind === 'f32') === (dtype === 'float32')) return x;
   const out = dtype === 'float32' ? Float32Array.from(x as Float) : Float64Array.from(x as Float);
   return withShapeOf(out, x);
+}
+
+/**
+ * `(1 - d) u + d e` into `out` (typed like `out`, `e` already in its dtype), as
+ * `typedArrayOps.linearCombination` computes it, with `d = hp[0]` (no number passed per call).
+ */
+function emaTyped(u: ArrayLeaf, e: ArrayLeaf, hp: Float64Array, out: ArrayLeaf): void {
+  const f32 = out instanceof Float32Array;
+  const a = rnd(f32, 1 - hp[0]!);
+  const b = rnd(f32, hp[0]!);
+  for (let i = 0; i < out.length; i++) out[i] = rnd(f32, rnd(f32, a * u[i]!) + rnd(f32, b * e[i]!));
 }
 
 /**
@@ -68,6 +80,7 @@ export function emaAverage(
     },
     bindInPlace(state, params) {
       const st = state;
+      const hp = Float64Array.of(decay);
       const ema = treeLeaves<ArrayLeaf>(st.ema);
       // A copy of the average in the updates' (params') dtype where they differ, filled each step.
       const tmp = treeLeaves<ArrayLeaf>(params).map((p, i) =>
@@ -86,7 +99,7 @@ export function emaAverage(
               t.set(e);
               e = t;
             }
-            typedArrayOps.linearCombination(1 - decay, input[i]!, decay, e, output[i]);
+            emaTyped(input[i]!, e, hp, output[i]!);
             ema[i]!.set(output[i]!);
           }
           st.count = safeIncrement(st.count);

@@ -6,7 +6,7 @@
 
 import type { EmptyState, GradientTransformationExtraArgs } from '../base.js';
 import { safeIncrement } from '../base.js';
-import { floatKind, leafOps } from '../leaf.js';
+import { floatKind, leafOps, typedArrayOps } from '../leaf.js';
 import { type Shape, shapeOf } from '../shape.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeMap } from '../tree.js';
@@ -503,6 +503,31 @@ function leafRms(x: unknown): number {
 }
 
 /**
+ * `u / max(1, rms(u) / hp[0])` on typed arrays (the scalars in `hp`, so that a step passes no
+ * numbers, which the engine would box). `out` may be `u`.
+ */
+function clipBlockRmsTyped(u: Float, hp: Float64Array, out: Float): void {
+  const f32 = u instanceof Float32Array;
+  let s = 0;
+  for (let i = 0; i < u.length; i++) s += u[i]! * u[i]!;
+  const rms = rnd(f32, Math.sqrt(s / u.length));
+  const t = rnd(f32, Math.max(1, rnd(f32, rms / rnd(f32, hp[0]!))));
+  for (let i = 0; i < u.length; i++) out[i] = rnd(f32, u[i]! / t);
+}
+
+/** `u * max(rms(p), hp[0])` on typed arrays, as {@link clipBlockRmsTyped}. */
+function paramBlockRmsTyped(u: Float, p: Float, hp: Float64Array, out: Float): void {
+  const f32 = u instanceof Float32Array;
+  const pf32 = p instanceof Float32Array;
+  let s = 0;
+  for (let i = 0; i < p.length; i++) s += p[i]! * p[i]!;
+  const rms = rnd(pf32, Math.sqrt(s / p.length));
+  const lo = rnd(pf32, hp[0]!);
+  const t = rnd(f32, rms <= lo ? lo : rms);
+  for (let i = 0; i < u.length; i++) out[i] = rnd(f32, u[i]! * t);
+}
+
+/**
  * Clips each leaf to a root mean square of at most `threshold`, as `optax.clip_by_block_rms`:
  * `u / max(1, rms(u) / threshold)`. The RMS is summed in float64 and rounded to the leaf's dtype.
  *
@@ -519,23 +544,26 @@ export function clipByBlockRms(threshold: number): GradientTransformationExtraAr
     throw new RangeError(
       `${fn}: threshold must be > 0 (the largest RMS allowed), got ${threshold}`,
     );
-  const leaf = (u: unknown, out: unknown) => {
+  const hp = Float64Array.of(threshold);
+  const leaf = (u: unknown) => {
+    if (floatKind(u) !== undefined) {
+      const o = typedArrayOps.zerosLike(u as Float) as Float;
+      clipBlockRmsTyped(u as Float, hp, o);
+      return o;
+    }
     const ops = leafOps(u);
     const f32 = ops.dtype(u) === 'float32';
     const den = Math.max(1, rnd(f32, leafRms(u) / rnd(f32, threshold)));
-    return ops.divide(u, den, out);
+    return ops.divide(u, den);
   };
   return {
     init: () => ({}),
-    update: (updates, state) => [
-      mapLeaves(([u]) => leaf(u, undefined), [updates], ['updates']),
-      state,
-    ],
+    update: (updates, state) => [mapLeaves(([u]) => leaf(u), [updates], ['updates']), state],
     bindInPlace: () => ({
       cannotThrow: true,
       prepare() {},
       run(input, output) {
-        for (let i = 0; i < input.length; i++) leaf(input[i], output[i]);
+        for (let i = 0; i < input.length; i++) clipBlockRmsTyped(input[i]!, hp, output[i]!);
       },
     }),
   };
@@ -555,12 +583,18 @@ export function clipByBlockRms(threshold: number): GradientTransformationExtraAr
 export function scaleByParamBlockRms(minScale = 1e-3): GradientTransformationExtraArgs<EmptyState> {
   const fn = 'scaleByParamBlockRms';
   checkNonNegative(fn, 'minScale', minScale);
-  const leaf = (u: unknown, p: unknown, out: unknown) => {
+  const hp = Float64Array.of(minScale);
+  const leaf = (u: unknown, p: unknown) => {
+    if (floatKind(u) !== undefined && floatKind(p) !== undefined) {
+      const o = typedArrayOps.zerosLike(u as Float) as Float;
+      paramBlockRmsTyped(u as Float, p as Float, hp, o);
+      return o;
+    }
     const ops = leafOps(u);
     const f32 = ops.dtype(p) === 'float32';
     const rms = leafRms(p);
     const lo = rnd(f32, minScale);
-    return ops.scale(u, rms <= lo ? lo : rms, out);
+    return ops.scale(u, rms <= lo ? lo : rms);
   };
   return {
     init: () => ({}),
@@ -569,16 +603,14 @@ export function scaleByParamBlockRms(minScale = 1e-3): GradientTransformationExt
         throw new TypeError(
           `${fn}.update: params are required (call update(updates, state, params))`,
         );
-      return [
-        mapLeaves(([u, p]) => leaf(u, p, undefined), [updates, params], ['updates', 'params']),
-        state,
-      ];
+      return [mapLeaves(([u, p]) => leaf(u, p), [updates, params], ['updates', 'params']), state];
     },
     bindInPlace: () => ({
       cannotThrow: true,
       prepare() {},
       run(input, output, params) {
-        for (let i = 0; i < input.length; i++) leaf(input[i], params[i], output[i]);
+        for (let i = 0; i < input.length; i++)
+          paramBlockRmsTyped(input[i]!, params[i] as Float, hp, output[i]!);
       },
     }),
   };

@@ -539,7 +539,21 @@ class MuonLeafResult {
 export function scaleByMuon(
   options: ScaleByMuonOptions = {},
 ): GradientTransformationExtraArgs<MuonState> {
-  const fn = 'scaleByMuon';
+  return scaleByMuonFor('scaleByMuon', options);
+}
+
+/**
+ * {@link scaleByMuon} with errors naming `fn` (the alias that made it).
+ *
+ * @example
+ * ```ts
+ * scaleByMuonFor('muon', { beta: 1 }); // RangeError: muon: beta must be in [0, 1), got 1
+ * ```
+ */
+export function scaleByMuonFor(
+  fn: string,
+  options: ScaleByMuonOptions,
+): GradientTransformationExtraArgs<MuonState> {
   checkOptionKeys(fn, options, [
     'nsCoeffs',
     'nsSteps',

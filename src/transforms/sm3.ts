@@ -52,15 +52,17 @@ function sm3Leaf(
   g: Float,
   mu: readonly Float[],
   nu: Float,
-  b1: number,
-  b2: number,
-  eps: number,
+  hp: Float64Array,
   w: Work,
   nuOut: Float,
   muOut: readonly Float[],
   out: Float,
 ): void {
   const f32 = out instanceof Float32Array;
+  // [b1, b2, eps] come in `hp` so that a step passes no numbers (which the engine would box).
+  const b1 = hp[0]!;
+  const b2 = hp[1]!;
+  const eps = hp[2]!;
   const c0 = rnd(f32, b2 !== 1 ? 1 - b2 : 1);
   const c1 = rnd(f32, b2);
   const e = rnd(f32, eps);
@@ -154,6 +156,7 @@ export function scaleBySm3For(
   const b1 = checkFinite(fn, 'b1', options.b1 ?? 0.9);
   const b2 = checkFinite(fn, 'b2', options.b2 ?? 1);
   const eps = checkNonNegative(fn, 'eps', options.eps ?? 1e-8);
+  const hp = Float64Array.of(b1, b2, eps);
   const checkLeaf = (x: unknown, what: string) => {
     if (floatKind(x) === undefined)
       throw new TypeError(
@@ -211,7 +214,7 @@ export function scaleBySm3For(
         const nu = nus[i]!;
         const nuOut = leafOps(nu).zerosLike(nu) as Float;
         const muOut = mus[i]!.map((v) => leafOps(v).zerosLike(v) as Float);
-        sm3Leaf(g, mus[i]!, nu, b1, b2, eps, workFor(shapes[i]!), nuOut, muOut, nuOut);
+        sm3Leaf(g, mus[i]!, nu, hp, workFor(shapes[i]!), nuOut, muOut, nuOut);
         return new Sm3LeafResult(nuOut, muOut);
       });
       let k = 0;
@@ -239,18 +242,7 @@ export function scaleBySm3For(
         },
         run(input, output) {
           for (let i = 0; i < input.length; i++)
-            sm3Leaf(
-              input[i]!,
-              mus[i]!,
-              nus[i]!,
-              b1,
-              b2,
-              eps,
-              works[i]!,
-              nus[i]!,
-              mus[i]!,
-              output[i]!,
-            );
+            sm3Leaf(input[i]!, mus[i]!, nus[i]!, hp, works[i]!, nus[i]!, mus[i]!, output[i]!);
         },
       };
     },

@@ -1,10 +1,12 @@
 /** Layer-wise trust ratios, as `optax.scale_by_trust_ratio` (used by `lamb`, `lars`, `fromage`). */
 
 import type { EmptyState, GradientTransformationExtraArgs } from '../base.js';
-import { type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
+import { floatKind, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
 import { isContainer, mapLeaves } from '../tree.js';
 import { checkFinite, checkNonNegative, checkOptionKeys } from '../validate.js';
 import { rnd } from './rounding.js';
+
+type Float = Float32Array | Float64Array;
 
 /** Options of {@link scaleByTrustRatio}, with optax's defaults. */
 export interface ScaleByTrustRatioOptions {
@@ -57,6 +59,29 @@ function trustRatioLeaf(
 }
 
 /**
+ * {@link trustRatioLeaf} on typed arrays, the same operations written out, with the
+ * hyperparameters in `hp` (`[minNorm, trustCoefficient, eps]`) so that a step passes and returns
+ * no numbers (which the engine would box). `out` may be `u`.
+ */
+function trustRatioTyped(u: Float, p: Float, hp: Float64Array, out: Float): void {
+  const f32 = u instanceof Float32Array;
+  const pf32 = p instanceof Float32Array;
+  let sp = 0;
+  for (let i = 0; i < p.length; i++) sp += p[i]! * p[i]!;
+  let su = 0;
+  for (let i = 0; i < u.length; i++) su += u[i]! * u[i]!;
+  const loP = rnd(pf32, hp[0]!);
+  const loU = rnd(f32, hp[0]!);
+  let pn = rnd(pf32, Math.sqrt(sp));
+  if (pn <= loP) pn = loP;
+  let un = rnd(f32, Math.sqrt(su));
+  if (un <= loU) un = loU;
+  const ratio = rnd(f32, rnd(f32, rnd(f32, hp[1]!) * pn) / rnd(f32, un + rnd(f32, hp[2]!)));
+  const t = rnd(f32, pn === 0 || un === 0 ? 1 : ratio);
+  for (let i = 0; i < u.length; i++) out[i] = rnd(f32, u[i]! * t);
+}
+
+/**
  * Scales each leaf of the updates by its trust ratio, as `optax.scale_by_trust_ratio`:
  * `trustCoefficient * norm(p) / (norm(u) + eps)` with both norms raised to `minNorm`, or 1 when
  * either norm is 0 (a param or update that is all zeros). Needs the params. The norm of a leaf is
@@ -78,6 +103,7 @@ export function scaleByTrustRatio(
   const minNorm = checkNonNegative(fn, 'minNorm', options.minNorm ?? 0);
   const trustCoefficient = checkFinite(fn, 'trustCoefficient', options.trustCoefficient ?? 1);
   const eps = checkNonNegative(fn, 'eps', options.eps ?? 0);
+  const hp = Float64Array.of(minNorm, trustCoefficient, eps);
   return {
     init: () => ({}),
     update(updates, state, params) {
@@ -88,7 +114,14 @@ export function scaleByTrustRatio(
           `${fn}.update: params are required (call update(updates, state, params)); the trust ratio uses the norm of each param`,
         );
       const out = mapLeaves(
-        ([u, p]) => trustRatioLeaf(leafOps(u), u, p, minNorm, trustCoefficient, eps, undefined),
+        ([u, p]) => {
+          if (floatKind(u) !== undefined && floatKind(p) !== undefined) {
+            const o = typedArrayOps.zerosLike(u as Float) as Float;
+            trustRatioTyped(u as Float, p as Float, hp, o);
+            return o;
+          }
+          return trustRatioLeaf(leafOps(u), u, p, minNorm, trustCoefficient, eps, undefined);
+        },
         [updates, params],
         ['updates', 'params'],
       );
@@ -99,15 +132,7 @@ export function scaleByTrustRatio(
       prepare() {},
       run(input, output, params) {
         for (let i = 0; i < input.length; i++)
-          trustRatioLeaf(
-            typedArrayOps,
-            input[i],
-            params[i],
-            minNorm,
-            trustCoefficient,
-            eps,
-            output[i],
-          );
+          trustRatioTyped(input[i]!, params[i] as Float, hp, output[i]!);
       },
     }),
   };
