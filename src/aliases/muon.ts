@@ -178,7 +178,7 @@ function partitionMatrices(
  * const params = { w: Object.assign(new Float32Array(6), { shape: [2, 3] }), b: new Float32Array(3) };
  * const state = solver.init(params); // w: Muon, b: AdamW
  * muon(0.02, { nsCoeffs: 'dion' }); // five tuned steps
- * muon(0.02, { beta: 1 }); // RangeError: scaleByMuon: beta must be in [0, 1), got 1
+ * muon(0.02, { beta: 1 }); // RangeError: muon: beta must be in [0, 1), got 1
  * ```
  */
 export function muon(

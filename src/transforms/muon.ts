@@ -26,7 +26,14 @@ type Float = Float32Array | Float64Array;
 /** A Newton–Schulz step's coefficients `[a, b, c]`: `x <- a x + (b A + (c A) A) x`, `A = x xᵀ`. */
 export type NsCoeffs = readonly [number, number, number];
 
-/** optax's coefficient presets: `standard` (one triple for every step) and `dion` (five steps). */
+/**
+ * optax's coefficient presets: `standard` (one triple for every step) and `dion` (five steps).
+ *
+ * @example
+ * ```ts
+ * NS_COEFFS_PRESETS.standard; // [3.4445, -4.775, 2.0315]
+ * ```
+ */
 export const NS_COEFFS_PRESETS: Readonly<Record<'standard' | 'dion', NsCoeffs | NsCoeffs[]>> = {
   standard: [3.4445, -4.775, 2.0315],
   dion: [
