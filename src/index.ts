@@ -32,6 +32,17 @@ export {
 } from './aliases/adam-variants.js';
 export type { LionOptions } from './aliases/lion.js';
 export { lion } from './aliases/lion.js';
+export type {
+  AdafactorOptions,
+  FromageOptions,
+  LambOptions,
+  LarsOptions,
+  NovogradOptions,
+  Sm3Options,
+} from './aliases/matrix.js';
+export { adafactor, fromage, lamb, lars, novograd, sm3 } from './aliases/matrix.js';
+export type { MuonOptions, MuonPartitionState } from './aliases/muon.js';
+export { muon } from './aliases/muon.js';
 // The RMS / sign family (adagrad, rmsprop, adadelta, signSgd, signum, rprop, optimistic
 // gradient descent, noisySgd, polyakSgd) and their transformations.
 export type {
@@ -100,6 +111,8 @@ export {
   typedArrayOps,
 } from './leaf.js';
 export * from './schedules.js';
+export type { Shape } from './shape.js';
+export { checkShape, shapeOf, withShapeOf } from './shape.js';
 export type { ScaleByAdadeltaOptions } from './transforms/adadelta.js';
 export { scaleByAdadelta } from './transforms/adadelta.js';
 export type { AdamHyperparams, ScaleByAdamOptions } from './transforms/adam.js';
@@ -116,10 +129,18 @@ export type { ApplyIfFiniteState } from './transforms/applyIfFinite.js';
 export { applyIfFinite } from './transforms/applyIfFinite.js';
 export type { ScaleByBeliefOptions, ScaleByBeliefState } from './transforms/belief.js';
 export { scaleByBelief } from './transforms/belief.js';
+export { centralize } from './transforms/centralize.js';
 export { clip, clipByGlobalNorm } from './transforms/clipping.js';
 export type { ElementwiseState } from './transforms/elementwise.js';
 export type { EmaOptions } from './transforms/ema.js';
 export { ema } from './transforms/ema.js';
+export type { FactoredState, ScaleByFactoredRmsOptions } from './transforms/factoredRms.js';
+export {
+  clipByBlockRms,
+  factoredDims,
+  scaleByFactoredRms,
+  scaleByParamBlockRms,
+} from './transforms/factoredRms.js';
 export type {
   InjectedArgs,
   InjectHyperparamsOptions,
@@ -144,6 +165,22 @@ export type {
   SkipNotFiniteState,
 } from './transforms/multiSteps.js';
 export { multiSteps, skipLargeUpdates, skipNotFinite } from './transforms/multiSteps.js';
+export type {
+  MuonPreconditioning,
+  MuonState,
+  NsCoeffs,
+  ScaleByMuonOptions,
+  ScaleByShapeOptions,
+  WeightDimensionNumbers,
+} from './transforms/muon.js';
+export {
+  MuonDimensionNumbers,
+  NS_COEFFS_PRESETS,
+  scaleByMuon,
+  scaleByShape,
+} from './transforms/muon.js';
+export type { ScaleByNovogradOptions, ScaleByNovogradState } from './transforms/novograd.js';
+export { scaleByNovograd } from './transforms/novograd.js';
 export type {
   ScaleByOptimisticGradientOptions,
   ScaleByOptimisticGradientState,
@@ -176,8 +213,12 @@ export { scheduleFree, scheduleFreeEvalParams } from './transforms/scheduleFree.
 export { scaleBySign } from './transforms/sign.js';
 export type { SlowParamsState } from './transforms/slowParamsInState.js';
 export { slowParamsInState } from './transforms/slowParamsInState.js';
+export type { ScaleBySm3Options, ScaleBySm3State } from './transforms/sm3.js';
+export { scaleBySm3 } from './transforms/sm3.js';
 export type { TraceOptions, TraceState } from './transforms/trace.js';
 export { trace } from './transforms/trace.js';
+export type { ScaleByTrustRatioOptions } from './transforms/trustRatio.js';
+export { scaleByTrustRatio } from './transforms/trustRatio.js';
 export type {
   AddDecayedWeightsOptions,
   AddDecayedWeightsState,

@@ -30,6 +30,7 @@
 
 import { type Primitive, typedArrayPrimitive } from './kernels/evaluate.js';
 import { addInto, FUNCTIONAL_WASM_THRESHOLD } from './kernels/functional.js';
+import { withShapeOf } from './shape.js';
 import { checkName, describeValue, isForeignTypedArray } from './validate.js';
 
 /** The elementwise operations the transformations need, for one kind of leaf. */
@@ -77,10 +78,13 @@ export interface LeafOps<L = any> {
 
 type Typed = Float32Array | Float64Array;
 
-function alloc(like: Typed): Typed {
-  return like instanceof Float32Array
-    ? new Float32Array(like.length)
-    : new Float64Array(like.length);
+/** A fresh zero array of `like`'s type and length, shaped like the first of `like`, `other`. */
+function alloc(like: Typed, other?: unknown): Typed {
+  return withShapeOf(
+    like instanceof Float32Array ? new Float32Array(like.length) : new Float64Array(like.length),
+    like,
+    other,
+  );
 }
 
 const R = Math.fround;
@@ -247,7 +251,7 @@ export const typedArrayOps: LeafOps<Float32Array | Float64Array> = {
   dtype: (x) => (x instanceof Float32Array ? 'float32' : 'float64'),
   zerosLike: (x) => alloc(x),
   primitive: typedArrayPrimitive as Primitive<Typed>,
-  moment(g, m, decay, order, out = alloc(m)) {
+  moment(g, m, decay, order, out = alloc(m, g)) {
     if (out instanceof Float32Array) momentF32(f32(g), f32(m), decay, order, out);
     else momentF64(f64(g), f64(m), decay, order, out);
     return out;
@@ -262,17 +266,17 @@ export const typedArrayOps: LeafOps<Float32Array | Float64Array> = {
     else divideF64(f64(x), s, out);
     return out;
   },
-  linearCombination(a, x, b, y, out = alloc(x)) {
+  linearCombination(a, x, b, y, out = alloc(x, y)) {
     if (out instanceof Float32Array) linearCombinationF32(a, f32(x), b, f32(y), out);
     else linearCombinationF64(a, f64(x), b, f64(y), out);
     return out;
   },
-  adamRatio(mHat, v, r, bc2, epsRoot, eps, out = alloc(mHat)) {
+  adamRatio(mHat, v, r, bc2, epsRoot, eps, out = alloc(mHat, v)) {
     if (out instanceof Float32Array) adamRatioF32(f32(mHat), f32(v), r, bc2, epsRoot, eps, out);
     else adamRatioF64(f64(mHat), f64(v), r, bc2, epsRoot, eps, out);
     return out;
   },
-  add(p, u, out = alloc(p)) {
+  add(p, u, out = alloc(p, u)) {
     // Large arrays of one dtype: the generated kernel, WebAssembly SIMD where it loads.
     if (
       out.length >= FUNCTIONAL_WASM_THRESHOLD &&

@@ -9,6 +9,7 @@
  * a different order have the same leaves in the same order.
  */
 import { describeLeaf, leafOps } from './leaf.js';
+import { checkShape, shapeOf, withShapeOf } from './shape.js';
 import { checkFinite, checkName } from './validate.js';
 
 /** A leaf of the core: a number, a `Float32Array` or a `Float64Array`. */
@@ -418,7 +419,12 @@ function mapNode(
         describeNode(trees[i]),
       );
   }
-  return fn(trees as unknown[], path);
+  for (let i = 0; i < trees.length; i++) checkShape(trees[i], `${names[i]}${path}`);
+  const out = fn(trees as unknown[], path);
+  // A fresh array made from shaped leaves keeps the shape (an input leaf returned as it is, or an
+  // array of another length, is left alone).
+  if (!trees.includes(out)) withShapeOf(out, ...trees);
+  return out;
 }
 
 /** The children of container `trees[0]` mapped by {@link mapNode} (the trees already match). */
@@ -523,6 +529,16 @@ export function checkLeaves(
     if (otherSize !== size)
       throw new TreeStructureError(
         `${names[0]}${path}: length ${size}, ${names[i]} has ${otherSize}`,
+      );
+    const a = shapeOf(first);
+    const b = shapeOf(leaf);
+    if (
+      a !== undefined &&
+      b !== undefined &&
+      (a.length !== b.length || a.some((d, j) => d !== b[j]))
+    )
+      throw new TreeStructureError(
+        `${names[0]}${path}: shape [${a.join(', ')}], ${names[i]} has shape [${b.join(', ')}]`,
       );
   }
 }

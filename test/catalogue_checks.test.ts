@@ -55,6 +55,12 @@ const ALIASES: readonly AliasCase[] = [
   alias('sgd', ['momentum', Number.POSITIVE_INFINITY]),
   alias('signum', ['beta', 1]),
   alias('yogi', ['b2', 1]),
+  alias('adafactor', ['decayRate', Number.NaN]),
+  alias('fromage', ['minNorm', -1]),
+  alias('lars', ['momentum', Number.NaN]),
+  alias('muon', ['beta', 1]),
+  alias('novograd', ['b2', 1]),
+  alias('sm3', ['momentum', Number.NaN]),
 ];
 
 /** Steps to `{ value }` for the aliases that read the loss; others ignore it. */

@@ -5,7 +5,8 @@
  * - each leaf is one tensor named by its tree path, prefixed with `state`: `state[0].count`,
  *   `state[0].mu.w`, `state[0].mu["odd key"][2]` (the paths of error messages);
  * - `Float32Array` → `F32`, `Float64Array` → `F64` (and the integer typed arrays → `I32`, `U8`, ...),
- *   each with shape `[length]`;
+ *   each with shape `[length]`, or the leaf's own `shape` when a float array carries one (it is
+ *   given back on the restored array; see `src/shape.ts`);
  * - a number (a step count, a hyperparameter) → a 0-d tensor (shape `[]`): `I64` when it is a safe
  *   integer (so Python sees `count` as an integer), else `F64`; both hold every JavaScript number
  *   exactly (`-0`, NaN and ±Infinity are `F64`);
@@ -24,6 +25,7 @@
  * offsets, dtypes, shapes or names were edited is refused even when its checksum was recomputed
  * or removed.
  */
+import { checkShape, shapeOf } from '../shape.js';
 import { isContainer, joinPath, MAX_STATE_DEPTH, TreeStructureError, treeSlots } from '../tree.js';
 import { VERSION } from '../version.js';
 import {
@@ -193,7 +195,9 @@ function collect(node: unknown, path: string, out: OutTensor[], seen: Set<unknow
         `serializeState: ${name} is ${describe(node)}; a state leaf must be a number, a boolean, a Float32Array, a Float64Array or an integer typed array (or null)`,
       );
     const x = node as AnyTypedArray;
-    out.push({ name, dtype: kind[1], shape: [x.length], bytes: leBytes(x) });
+    checkShape(x, `serializeState: ${name}`);
+    const shape = shapeOf(x);
+    out.push({ name, dtype: kind[1], shape: shape ? [...shape] : [x.length], bytes: leBytes(x) });
   }
   return 0;
 }
@@ -283,6 +287,8 @@ interface Expected {
   accepts: readonly string[];
   ctor?: TypedArrayCtor;
   length: number;
+  /** The template array's own shape, when it has one. */
+  shape?: readonly number[];
   /** For messages: `F32 with 3 elements`, `a number (...)`. */
   text: string;
 }
@@ -344,13 +350,16 @@ function expectedLeaves(
         `${fn}: the template's leaf ${name} is ${describe(node)}; expected a number, a boolean, a typed array or null (pass tx.init(params))`,
       );
     const length = (node as AnyTypedArray).length;
+    checkShape(node, `${fn}: the template's leaf ${name}`);
+    const shape = shapeOf(node);
     out.push({
       name,
       kind: 'array',
       accepts: [kind[1]],
       ctor: kind[0],
       length,
-      text: `${kind[1]} with ${length} elements`,
+      ...(shape ? { shape } : {}),
+      text: `${kind[1]} with ${length} elements${shape ? ` (shape ${shapeText(shape)})` : ''}`,
     });
   };
   visit(template, '', undefined, false);
@@ -419,7 +428,14 @@ function checkTensor(fn: string, e: Expected, t: InTensor): void {
     );
   if (e.kind === 'array') {
     const found = t.shape.reduce((a, b) => a * b, 1);
-    if (t.shape.length === 0 || found !== e.length)
+    // A template with a shape takes that shape or the plain [length]; one without takes any
+    // shape of its length but 0-d.
+    const same = e.shape !== undefined && shapeText(e.shape) === shapeText(t.shape);
+    if (e.shape !== undefined && !same && !(t.shape.length === 1 && found === e.length))
+      throw new CheckpointError(
+        `${fn}: ${e.name}: expected ${e.text}, the checkpoint has shape ${shapeText(t.shape)}`,
+      );
+    if ((t.shape.length === 0 && !same) || found !== e.length)
       throw new CheckpointError(
         `${fn}: ${e.name}: expected ${e.text}, the checkpoint has shape ${shapeText(t.shape)} (${found} element${found === 1 ? '' : 's'}${t.shape.length === 0 ? ', 0-d' : ''})`,
       );
@@ -621,7 +637,14 @@ function rebuild(
       return out;
     }
     const [e, t] = leaves[i++]!;
-    if (e.ctor) return readArray(data, parsed.dataStart, t, e.ctor);
+    if (e.ctor) {
+      const x = readArray(data, parsed.dataStart, t, e.ctor);
+      // The template's shape, else the file's when it is not the plain [length].
+      const shape = e.shape ?? (t.shape.length === 1 ? undefined : t.shape);
+      if (shape !== undefined && (x instanceof Float32Array || x instanceof Float64Array))
+        Object.assign(x, { shape: [...shape] });
+      return x;
+    }
     return readScalar(fn, e, t, data, parsed.dataStart);
   };
   return visit(template);

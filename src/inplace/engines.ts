@@ -19,6 +19,7 @@ import { ArenaSet } from '../kernels/arena-set.js';
 import type { JsChain } from '../kernels/program.js';
 import { wasmModule } from '../kernels/wasm.js';
 import { typedArrayOps } from '../leaf.js';
+import { withShapeOf } from '../shape.js';
 import type { ArrayLeaf, TreeDef } from '../tree.js';
 import { MAX_STATE_DEPTH, treeSlots } from '../tree.js';
 import { StateBackup, StateGuard } from './guards.js';
@@ -147,7 +148,7 @@ export function moveStateInto(
   for (let k = 1; k < fused.slots.length; k++)
     fused.slots[k]!.forEach((old, i) => {
       const next = slots[k]![i]!;
-      if (next !== old) next.set(old);
+      if (next !== old) withShapeOf(next, old).set(old);
       moved.set(old, next);
     });
   for (const slot of treeSlots(state, 'state', MAX_STATE_DEPTH)) {

@@ -10,6 +10,7 @@ import type { ArenaThreads } from '../kernels/arena.js';
 import { ArenaSet } from '../kernels/arena-set.js';
 import { wasmModule } from '../kernels/wasm.js';
 import { floatKind } from '../leaf.js';
+import { checkShape } from '../shape.js';
 import type { ArrayLeaf, TreeDef } from '../tree.js';
 import { assertSameStructure, describeNode, TreeStructureError, treeFlatten } from '../tree.js';
 import { checkTransformation } from '../validate.js';
@@ -171,6 +172,7 @@ export class Optimizer<T = unknown> {
         throw new TypeError(
           `Optimizer: params${def.paths[i]} is ${typeof leaf === 'number' ? `the number ${leaf}` : describeNode(leaf)}; the in-place Optimizer updates Float32Array or Float64Array leaves (wrap a scalar as Float64Array.of(x), or use the functional update)`,
         );
+      checkShape(leaf, `Optimizer: params${def.paths[i]}`);
     });
     this.f32 = callerLeaves.map((leaf) => floatKind(leaf) === 'f32');
     const names = def.paths.map((p) => `params${p}`);

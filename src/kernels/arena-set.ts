@@ -9,6 +9,7 @@
  */
 
 import { floatKind } from '../leaf.js';
+import { withShapeOf } from '../shape.js';
 import { Arena, type ArenaThreads, arenaBytes, type ProgramSpec } from './arena.js';
 import { MAX_WASM_PAGES } from './wasm.js';
 
@@ -136,9 +137,10 @@ export class ArenaSet {
       members.forEach((i, j) => {
         this.arenaOf[i] = a;
         this.localOf[i] = j;
-        this.params[i] = windowed ? leaves[i]! : (arena.params[j] as Float);
+        // The arena's views keep the caller's leaf shapes.
+        this.params[i] = windowed ? leaves[i]! : withShapeOf(arena.params[j] as Float, leaves[i]);
         arena.slots.forEach((views, k) => {
-          if (views[j] !== undefined) this.slots[k]![i] = views[j] as Float;
+          if (views[j] !== undefined) this.slots[k]![i] = withShapeOf(views[j] as Float, leaves[i]);
         });
       });
     });
@@ -163,7 +165,7 @@ export class ArenaSet {
     const Ctor = f32 ? Float32Array : Float64Array;
     const slotChunks: Float[][] = [[]];
     for (let k = 1; k < slots; k++) {
-      const state = new Ctor(leaf.length);
+      const state = withShapeOf(new Ctor(leaf.length), leaf);
       this.slots[k]![i] = state;
       slotChunks.push(chunksOf(state));
     }

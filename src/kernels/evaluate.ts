@@ -5,6 +5,7 @@
  * node of the expression is one elementwise operation in the leaf's dtype, in the kernels' order,
  * so a backend whose operations are IEEE 754 in that dtype gives the kernels' bits.
  */
+import { withShapeOf } from '../shape.js';
 import { type Expr, type ExprOp, topoOrder } from './expr.js';
 import type { StageDef } from './stage.js';
 
@@ -192,7 +193,9 @@ export const typedArrayPrimitive: Primitive<Float | Uint8Array> = (op, args) => 
   const at = (a: Float | Uint8Array | number | boolean, i: number): number | boolean =>
     typeof a === 'object' ? (a instanceof Uint8Array ? a[i] === 1 : a[i]!) : a;
   const comparison = op === 'lt' || op === 'gt' || op === 'eq';
-  const out = comparison ? new Uint8Array(n) : f32 ? new Float32Array(n) : new Float64Array(n);
+  const out = comparison
+    ? new Uint8Array(n)
+    : withShapeOf(f32 ? new Float32Array(n) : new Float64Array(n), ...arrays);
   const element: (number | boolean)[] = [];
   for (let i = 0; i < n; i++) {
     element.length = 0;

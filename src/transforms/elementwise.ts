@@ -13,6 +13,7 @@ import { evaluateStage } from '../kernels/evaluate.js';
 import { jsKernel } from '../kernels/program.js';
 import { STAGES, type StageDef, type StageName } from '../kernels/stages.js';
 import { disposeLeaf, floatKind, leafOps } from '../leaf.js';
+import { withShapeOf } from '../shape.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeMap } from '../tree.js';
 import { checkCount } from '../validate.js';
@@ -170,8 +171,8 @@ export function elementwise(
     if (kind !== undefined && state.every((a) => floatKind(a) !== undefined)) {
       // Typed arrays: the generated kernel, on fresh copies in the state's dtype.
       const f32 = (state.length > 0 ? floatKind(state[0]) : kind) === 'f32';
-      const u = converted(g as Float, f32).slice();
-      const out = state.map((a) => converted(a as Float, f32).slice());
+      const u = withShapeOf(converted(g as Float, f32).slice(), g, p, ...state);
+      const out = state.map((a) => withShapeOf(converted(a as Float, f32).slice(), a, g, p));
       const pp = readsParams ? converted(p as Float, f32) : u;
       jsKernel(stage, f32)(u, pp, out, scalars, 0, u.length);
       return new LeafResult(u, out);
