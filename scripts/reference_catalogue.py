@@ -588,12 +588,15 @@ def trace(decay, nesterov=False):
     return T(zeros, update)
 
 
-def ema(decay, debias=True):
+def ema(decay, debias=True, accumulator_float32=False):
+    # accumulator_float32: optax's accumulator_dtype=float32 (adafactor's default dtype_momentum):
+    # the new average is returned as computed, and stored rounded to float32.
     def update(u, s, p, **e):
         t = s["t"] + 1
         m = leafmap(lambda g, m: mom(g, m, decay), u, s["m"])
         out = leafmap(lambda m: bc(m, decay, t), m) if debias else m
-        return out, {"t": t, "m": m}
+        stored = leafmap(lambda m: m.astype(np.float32).astype(np.float64), m) if accumulator_float32 else m
+        return out, {"t": t, "m": stored}
 
     return T(lambda p: {"t": 0, "m": zeros(p)}, update)
 
@@ -634,7 +637,8 @@ def adafactor(lr, min_dim_size_to_factor=128, decay_rate=0.8, decay_offset=0, mu
     if multiply_by_parameter_scale:
         tx.append(scale_by_param_block_rms())
     if momentum is not None:
-        tx.append(ema(momentum, debias=False))
+        # optax's default dtype_momentum=float32 stores the momentum in float32.
+        tx.append(ema(momentum, debias=False, accumulator_float32=True))
     if weight_decay_rate is not None:
         tx.append(add_decayed_weights(weight_decay_rate))
     tx.append(scale(-1))
