@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node bundle registers no gradient functions; importing tfjs-layers registers them all.
 import '@tensorflow/tfjs-layers';
+import { withShapeOf } from '../src/index.js';
 import { type Digits, IMAGE_SIZE, NUM_CLASSES } from './data.js';
 import { Rng } from './prng.js';
 
@@ -65,17 +66,28 @@ export function initMlp(hidden: number, seed: number): MlpParams {
     for (let i = 0; i < n; i++) a[i] = (2 * rng.uniform() - 1) * limit;
     return a;
   };
+  // The weight matrices carry their shapes, for the optimizers that treat matrices as such
+  // (adafactor's factored moments, muon, sm3).
   return {
-    w1: uniform(IMAGE_SIZE * hidden, Math.sqrt(6 / IMAGE_SIZE)),
+    w1: Object.assign(uniform(IMAGE_SIZE * hidden, Math.sqrt(6 / IMAGE_SIZE)), {
+      shape: [IMAGE_SIZE, hidden],
+    }),
     b1: new Float32Array(hidden),
-    w2: uniform(hidden * NUM_CLASSES, Math.sqrt(6 / (hidden + NUM_CLASSES))),
+    w2: Object.assign(uniform(hidden * NUM_CLASSES, Math.sqrt(6 / (hidden + NUM_CLASSES))), {
+      shape: [hidden, NUM_CLASSES],
+    }),
     b2: new Float32Array(NUM_CLASSES),
   };
 }
 
 /** A deep copy of `p`, so every run starts from the same weights. */
 export function cloneMlp(p: MlpParams): MlpParams {
-  return { w1: p.w1.slice(), b1: p.b1.slice(), w2: p.w2.slice(), b2: p.b2.slice() };
+  return {
+    w1: withShapeOf(p.w1.slice(), p.w1),
+    b1: p.b1.slice(),
+    w2: withShapeOf(p.w2.slice(), p.w2),
+    b2: p.b2.slice(),
+  };
 }
 
 /** Mean softmax cross-entropy of the MLP on a batch (x: [n, 784], oneHot: [n, 10]). */

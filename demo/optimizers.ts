@@ -9,6 +9,7 @@ import * as optax from '../src/index.js';
  */
 export const CATALOGUE = {
   adabelief: (lr: number) => optax.adabelief(lr),
+  adafactor: (lr: number) => optax.adafactor(lr),
   adadelta: (lr: number) => optax.adadelta(lr),
   adagrad: (lr: number) => optax.adagrad(lr),
   adamax: (lr: number) => optax.adamax(lr),
@@ -16,10 +17,15 @@ export const CATALOGUE = {
   adamw: (lr: number) => optax.adamw(lr),
   adan: (lr: number) => optax.adan(lr),
   amsgrad: (lr: number) => optax.amsgrad(lr),
+  fromage: (lr: number) => optax.fromage(lr),
+  lamb: (lr: number) => optax.lamb(lr),
+  lars: (lr: number) => optax.lars(lr),
   lion: (lr: number) => optax.lion(lr),
+  muon: (lr: number) => optax.muon(lr),
   nadam: (lr: number) => optax.nadam(lr),
   nadamw: (lr: number) => optax.nadamw(lr),
   noisySgd: (lr: number) => optax.noisySgd(lr),
+  novograd: (lr: number) => optax.novograd(lr),
   optimisticAdamV2: (lr: number) => optax.optimisticAdamV2(lr),
   optimisticGradientDescent: (lr: number) => optax.optimisticGradientDescent(lr),
   polyakSgd: (lr: number) => optax.polyakSgd(lr),
@@ -29,6 +35,7 @@ export const CATALOGUE = {
   sgd: (lr: number) => optax.sgd(lr),
   signSgd: (lr: number) => optax.signSgd(lr),
   signum: (lr: number) => optax.signum(lr),
+  sm3: (lr: number) => optax.sm3(lr),
   yogi: (lr: number) => optax.yogi(lr),
 } satisfies Record<string, (lr: number) => GradientTransformationExtraArgs>;
 

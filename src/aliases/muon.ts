@@ -70,9 +70,14 @@ export interface MuonPartitionState {
   innerStates: { adam: { innerState: unknown }; muon: { innerState: unknown } };
 }
 
-/** True for a leaf Muon takes by default: a typed array with a 2-D shape. */
+/**
+ * True for a leaf Muon takes by default: 2-D, by a typed array's `shape` or a tensor's own (a
+ * TF.js tensor or jax-js array of rank 2 goes to Muon, which refuses it with a clear error rather
+ * than letting it fall silently to AdamW).
+ */
 function isMatrix(x: unknown): boolean {
-  return shapeOf(x)?.length === 2;
+  const own = shapeOf(x) ?? (x as { shape?: unknown } | null)?.shape;
+  return Array.isArray(own) && own.length === 2;
 }
 
 class Label {
