@@ -57,6 +57,7 @@ const ALIASES: readonly AliasCase[] = [
   alias('yogi', ['b2', 1]),
   alias('adafactor', ['decayRate', Number.NaN]),
   alias('fromage', ['minNorm', -1]),
+  alias('lamb', ['b1', 1]),
   alias('lars', ['momentum', Number.NaN]),
   alias('muon', ['beta', 1]),
   alias('novograd', ['b2', 1]),
@@ -95,9 +96,9 @@ describe.each(ALIASES)('$name', ({ name, make, bad: [option, value] }) => {
   });
 
   it('takes a schedule for its learning rate (a constant schedule gives the constant bits)', () => {
-    // Two first arguments are numbers in optax, not learning rates: polyakSgd's maximal learning
-    // rate and rprop's initial step size.
-    if (name === 'polyakSgd' || name === 'rprop') return;
+    // Three first arguments are numbers in optax: polyakSgd's maximal learning rate, rprop's
+    // initial step size, and sm3's learning rate (optax types it float).
+    if (name === 'polyakSgd' || name === 'rprop' || name === 'sm3') return;
     const run = (tx: optax.GradientTransformationExtraArgs) => {
       let p = tree(0);
       let s = tx.init(p);

@@ -7,7 +7,7 @@
  * the stage evaluated operation by operation on tensors and numbers), the in-place step and the
  * fusion tag, so every path makes the same operations in the same order.
  */
-import type { FusedMember, GradientTransformationExtraArgs } from '../base.js';
+import type { FusedMember, GradientTransformationExtraArgs, InPlaceStep } from '../base.js';
 import { safeIncrement, withFusionTag } from '../base.js';
 import { evaluateStage } from '../kernels/evaluate.js';
 import { jsKernel } from '../kernels/program.js';
@@ -246,67 +246,76 @@ export function elementwise(
       return [treeMap((r: LeafResult) => r.u, results), next];
     },
     bindInPlace(state) {
-      const st = state as ElementwiseState;
-      const perKey = keys.map((k) => treeLeaves<ArrayLeaf>(st[k]));
-      const n = perKey[0]?.length ?? 0;
-      const leafArrays = Array.from({ length: n }, (_, i) => perKey.map((a) => a[i]!));
-      const scalars = template.slice();
-      const set = setterFor(scalars);
-      let stage = stages[0]!;
-      return {
-        cannotThrow: true,
-        prepare() {
-          checkState(st);
-          stage = stages[prepareScalars(readCount(st), set)]!;
-        },
-        run(input, output, params) {
-          for (let i = 0; i < input.length; i++) {
-            const out = output[i]! as Float;
-            if (out !== input[i]) out.set(input[i]!);
-            const f32 = out instanceof Float32Array;
-            jsKernel(stage, f32)(
-              out,
-              (params[i] ?? out) as Float,
-              (leafArrays[i] ?? []) as Float[],
-              scalars,
-              0,
-              out.length,
-            );
-          }
-          if (stepKey !== undefined) st[stepKey] = nextStep(st);
-        },
-      };
+      return memberInPlace(fuse(state, (tree) => treeLeaves<ArrayLeaf>(tree))!);
     },
   };
-  return withFusionTag(tx, {
-    kind: 'stage',
-    name: fn,
-    fuse(state, leaves): FusedMember | undefined {
-      if (!isContainer(state) || Array.isArray(state) || keys.some((k) => !(k in state)))
-        return undefined;
-      const st = state as ElementwiseState;
-      const lists: ArrayLeaf[][] = [];
-      for (const k of keys) {
-        const l = leaves(st[k]);
-        if (l === undefined) return undefined;
-        lists.push(l);
-      }
-      const scalars = template.slice();
-      const set = setterFor(scalars);
-      const member = {
-        stages,
-        stage: stages[0]! as StageName,
-        arrays: lists,
-        scalars,
-        prepare() {
-          checkState(st);
-          member.stage = stages[prepareScalars(readCount(st), set)]!;
-        },
-        commit() {
-          if (stepKey !== undefined) st[stepKey] = nextStep(st);
-        },
-      };
-      return member;
+  return withFusionTag(tx, { kind: 'stage', name: fn, fuse });
+
+  function fuse(
+    state: unknown,
+    leaves: (tree: unknown) => ArrayLeaf[] | undefined,
+  ): FusedMember | undefined {
+    if (!isContainer(state) || Array.isArray(state) || keys.some((k) => !(k in state)))
+      return undefined;
+    const st = state as ElementwiseState;
+    const lists: ArrayLeaf[][] = [];
+    for (const k of keys) {
+      const l = leaves(st[k]);
+      if (l === undefined) return undefined;
+      lists.push(l);
+    }
+    const scalars = template.slice();
+    const set = setterFor(scalars);
+    const member = {
+      stages,
+      stage: stages[0]! as StageName,
+      arrays: lists,
+      scalars,
+      prepare() {
+        checkState(st);
+        member.stage = stages[prepareScalars(readCount(st), set)]!;
+      },
+      commit() {
+        if (stepKey !== undefined) st[stepKey] = nextStep(st);
+      },
+    };
+    return member;
+  }
+}
+
+/**
+ * The in-place step of a fused member run alone (a transformation's `bindInPlace` when the engine
+ * does not fuse its chain): each leaf through the member's one-stage generated kernel, with the
+ * scalars the member prepared, so it gives the fused and functional paths' bits and, the scalars
+ * living in a `Float64Array`, boxes no number per step.
+ */
+export function memberInPlace(member: FusedMember): InPlaceStep {
+  let leafArrays: Float[][] | undefined;
+  return {
+    cannotThrow: true,
+    prepare() {
+      member.prepare();
     },
-  });
+    run(input, output, params) {
+      leafArrays ??= Array.from({ length: input.length }, (_, i) =>
+        member.arrays.map((list) => list[i]! as Float),
+      );
+      const stage = member.stage;
+      for (let i = 0; i < input.length; i++) {
+        const out = output[i]! as Float;
+        if (out !== input[i]) out.set(input[i]!);
+        if (stage === null) continue;
+        const p = (params[i] ?? out) as Float;
+        jsKernel(stage, out instanceof Float32Array)(
+          out,
+          p,
+          leafArrays[i]!,
+          member.scalars,
+          0,
+          out.length,
+        );
+      }
+      member.commit();
+    },
+  };
 }

@@ -3,7 +3,7 @@
 import type { FusedMember, GradientTransformationExtraArgs } from '../base.js';
 import { safeIncrement, withFusionTag } from '../base.js';
 import { STAGES, type StageName } from '../kernels/stages.js';
-import { disposeLeaf, type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
+import { disposeLeaf, type LeafOps, leafOps } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeMap, treeZerosLike } from '../tree.js';
 import {
@@ -15,6 +15,7 @@ import {
   checkOptionKeys,
   describeValue,
 } from '../validate.js';
+import { memberInPlace } from './elementwise.js';
 
 /** Options of {@link scaleByRadam} (and of `radam`), with optax's defaults. */
 export interface ScaleByRadamOptions {
@@ -155,14 +156,6 @@ export function newRadamScalars(): RadamScalars {
   return { t: 0, bc1: 0, bc1Next: 0, bc2: 0, rho: 0, rectify: false, r: 1 };
 }
 
-/** Where one leaf's results go: fresh leaves when a buffer is absent (functional), else in place. */
-interface LeafBuffers {
-  mu?: any;
-  nu?: any;
-  u?: any;
-  tmp?: any;
-}
-
 /** One leaf's results; a class instance so that trees of them are trees of leaves. */
 class RadamLeafResult {
   u: unknown = null;
@@ -171,9 +164,9 @@ class RadamLeafResult {
 }
 
 /**
- * RAdam on one leaf: both moments, then the bias-corrected (optionally Nesterov) momentum, then,
- * when rectifying, `r_t * mHat / (sqrt(nuHat + epsRoot) + eps)`. Shared by the functional and the
- * in-place paths, so both make the same operations in the same order. `g` may be `buf.u`.
+ * RAdam on one leaf, on the functional path: both moments, then the bias-corrected (optionally
+ * Nesterov) momentum, then, when rectifying, `r_t * mHat / (sqrt(nuHat + epsRoot) + eps)` (the
+ * `adam` stages' operations, in their order). Temporaries are freed (tensors).
  */
 function radamLeaf(
   ops: LeafOps,
@@ -182,36 +175,30 @@ function radamLeaf(
   nu: any,
   hp: AdamFamilyHyperparams,
   s: RadamScalars,
-  buf: LeafBuffers,
   res: RadamLeafResult,
 ): RadamLeafResult {
-  const fresh = buf.u === undefined;
-  const m = ops.moment(g, mu, hp.b1, 1, buf.mu);
-  const v = ops.moment(g, nu, hp.b2, 2, buf.nu);
+  const m = ops.moment(g, mu, hp.b1, 1);
+  const v = ops.moment(g, nu, hp.b2, 2);
   let mHat: any;
   if (hp.nesterov) {
     // optax: b1 * mu / (1 - b1^(t+1)) + (1 - b1) * g / (1 - b1^t); the stored mu stays plain.
-    const gHat = ops.divide(g, s.bc1, buf.tmp);
-    const mNext = ops.divide(m, s.bc1Next, buf.u);
-    mHat = ops.linearCombination(hp.b1, mNext, 1 - hp.b1, gHat, buf.u);
-    if (fresh) {
-      disposeLeaf(gHat);
-      disposeLeaf(mNext);
-    }
+    const gHat = ops.divide(g, s.bc1);
+    const mNext = ops.divide(m, s.bc1Next);
+    mHat = ops.linearCombination(hp.b1, mNext, 1 - hp.b1, gHat);
+    disposeLeaf(gHat);
+    disposeLeaf(mNext);
   } else {
-    mHat = ops.divide(m, s.bc1, buf.u);
+    mHat = ops.divide(m, s.bc1);
   }
   res.mu = m;
   res.nu = v;
   res.u = mHat;
   if (s.rectify) {
-    res.u = ops.adamRatio(mHat, v, s.r, s.bc2, hp.epsRoot, hp.eps, buf.u);
-    if (fresh) disposeLeaf(mHat);
+    res.u = ops.adamRatio(mHat, v, s.r, s.bc2, hp.epsRoot, hp.eps);
+    disposeLeaf(mHat);
   }
   return res;
 }
-
-const NO_BUFFERS: LeafBuffers = {};
 
 /** The hyperparameters the Adam-family leaf needs (RAdam's without the threshold). */
 export type AdamFamilyHyperparams = Omit<RadamHyperparams, 'threshold'>;
@@ -220,14 +207,15 @@ export type AdamFamilyHyperparams = Omit<RadamHyperparams, 'threshold'>;
  * A transformation of the Adam family (`scaleByRadam`, `scaleByAdam`): state `{ count, mu, nu }`,
  * both moments, the bias-corrected (optionally Nesterov) momentum, then, on the steps that
  * `fillScalars` marks as rectified, `r * mHat / (sqrt(nuHat + epsRoot) + eps)`. Adam is the case
- * where every step is rectified with `r = 1`. The functional and in-place paths share
- * {@link radamLeaf}, so they make the same operations in the same order.
+ * where every step is rectified with `r = 1`. The functional path runs
+ * {@link radamLeaf}; in place, the member's generated `adam` stage kernel (the same operations, in the same order).
  */
 export function adamFamily(
   fn: string,
   hp: AdamFamilyHyperparams,
   fillScalars: (count: number, out: RadamScalars) => void,
 ): GradientTransformationExtraArgs<ScaleByAdamState> {
+  const fuse = fuseAdam(fn, hp, fillScalars);
   const tx: GradientTransformationExtraArgs<ScaleByAdamState> = {
     init: (params) => ({ count: 0, mu: treeZerosLike(params), nu: treeZerosLike(params) }),
     update(updates, state) {
@@ -235,45 +223,17 @@ export function adamFamily(
       const s = newRadamScalars();
       fillScalars(state.count, s);
       const results = mapLeaves(
-        ([g, mu, nu]) => radamLeaf(leafOps(g), g, mu, nu, hp, s, NO_BUFFERS, new RadamLeafResult()),
+        ([g, mu, nu]) => radamLeaf(leafOps(g), g, mu, nu, hp, s, new RadamLeafResult()),
         [updates, state.mu, state.nu],
         ['updates', 'state.mu', 'state.nu'],
       );
       const pick = (key: 'u' | 'mu' | 'nu') => treeMap((r: RadamLeafResult) => r[key], results);
       return [pick('u'), { count: s.t, mu: pick('mu'), nu: pick('nu') }];
     },
-    bindInPlace(state) {
-      const mu = treeLeaves<ArrayLeaf>(state.mu);
-      const nu = treeLeaves<ArrayLeaf>(state.nu);
-      const tmp = hp.nesterov ? mu.map((m) => typedArrayOps.zerosLike(m)) : [];
-      const s = newRadamScalars();
-      const buf: LeafBuffers = {};
-      const res = new RadamLeafResult();
-      const countWhat = `${fn}.update: state.count`;
-      return {
-        cannotThrow: true,
-        prepare() {
-          checkCount(countWhat, state.count);
-          fillScalars(state.count, s);
-        },
-        run(input, output) {
-          for (let i = 0; i < input.length; i++) {
-            buf.mu = mu[i];
-            buf.nu = nu[i];
-            buf.u = output[i];
-            buf.tmp = tmp[i];
-            radamLeaf(typedArrayOps, input[i], mu[i], nu[i], hp, s, buf, res);
-          }
-          state.count = s.t;
-        },
-      };
-    },
+    // In place on its own: the fused member's one-stage kernel (the same bits as radamLeaf).
+    bindInPlace: (state) => memberInPlace(fuse(state, (tree) => treeLeaves<ArrayLeaf>(tree))!),
   };
-  return withFusionTag(tx, {
-    kind: 'stage',
-    name: fn,
-    fuse: fuseAdam(fn, hp, fillScalars),
-  });
+  return withFusionTag(tx, { kind: 'stage', name: fn, fuse });
 }
 
 /**

@@ -1,11 +1,12 @@
 /** Momentum, as `optax.trace`. */
 
-import type { GradientTransformationExtraArgs } from '../base.js';
+import type { FusedMember, GradientTransformationExtraArgs } from '../base.js';
 import { withFusionTag } from '../base.js';
-import { type LeafOps, leafOps, typedArrayOps } from '../leaf.js';
+import { type LeafOps, leafOps } from '../leaf.js';
 import type { ArrayLeaf } from '../tree.js';
 import { isContainer, mapLeaves, treeLeaves, treeMap, treeZerosLike } from '../tree.js';
 import { checkBoolean, checkFinite, checkOptionKeys } from '../validate.js';
+import { memberInPlace } from './elementwise.js';
 
 /** Options of {@link trace}. */
 export interface TraceOptions {
@@ -25,9 +26,8 @@ class TraceLeafResult {
 }
 
 /**
- * One leaf of {@link trace}, shared by both paths: `newTrace = g + decay * trace`, and the update is
- * `newTrace` or, with Nesterov, `g + decay * newTrace`. `out` and `traceOut` are absent on the
- * functional path; `out` may alias `g`.
+ * One leaf of {@link trace} on the functional path: `newTrace = g + decay * trace`, and the update
+ * is `newTrace` or, with Nesterov, `g + decay * newTrace` (the `trace` stage's operations).
  */
 function traceLeaf(
   ops: LeafOps,
@@ -35,18 +35,11 @@ function traceLeaf(
   t: any,
   decay: number,
   nesterov: boolean,
-  traceOut: any,
-  out: any,
   res: TraceLeafResult,
 ): TraceLeafResult {
-  const newTrace = ops.linearCombination(1, g, decay, t, traceOut);
+  const newTrace = ops.linearCombination(1, g, decay, t);
   res.trace = newTrace;
-  if (nesterov) res.u = ops.linearCombination(1, g, decay, newTrace, out);
-  else if (out === undefined) res.u = newTrace;
-  else {
-    (out as ArrayLeaf).set(newTrace as ArrayLeaf);
-    res.u = out;
-  }
+  res.u = nesterov ? ops.linearCombination(1, g, decay, newTrace) : newTrace;
   return res;
 }
 
@@ -78,8 +71,7 @@ export function trace(
       if (!isContainer(state) || Array.isArray(state) || !('trace' in state))
         throw new TypeError(`${fn}.update: state must be { trace } as made by ${fn}.init`);
       const results = mapLeaves(
-        ([g, t]) =>
-          traceLeaf(leafOps(g), g, t, decay, nesterov, undefined, undefined, new TraceLeafResult()),
+        ([g, t]) => traceLeaf(leafOps(g), g, t, decay, nesterov, new TraceLeafResult()),
         [updates, state.trace],
         ['updates', 'state.trace'],
       );
@@ -87,44 +79,26 @@ export function trace(
       const u = treeMap((r: TraceLeafResult) => r.u, results);
       return [u, { trace: newTrace }];
     },
-    bindInPlace(state) {
-      const traces = treeLeaves<ArrayLeaf>(state.trace);
-      const res = new TraceLeafResult();
-      return {
-        cannotThrow: true,
-        prepare() {},
-        run(input, output) {
-          for (let i = 0; i < input.length; i++)
-            traceLeaf(
-              typedArrayOps,
-              input[i],
-              traces[i],
-              decay,
-              nesterov,
-              traces[i],
-              output[i],
-              res,
-            );
-        },
-      };
-    },
+    // In place on its own: the fused member's one-stage kernel (the same bits as traceLeaf).
+    bindInPlace: (state) => memberInPlace(fuse(state, (tree) => treeLeaves<ArrayLeaf>(tree))!),
   };
-  return withFusionTag(tx, {
-    kind: 'stage',
-    name: fn,
-    fuse(state, leaves) {
-      if (!isContainer(state) || Array.isArray(state) || !('trace' in state)) return undefined;
-      const traces = leaves(state.trace);
-      if (traces === undefined) return undefined;
-      const stage = nesterov ? 'traceNesterov' : 'trace';
-      return {
-        stages: [stage],
-        stage,
-        arrays: [traces],
-        scalars: Float64Array.of(decay),
-        prepare() {},
-        commit() {},
-      };
-    },
-  });
+  return withFusionTag(tx, { kind: 'stage', name: fn, fuse });
+
+  function fuse(
+    state: unknown,
+    leaves: (tree: unknown) => ArrayLeaf[] | undefined,
+  ): FusedMember | undefined {
+    if (!isContainer(state) || Array.isArray(state) || !('trace' in state)) return undefined;
+    const traces = leaves(state.trace);
+    if (traces === undefined) return undefined;
+    const stage = nesterov ? 'traceNesterov' : 'trace';
+    return {
+      stages: [stage],
+      stage,
+      arrays: [traces],
+      scalars: Float64Array.of(decay),
+      prepare() {},
+      commit() {},
+    };
+  }
 }
