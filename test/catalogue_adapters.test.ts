@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as optax from '../src/index.js';
 import { tidyTransformation } from '../src/jax/index.js';
+import '@tensorflow/tfjs-layers';
 import { TransformationOptimizer } from '../src/tfjs/index.js';
 import { f32 as jaxF32, read } from './jax-helpers.js';
 import { BACKENDS, randomArray, useBackend } from './tfjs-helpers.js';
@@ -115,30 +116,76 @@ describe.each(BACKENDS)('TF.js %s backend', (backend) => {
   });
 });
 
+/**
+ * The aliases that are not made of stages alone (matrices, norms, noise, the loss): through the
+ * TransformationOptimizer they run on the variables' storage, which carries the variables' shapes.
+ */
+const IN_PLACE_ONLY: readonly [string, () => optax.GradientTransformation][] = [
+  ['adafactor', () => optax.adafactor(0.01, { minDimSizeToFactor: 2, momentum: 0.9 })],
+  ['muon', () => optax.muon(0.01)],
+  ['sm3', () => optax.sm3(0.01)],
+  ['novograd', () => optax.novograd(0.01)],
+  ['noisySgd', () => optax.noisySgd(0.01, { key: 7 })],
+  ['lamb', () => optax.lamb(0.01)],
+  ['lars', () => optax.lars(0.01)],
+  ['fromage', () => optax.fromage(0.01)],
+  ['polyakSgd', () => optax.polyakSgd(0.5)],
+  ['scheduleFreeAdamw', () => optax.scheduleFreeAdamw(0.01)],
+];
+
 describe.each(BACKENDS)("TF.js's TransformationOptimizer on the %s backend", (backend) => {
   beforeAll(async () => {
     await useBackend(backend);
   });
-  it.each(ALIASES)('%s equals the core Optimizer on the same arrays', (name, make) => {
-    const { p0, grads } = data();
-    const w = tf.variable(tf.tensor2d(p0.w, [2, 3]), true, `cat_${backend}_${name}_w`);
-    const b = tf.variable(tf.tensor1d(p0.b), true, `cat_${backend}_${name}_b`);
-    const params: Record<string, Float32Array> = { [w.name]: p0.w.slice(), [b.name]: p0.b.slice() };
-    const core = new optax.Optimizer(make(), params);
-    const opt = new TransformationOptimizer(make());
-    for (const g of grads) {
-      const gw = tf.tensor2d(g.w, [2, 3]);
-      const gb = tf.tensor1d(g.b);
-      opt.applyGradients({ [w.name]: gw, [b.name]: gb });
-      core.step({ [w.name]: g.w, [b.name]: g.b });
-      tf.dispose([gw, gb]);
-    }
-    // Both backends run the core's engine on the variables' storage: the same bits.
-    expect(opt.ranInPlace).toBe(true);
-    expect(same(w.dataSync(), params[w.name]!)).toBe(true);
-    expect(same(b.dataSync(), params[b.name]!)).toBe(true);
+  it.each([...ALIASES, ...IN_PLACE_ONLY])(
+    '%s equals the core Optimizer on the same arrays',
+    (name, make) => {
+      const { p0, grads } = data();
+      const w = tf.variable(tf.tensor2d(p0.w, [2, 3]), true, `cat_${backend}_${name}_w`);
+      const b = tf.variable(tf.tensor1d(p0.b), true, `cat_${backend}_${name}_b`);
+      const params: Record<string, Float32Array> = {
+        [w.name]: Object.assign(p0.w.slice(), { shape: [2, 3] }),
+        [b.name]: p0.b.slice(),
+      };
+      const core = new optax.Optimizer(make(), params);
+      const opt = new TransformationOptimizer(make());
+      for (const [t, g] of grads.entries()) {
+        const gw = tf.tensor2d(g.w, [2, 3]);
+        const gb = tf.tensor1d(g.b);
+        const extra = { value: 1 + t };
+        opt.applyGradients({ [w.name]: gw, [b.name]: gb }, extra);
+        core.step({ [w.name]: g.w, [b.name]: g.b }, extra);
+        tf.dispose([gw, gb]);
+      }
+      // Both backends run the core's engine on the variables' storage: the same bits.
+      expect(opt.ranInPlace).toBe(true);
+      expect(same(w.dataSync(), params[w.name]!)).toBe(true);
+      expect(same(b.dataSync(), params[b.name]!)).toBe(true);
+      opt.dispose();
+      tf.dispose([w, b]);
+    },
+  );
+});
+
+describe("polyakSgd through TransformationOptimizer's minimize", () => {
+  it('passes the loss as { value } with lossAsValue, and refuses clearly without it', async () => {
+    await useBackend('cpu');
+    const x = tf.variable(tf.tensor([3, -2]));
+    const f = () => tf.sum(tf.square(x)) as tf.Scalar;
+    const without = new TransformationOptimizer(optax.polyakSgd(1));
+    expect(() => without.minimize(f)).toThrow(/polyakSgd.update: the loss value is required/);
+    expect(Array.from(x.dataSync())).toEqual([3, -2]);
+    const opt = new TransformationOptimizer(optax.polyakSgd(1), { lossAsValue: true });
+    const cost = opt.minimize(f, true)!;
+    // Loss 13, gradient [6, -4], |g|^2 = 52: the Polyak step 13 / 52 = 0.25.
+    expect(cost.dataSync()[0]).toBe(13);
+    expect(Array.from(x.dataSync())).toEqual([1.5, -1]);
+    expect(() => new TransformationOptimizer(optax.sgd(1), { lossAsValue: 1 as never })).toThrow(
+      'TransformationOptimizer: lossAsValue must be a boolean, got 1',
+    );
+    tf.dispose([x, cost]);
     opt.dispose();
-    tf.dispose([w, b]);
+    without.dispose();
   });
 });
 

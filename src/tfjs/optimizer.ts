@@ -80,6 +80,12 @@ export interface TransformationOptimizerOptions {
    * backend.) Default `true`.
    */
   cpuInPlace?: boolean;
+  /**
+   * Pass the loss to the transformation as the extra argument `{ value }` in `minimize` (and so in
+   * `model.fit`), for transformations that read it (`polyakSgd`). It reads the loss back from the
+   * backend every step, so it is off by default. `applyGradients` takes extra arguments directly.
+   */
+  lossAsValue?: boolean;
 }
 
 /**
@@ -154,18 +160,51 @@ export class TransformationOptimizer extends tf.Optimizer {
   ) {
     super();
     checkTransformation('TransformationOptimizer', 'transformation', transformation);
-    const extra = Object.keys(options).filter((k) => k !== 'cpuInPlace');
+    const extra = Object.keys(options).filter((k) => k !== 'cpuInPlace' && k !== 'lossAsValue');
     if (extra.length > 0)
       throw new TypeError(
-        `TransformationOptimizer: unknown option ${extra.map((k) => JSON.stringify(k)).join(', ')}; expected cpuInPlace`,
+        `TransformationOptimizer: unknown option ${extra.map((k) => JSON.stringify(k)).join(', ')}; expected cpuInPlace or lossAsValue`,
       );
-    if (options.cpuInPlace !== undefined && typeof options.cpuInPlace !== 'boolean')
-      throw new TypeError(
-        `TransformationOptimizer: cpuInPlace must be a boolean, got ${String(options.cpuInPlace)}`,
-      );
+    for (const key of ['cpuInPlace', 'lossAsValue'] as const)
+      if (options[key] !== undefined && typeof options[key] !== 'boolean')
+        throw new TypeError(
+          `TransformationOptimizer: ${key} must be a boolean, got ${String(options[key])}`,
+        );
     registerTfjsOps();
     this.transformation = transformation as GradientTransformationExtraArgs;
     this.cpuInPlace = options.cpuInPlace ?? true;
+    this.lossAsValue = options.lossAsValue ?? false;
+  }
+
+  private readonly lossAsValue: boolean;
+
+  /**
+   * As `tf.train.Optimizer.minimize`; with `lossAsValue`, the loss reaches the transformation as
+   * `{ value }`.
+   *
+   * @example
+   * ```ts
+   * const x = tf.variable(tf.tensor([3, -2]));
+   * const opt = new TransformationOptimizer(polyakSgd(1), { lossAsValue: true });
+   * opt.minimize(() => tf.sum(tf.square(x)) as tf.Scalar); // loss 13, gradient [6, -4]
+   * x.arraySync(); // [1.5, -1]: the Polyak step 13 / 52 = 0.25
+   * ```
+   */
+  override minimize(
+    f: () => tf.Scalar,
+    returnCost = false,
+    varList?: tf.Variable[],
+  ): tf.Scalar | null {
+    if (!this.lossAsValue) return super.minimize(f, returnCost, varList);
+    const { value, grads } = this.computeGradients(f, varList);
+    try {
+      this.applyGradients(grads, { value: value.dataSync()[0]! });
+    } finally {
+      tf.dispose(grads);
+    }
+    if (returnCost) return value;
+    value.dispose();
+    return null;
   }
 
   /** Whether the last step ran in place on the cpu backend's typed arrays. */
@@ -284,7 +323,14 @@ export class TransformationOptimizer extends tf.Optimizer {
     const tree: Record<string, unknown> = {};
     for (const k of this.sorted) {
       const v = tf.engine().registeredVariables[this.nameOf.get(k)!]!;
-      tree[k] = mode === 'tensor' ? v : Float32Array.from(v.dataSync() as ArrayLike<number>);
+      // Copies carry the variable's shape, for the transformations that treat matrices as such
+      // (adafactor, muon, sm3, centralize).
+      tree[k] =
+        mode === 'tensor'
+          ? v
+          : Object.assign(Float32Array.from(v.dataSync() as ArrayLike<number>), {
+              shape: [...v.shape],
+            });
     }
     return tree;
   }
