@@ -72,6 +72,14 @@ export interface LeafOps<L = any> {
    * Absent: those transformations refuse these leaves with a clear error.
    */
   primitive?: Primitive<L>;
+  /**
+   * The leaf's values as a typed array of its float dtype, carrying its `shape`: how the
+   * transformations written on typed arrays only (adafactor, sm3, novograd, muon, noisySgd) run on
+   * this kind of leaf. Absent: those refuse these leaves.
+   */
+  toHost?(x: L): Float32Array | Float64Array;
+  /** A new leaf of `like`'s kind and dtype holding `data`, shaped by `data.shape` (else 1-D). */
+  fromHost?(data: Float32Array | Float64Array, like: L): L;
   /** Frees a temporary produced by these operations (tensors); absent for garbage-collected arrays. */
   dispose?(x: L): void;
 }

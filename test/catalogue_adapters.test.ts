@@ -22,7 +22,7 @@ import { BACKENDS, randomArray, useBackend } from './tfjs-helpers.js';
  * Every elementwise alias of the catalogue, with non-default hyperparameters; the third entry is
  * false where a member computes with `LeafOps` tensor arithmetic (not bit for bit on TF.js).
  */
-const ALIASES: readonly [string, () => optax.GradientTransformation, boolean?][] = [
+const ALIASES: readonly [string, () => optax.GradientTransformationExtraArgs, boolean?][] = [
   ['lion', () => optax.lion(0.01, { b1: 0.8, b2: 0.95, weightDecay: 0.1 })],
   ['adabelief', () => optax.adabelief(0.01, { b1: 0.8, nesterov: true, weightDecay: 0.1 })],
   ['adamax', () => optax.adamax(0.01, { b2: 0.9, eps: 1e-6 })],
@@ -46,7 +46,27 @@ const ALIASES: readonly [string, () => optax.GradientTransformation, boolean?][]
   ['zeroNans', () => optax.chain(optax.zeroNans(), optax.scaleByLearningRate(0.1))],
 ];
 
+/**
+ * The aliases that are not made of stages alone (matrices, norms, noise, the loss): through the
+ * TransformationOptimizer they run on the variables' storage, which carries the variables' shapes;
+ * on tensors and jax-js arrays the ones written on typed arrays run by way of the host
+ * (`onHost`), so they give the typed-array path's values exactly there too.
+ */
+const IN_PLACE_ONLY: readonly [string, () => optax.GradientTransformationExtraArgs, boolean?][] = [
+  ['adafactor', () => optax.adafactor(0.01, { minDimSizeToFactor: 2, momentum: 0.9 })],
+  ['muon', () => optax.muon(0.01)],
+  ['sm3', () => optax.sm3(0.01)],
+  ['novograd', () => optax.novograd(0.01)],
+  ['noisySgd', () => optax.noisySgd(0.01, { key: 7 })],
+  ['lamb', () => optax.lamb(0.01), false],
+  ['lars', () => optax.lars(0.01)],
+  ['fromage', () => optax.fromage(0.01)],
+  ['polyakSgd', () => optax.polyakSgd(0.5)],
+  ['scheduleFreeAdamw', () => optax.scheduleFreeAdamw(0.01)],
+];
+
 const SIZES = { w: 6, b: 3 };
+const W_SHAPE = [2, 3];
 const STEPS = 12;
 
 /** The params and per-step gradients, as Float32Arrays (with zeros and a huge value). */
@@ -63,19 +83,36 @@ function data() {
 }
 
 /** The typed-array trajectory: params after each step. */
-function typedRun(make: () => optax.GradientTransformation) {
+function typedRun(make: () => optax.GradientTransformationExtraArgs) {
   const { p0, grads } = data();
   const tx = make();
-  let params: Record<string, Float32Array> = { w: p0.w.slice(), b: p0.b.slice() };
+  let params: Record<string, Float32Array> = {
+    w: Object.assign(p0.w.slice(), { shape: W_SHAPE }),
+    b: p0.b.slice(),
+  };
   let state = tx.init(params);
   const out: Record<string, Float32Array>[] = [];
-  for (const g of grads) {
+  for (const [t, g] of grads.entries()) {
     let u: unknown;
-    [u, state] = tx.update(g, state, params);
+    [u, state] = tx.update(g, state, params, { value: 1 + t });
     params = optax.applyUpdates(params, u);
     out.push(params);
   }
   return out;
+}
+
+/**
+ * Frees every leaf of `old` once, except those that live on in `alive` (a transformation may return
+ * a leaf that is also in its new state, as `trace` does).
+ */
+function release(old: readonly unknown[], alive: readonly unknown[]): void {
+  const keep = new Set(optax.treeLeaves<unknown>(alive));
+  const seen = new Set<unknown>();
+  for (const x of optax.treeLeaves<unknown>(old))
+    if (!keep.has(x) && !seen.has(x)) {
+      seen.add(x);
+      optax.disposeTree(x);
+    }
 }
 
 const same = (a: ArrayLike<number>, b: ArrayLike<number>) =>
@@ -93,45 +130,31 @@ describe.each(BACKENDS)('TF.js %s backend', (backend) => {
   beforeAll(async () => {
     await useBackend(backend);
   });
-  it.each(ALIASES)('%s gives the typed-array bits and leaks no tensor', (_name, make, exact) => {
-    const agree = exact === false ? close : same;
-    const want = typedRun(make);
-    const { p0, grads } = data();
-    const tx = make();
-    const before = tf.memory().numTensors;
-    let params: Record<string, tf.Tensor> = { w: tf.tensor(p0.w), b: tf.tensor(p0.b) };
-    let state = tx.init(params);
-    for (let t = 0; t < STEPS; t++) {
-      const g = { w: tf.tensor(grads[t]!.w), b: tf.tensor(grads[t]!.b) };
-      const [u, next] = tx.update(g, state, params);
-      const nextParams = optax.applyUpdates(params, u);
-      optax.disposeTree([g, u, state, params]);
-      state = next;
-      params = nextParams;
-      for (const k of ['w', 'b'] as const)
-        expect(agree(params[k]!.dataSync(), want[t]![k]!), `step ${t + 1} ${k}`).toBe(true);
-    }
-    optax.disposeTree([state, params]);
-    expect(tf.memory().numTensors).toBe(before);
-  });
+  it.each([...ALIASES, ...IN_PLACE_ONLY])(
+    '%s gives the typed-array bits and leaks no tensor',
+    (_name, make, exact) => {
+      const agree = exact === false ? close : same;
+      const want = typedRun(make);
+      const { p0, grads } = data();
+      const tx = make();
+      const before = tf.memory().numTensors;
+      let params: Record<string, tf.Tensor> = { w: tf.tensor(p0.w, W_SHAPE), b: tf.tensor(p0.b) };
+      let state = tx.init(params);
+      for (let t = 0; t < STEPS; t++) {
+        const g = { w: tf.tensor(grads[t]!.w, W_SHAPE), b: tf.tensor(grads[t]!.b) };
+        const [u, next] = tx.update(g, state, params, { value: 1 + t });
+        const nextParams = optax.applyUpdates(params, u);
+        release([g, u, state, params], [next, nextParams]);
+        state = next;
+        params = nextParams;
+        for (const k of ['w', 'b'] as const)
+          expect(agree(params[k]!.dataSync(), want[t]![k]!), `step ${t + 1} ${k}`).toBe(true);
+      }
+      optax.disposeTree([state, params]);
+      expect(tf.memory().numTensors).toBe(before);
+    },
+  );
 });
-
-/**
- * The aliases that are not made of stages alone (matrices, norms, noise, the loss): through the
- * TransformationOptimizer they run on the variables' storage, which carries the variables' shapes.
- */
-const IN_PLACE_ONLY: readonly [string, () => optax.GradientTransformation][] = [
-  ['adafactor', () => optax.adafactor(0.01, { minDimSizeToFactor: 2, momentum: 0.9 })],
-  ['muon', () => optax.muon(0.01)],
-  ['sm3', () => optax.sm3(0.01)],
-  ['novograd', () => optax.novograd(0.01)],
-  ['noisySgd', () => optax.noisySgd(0.01, { key: 7 })],
-  ['lamb', () => optax.lamb(0.01)],
-  ['lars', () => optax.lars(0.01)],
-  ['fromage', () => optax.fromage(0.01)],
-  ['polyakSgd', () => optax.polyakSgd(0.5)],
-  ['scheduleFreeAdamw', () => optax.scheduleFreeAdamw(0.01)],
-];
 
 describe.each(BACKENDS)("TF.js's TransformationOptimizer on the %s backend", (backend) => {
   beforeAll(async () => {
@@ -193,22 +216,25 @@ describe('jax-js arrays', () => {
   beforeAll(async () => {
     await init('wasm');
   });
-  it.each(ALIASES)('%s agrees with the typed-array path to float32 precision', (_name, make) => {
-    const want = typedRun(make);
-    const { p0, grads } = data();
-    const tx = tidyTransformation(make());
-    let params: Record<string, np.Array> = { w: jaxF32(p0.w), b: jaxF32(p0.b) };
-    let state = tx.init(params);
-    for (let t = 0; t < STEPS; t++) {
-      const g = { w: jaxF32(grads[t]!.w), b: jaxF32(grads[t]!.b) };
-      const [u, next] = tx.update(g, state, params);
-      const nextParams = optax.applyUpdates(params, u);
-      optax.disposeTree([g, u, state, params]);
-      state = next;
-      params = nextParams;
-      for (const k of ['w', 'b'] as const)
-        expect(close(read(params[k]!), want[t]![k]!), `step ${t + 1} ${k}`).toBe(true);
-    }
-    optax.disposeTree([state, params]);
-  });
+  it.each([...ALIASES, ...IN_PLACE_ONLY])(
+    '%s agrees with the typed-array path to float32 precision',
+    (_name, make) => {
+      const want = typedRun(make);
+      const { p0, grads } = data();
+      const tx = tidyTransformation(make());
+      let params: Record<string, np.Array> = { w: jaxF32(p0.w, W_SHAPE), b: jaxF32(p0.b) };
+      let state = tx.init(params);
+      for (let t = 0; t < STEPS; t++) {
+        const g = { w: jaxF32(grads[t]!.w, W_SHAPE), b: jaxF32(grads[t]!.b) };
+        const [u, next] = tx.update(g, state, params, { value: 1 + t });
+        const nextParams = optax.applyUpdates(params, u);
+        release([g, u, state, params], [next, nextParams]);
+        state = next;
+        params = nextParams;
+        for (const k of ['w', 'b'] as const)
+          expect(close(read(params[k]!), want[t]![k]!), `step ${t + 1} ${k}`).toBe(true);
+      }
+      optax.disposeTree([state, params]);
+    },
+  );
 });

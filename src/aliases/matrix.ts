@@ -16,6 +16,7 @@ import {
   scaleByFactoredRms,
   scaleByParamBlockRms,
 } from '../transforms/factoredRms.js';
+import { onHost } from '../transforms/host.js';
 import { type Mask, masked } from '../transforms/masked.js';
 import { scaleByNovogradFor } from '../transforms/novograd.js';
 import { scale, scaleByLearningRate } from '../transforms/scale.js';
@@ -285,7 +286,7 @@ export function adafactor(
   if (weightDecayRate !== null)
     txs.push(addDecayedWeights(weightDecayRate, mask === null ? {} : { mask }));
   txs.push(scale(-1));
-  return chain(...txs);
+  return onHost(fn, chain(...txs));
 }
 
 /** Options of {@link novograd}, with optax's defaults. */
@@ -321,9 +322,12 @@ export function novograd(
   const fn = 'novograd';
   checkOptionKeys(fn, options, ['b1', 'b2', 'eps', 'epsRoot', 'weightDecay']);
   checkScalarOrSchedule(fn, 'learningRate', learningRate);
-  return chain(
-    scaleByNovogradFor(fn, { ...options, eps: options.eps ?? 1e-6 }),
-    scaleByLearningRate(learningRate),
+  return onHost(
+    fn,
+    chain(
+      scaleByNovogradFor(fn, { ...options, eps: options.eps ?? 1e-6 }),
+      scaleByLearningRate(learningRate),
+    ),
   );
 }
 
@@ -356,5 +360,5 @@ export function sm3(
     );
   checkFinite(fn, 'learningRate', learningRate);
   const momentum = checkFinite(fn, 'momentum', options.momentum ?? 0.9);
-  return chain(scaleBySm3For(fn, { b1: momentum }), scale(-learningRate));
+  return onHost(fn, chain(scaleBySm3For(fn, { b1: momentum }), scale(-learningRate)));
 }

@@ -9,6 +9,7 @@ import type {
 } from '../base.js';
 import { chain } from '../combine.js';
 import { shapeOf } from '../shape.js';
+import { onHost } from '../transforms/host.js';
 import { type Mask, masked } from '../transforms/masked.js';
 import {
   MuonDimensionNumbers,
@@ -255,5 +256,5 @@ export function muon(
     weightDecay: options.adamWeightDecay ?? 0,
     nesterov,
   });
-  return partitionMatrices(makeMuon, adamTx, dimsOption);
+  return onHost(fn, partitionMatrices(makeMuon, adamTx, dimsOption));
 }

@@ -17,6 +17,7 @@ import {
 } from '../transforms/adadelta.js';
 import { type AddNoiseOptions, makeAddNoise } from '../transforms/addNoise.js';
 import { checkAccumulatorDtype, makeEma } from '../transforms/ema.js';
+import { onHost } from '../transforms/host.js';
 import type { Mask } from '../transforms/masked.js';
 import { makeScaleByOptimisticGradient } from '../transforms/optimisticGradient.js';
 import {
@@ -280,7 +281,10 @@ export function noisySgd(
   checkOptionKeys(fn, options, ['eta', 'gamma', 'key', 'seed']);
   checkScalarOrSchedule(fn, 'learningRate', learningRate);
   const { eta = 0.01, ...noiseOptions } = options;
-  return chain(makeAddNoise(fn, eta, noiseOptions, 0.55), scaleByLearningRate(learningRate));
+  return onHost(
+    fn,
+    chain(makeAddNoise(fn, eta, noiseOptions, 0.55), scaleByLearningRate(learningRate)),
+  );
 }
 
 /** Options of {@link polyakSgd}, with optax's defaults. */

@@ -260,11 +260,58 @@ export const jaxArrayOps: LeafOps<JaxArray> = {
     }
     return result(out, like?.dtype ?? out.dtype);
   },
+  toHost(x) {
+    checkFloat('toHost', 'x', x);
+    checkConcrete('toHost', x);
+    const data = x.ref.dataSync() as ArrayLike<number>;
+    const out = x.dtype === 'float64' ? Float64Array.from(data) : Float32Array.from(data);
+    return Object.assign(out, { shape: [...x.shape] });
+  },
+  fromHost(data, like) {
+    const shape = (data as { shape?: number[] }).shape ?? [data.length];
+    return track(hostArray(data, like.dtype).reshape(shape));
+  },
   dispose(x) {
     untrack(x);
     x.dispose();
   },
 };
+
+/** The least and largest magnitudes the three-part float64 construction keeps exact. */
+const PARTS_MIN = 2 ** -96;
+const PARTS_MAX = 2 ** 127;
+
+/**
+ * A 1-D jax-js array of `dtype` holding `data` exactly. jax-js builds float64 arrays from a
+ * `Float64Array` only where `Float16Array` exists (Node 22 and later, current browsers); elsewhere
+ * a float64 array is the exact float64 sum of three float32 parts (hi + mid + lo: 72 bits of
+ * significand, more than float64's 53), which needs each finite nonzero value's magnitude in
+ * [2^-96, 2^127]: others are refused with a RangeError rather than rounded.
+ */
+function hostArray(data: Float32Array | Float64Array, dtype: string): JaxArray {
+  if (dtype !== 'float64') {
+    const out = np.array(Float32Array.from(data));
+    return dtype === 'float32' ? out : out.astype(dtype as JaxArray['dtype']);
+  }
+  if (typeof (globalThis as { Float16Array?: unknown }).Float16Array !== 'undefined')
+    return np.array(Float64Array.from(data));
+  for (const v of data) {
+    const a = Math.abs(v);
+    if (Number.isFinite(v) && v !== 0 && (a < PARTS_MIN || a > PARTS_MAX))
+      throw new RangeError(
+        `jaxArrayOps.fromHost: ${v} cannot be made into a float64 jax-js array exactly on this runtime (jax-js needs Float16Array, Node 22 or later, for float64 data; without it magnitudes must be in [2^-96, 2^127])`,
+      );
+  }
+  // Non-finite values go whole into hi (their parts would be NaN); a zero is all three parts, so
+  // that -0 stays -0.
+  const hi = Float32Array.from(data);
+  const whole = (v: number) => !Number.isFinite(v) || v === 0;
+  const rest = Float64Array.from(data, (v, i) => (v === 0 ? v : whole(v) ? 0 : v - hi[i]!));
+  const mid = Float32Array.from(rest);
+  const lo = Float32Array.from(rest, (v, i) => (whole(data[i]!) ? rest[i]! : v - mid[i]!));
+  const part = (p: Float32Array) => np.array(p).astype(np.float64);
+  return part(hi).add(part(mid)).add(part(lo));
+}
 
 registerLeafOps(jaxArrayOps);
 

@@ -147,6 +147,18 @@ export const tfjsOps: LeafOps<tf.Tensor> = {
         }
       }
     }),
+  toHost: (x) =>
+    Object.assign(Float32Array.from(values(x)), {
+      shape: [...x.shape],
+    }),
+  fromHost: (data, _like) => {
+    const shape = (data as { shape?: number[] }).shape ?? [data.length];
+    return tf.tensor(
+      data instanceof Float32Array ? data : Float32Array.from(data),
+      shape,
+      'float32',
+    );
+  },
   dispose: (x) => x.dispose(),
 };
 

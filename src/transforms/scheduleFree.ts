@@ -298,6 +298,9 @@ export function scheduleFreeNamed<S>(
       );
       const updates = treeMap((pr: LeafPair) => pr.u, pairs);
       const z = treeMap((pr: LeafPair) => pr.z, pairs);
+      // The base's updates were only an input here: free them (tensors), unless its state keeps them.
+      const kept = new Set(treeLeaves<unknown>(baseState));
+      for (const x of treeLeaves<unknown>(baseUpdates)) if (!kept.has(x)) disposeLeaf(x);
       return [
         updates,
         {
