@@ -5,8 +5,8 @@
  * - each leaf is one tensor named by its tree path, prefixed with `state`: `state[0].count`,
  *   `state[0].mu.w`, `state[0].mu["odd key"][2]` (the paths of error messages);
  * - `Float32Array` → `F32`, `Float64Array` → `F64` (and the integer typed arrays → `I32`, `U8`, ...),
- *   each with shape `[length]`, or the leaf's own `shape` when a float array carries one (it is
- *   given back on the restored array; see `src/shape.ts`);
+ *   each with shape `[length]`, or the leaf's own `shape` when a float array carries one (the
+ *   restored array gets the template leaf's shape: the template decides; see `src/shape.ts`);
  * - a number (a step count, a hyperparameter) → a 0-d tensor (shape `[]`): `I64` when it is a safe
  *   integer (so Python sees `count` as an integer), else `F64`; both hold every JavaScript number
  *   exactly (`-0`, NaN and ±Infinity are `F64`);
@@ -639,8 +639,9 @@ function rebuild(
     const [e, t] = leaves[i++]!;
     if (e.ctor) {
       const x = readArray(data, parsed.dataStart, t, e.ctor);
-      // The template's shape, else the file's when it is not the plain [length].
-      const shape = e.shape ?? (t.shape.length === 1 ? undefined : t.shape);
+      // The template's shape: the template decides the restored tree, as it does for every other
+      // property (a file's shape of the right length is accepted on a leaf without one).
+      const shape = e.shape;
       if (shape !== undefined && (x instanceof Float32Array || x instanceof Float64Array))
         Object.assign(x, { shape: [...shape] });
       return x;
