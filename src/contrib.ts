@@ -16,12 +16,20 @@ import { scheduleFree, scheduleFreeEvalParams } from './transforms/scheduleFree.
  * ```
  */
 export const contrib = {
+  /** `optax.contrib.schedule_free_adamw`: see {@link scheduleFreeAdamw}. */
   scheduleFreeAdamw,
+  /** `optax.contrib.schedule_free_sgd`: see {@link scheduleFreeSgd}. */
   scheduleFreeSgd,
+  /** `optax.contrib.schedule_free`: see {@link scheduleFree}. */
   scheduleFree,
+  /** `optax.contrib.schedule_free_eval_params`: see {@link scheduleFreeEvalParams}. */
   scheduleFreeEvalParams,
+  /** `optax.contrib.muon`: see {@link muon}. */
   muon,
+  /** `optax.contrib.scale_by_muon`: see {@link scaleByMuon}. */
   scaleByMuon,
+  /** `optax.contrib.scale_by_shape`: see {@link scaleByShape}. */
   scaleByShape,
+  /** `optax.contrib.MuonDimensionNumbers`: see {@link MuonDimensionNumbers}. */
   MuonDimensionNumbers,
 };

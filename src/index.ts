@@ -99,6 +99,8 @@ export { contrib } from './contrib.js';
 export type { KernelKind } from './inplace/engines.js';
 export type { OptimizerOptions } from './inplace/optimizer.js';
 export { Optimizer, WASM_STAGING_THRESHOLD } from './inplace/optimizer.js';
+export type { Primitive, PrimitiveOp } from './kernels/evaluate.js';
+export type { BinaryOp, UnaryOp } from './kernels/expr.js';
 export { KernelThreadError } from './kernels/threads.js';
 export type { LeafOps } from './leaf.js';
 export {

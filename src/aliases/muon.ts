@@ -67,8 +67,19 @@ export interface MuonOptions {
 
 /** The state of {@link muon}: optax's `PartitionState`, one `MaskedState` per group. */
 export interface MuonPartitionState {
-  /** `{ adam: { innerState }, muon: { innerState } }`. */
-  innerStates: { adam: { innerState: unknown }; muon: { innerState: unknown } };
+  /** The two groups' states, as optax's `MaskedState`s. */
+  innerStates: {
+    /** The AdamW group's (the leaves Muon does not take). */
+    adam: {
+      /** AdamW's state. */
+      innerState: unknown;
+    };
+    /** The Muon group's. */
+    muon: {
+      /** Muon's chain's state. */
+      innerState: unknown;
+    };
+  };
 }
 
 /**

@@ -6,11 +6,11 @@
  * so a backend whose operations are IEEE 754 in that dtype gives the kernels' bits.
  */
 import { withShapeOf } from '../shape.js';
-import { type Expr, type ExprOp, topoOrder } from './expr.js';
+import { type BinaryOp, type Expr, topoOrder, type UnaryOp } from './expr.js';
 import type { StageDef } from './stage.js';
 
 /** The operations of the expression form that take operands (all but elements, scalars, constants). */
-export type PrimitiveOp = Exclude<ExprOp, 'elem' | 'scalar' | 'zero' | 'const'>;
+export type PrimitiveOp = BinaryOp | UnaryOp | 'select';
 
 /**
  * One operation of the expression form over whole leaves of one kind. Operands are leaves or

@@ -26,12 +26,12 @@ export type Expr =
   | { readonly op: 'select'; readonly cond: Expr; readonly then: Expr; readonly otherwise: Expr };
 
 /**
- * The binary operations of {@link Expr}. `max` and `min` give NaN when either operand is NaN, and
+ * The binary operations of the expression form (`Expr`). `max` and `min` give NaN when either operand is NaN, and
  * order -0 below +0 (IEEE 754-2019 `maximum`/`minimum`, as WebAssembly's and `Math.max`).
  */
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'lt' | 'gt' | 'eq';
 
-/** The unary operations of {@link Expr}: square root, absolute value, negation (all exact but sqrt). */
+/** The unary operations of the expression form (`Expr`): square root, absolute value, negation (all exact but sqrt). */
 export type UnaryOp = 'sqrt' | 'abs' | 'neg';
 
 /** Every operation of {@link Expr}. */

@@ -220,7 +220,7 @@ export function makeAddNoise(
  * run (and in the functional and in-place paths), never the numbers optax draws. `rngKey` moves
  * on by a fixed odd increment each update (it repeats only after 2^32 updates); each element's
  * normal comes from a hash of (the step's key, the leaf's index, the element's pair index) and
- * Box–Muller ({@link gaussianPair}). Leaves must be typed arrays or numbers. `eta` must be >= 0,
+ * Box–Muller (`gaussianPair` in this module). Leaves must be typed arrays or numbers. `eta` must be >= 0,
  * `gamma` finite, `key` an integer in [0, 2^32).
  *
  * @example
