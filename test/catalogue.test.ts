@@ -17,13 +17,6 @@ import type { GradientTransformationExtraArgs } from '../src/index.js';
 import * as optax from '../src/index.js';
 
 /**
- * The lead's switch: while other parts of the catalogue are still being written, a case whose
- * `fn` is not exported yet is reported as `it.todo`. Set to false at merge so that a missing
- * export fails.
- */
-const ALLOW_MISSING = false;
-
-/**
  * Tolerance of the float64 comparison: |x - ref| <= RTOL * |ref| + ATOL per element, every step.
  * Both sides are float64 and follow optax's operation order, but not bit for bit: V8's Math.pow
  * and glibc's pow (b^t in bias corrections) differ by an ulp now and then, NumPy sums reductions
@@ -77,7 +70,7 @@ type ArrayCtor = Float64ArrayConstructor | Float32ArrayConstructor;
 
 const exported = optax as unknown as Record<string, unknown>;
 
-/** The fns of a case that `src/index.ts` does not export (yet). */
+/** The fns of a case that `src/index.ts` does not export. */
 const missingFns = (cs: Case): string[] =>
   cs.members.map((m) => m.fn).filter((fn) => typeof exported[fn] !== 'function');
 
@@ -262,14 +255,9 @@ describe(`optax catalogue against the NumPy reference (optax ${fixture.optax_com
   });
 
   for (const cs of fixture.cases) {
-    const missing = missingFns(cs);
     const title = `${cs.name}: ${cs.members.map((m) => m.fn).join(' → ')}`;
-    if (missing.length > 0 && ALLOW_MISSING) {
-      summary.set(cs.name, `todo (not exported: ${missing.join(', ')})`);
-      it.todo(`${title} (not exported yet: ${missing.join(', ')})`);
-      continue;
-    }
     it(title, () => {
+      expect(missingFns(cs), 'functions src/index.ts does not export').toEqual([]);
       const tx = build(cs);
       // 1. float64 functional against the reference
       const f64 = runFunctional(tx, cs, Float64Array, cs.steps);

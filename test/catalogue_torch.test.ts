@@ -21,12 +21,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { GradientTransformation } from '../src/index.js';
 import * as optax from '../src/index.js';
 
-/**
- * While the catalogue's aliases are being written, a case whose `fn` is not exported yet is
- * `it.todo`. Set to false once every alias is merged: a missing export then fails.
- */
-const ALLOW_MISSING = false;
-
 const RTOL = 1e-12;
 
 interface Member {
@@ -72,10 +66,6 @@ type Factory = (...args: unknown[]) => GradientTransformation;
 function lookup(fn: string): Factory | undefined {
   const value = (optax as Record<string, unknown>)[fn];
   return typeof value === 'function' ? (value as Factory) : undefined;
-}
-
-function missingMembers(cs: CatalogueCase): string[] {
-  return cs.members.filter((m) => lookup(m.fn) === undefined).map((m) => m.fn);
 }
 
 function build(cs: CatalogueCase): GradientTransformation {
@@ -147,7 +137,7 @@ function decays(cs: CatalogueCase): boolean {
   });
 }
 
-const results: { name: string; worst?: Worst; note?: string }[] = [];
+const results: { name: string; worst: Worst }[] = [];
 
 describe('optax-ts aliases against torch.optim golden trajectories (float64)', () => {
   it('the fixture is what this test assumes', () => {
@@ -166,13 +156,7 @@ describe('optax-ts aliases against torch.optim golden trajectories (float64)', (
   });
 
   for (const cs of fixture.cases) {
-    const missing = missingMembers(cs);
     const title = `${cs.name}: ${cs.members.map((m) => m.fn).join(' + ')}`;
-    if (missing.length > 0 && ALLOW_MISSING) {
-      results.push({ name: cs.name, note: `todo (no export ${missing.join(', ')})` });
-      it.todo(title);
-      continue;
-    }
     it(title, () => {
       const worst = runCase(cs);
       results.push({ name: cs.name, worst });
@@ -184,10 +168,9 @@ describe('optax-ts aliases against torch.optim golden trajectories (float64)', (
   }
 
   afterAll(() => {
-    const lines = results.map(({ name, worst, note }) =>
-      worst
-        ? `  ${name.padEnd(58)} ${worst.diff.toExponential(2)}  (step ${worst.step}, ${worst.where})`
-        : `  ${name.padEnd(58)} ${note}`,
+    const lines = results.map(
+      ({ name, worst }) =>
+        `  ${name.padEnd(58)} ${worst.diff.toExponential(2)}  (step ${worst.step}, ${worst.where})`,
     );
     console.log(
       `worst |optax-ts - torch| / max(|torch|, 1) per case (tolerance ${RTOL}):\n${lines.join('\n')}`,
