@@ -1,12 +1,3 @@
-/**
- * The RMS / sign family: adagrad, rmsprop, adadelta, signSgd, signum, rprop,
- * optimisticGradientDescent, noisySgd, polyakSgd and their transformations (scaleByRss,
- * scaleByRms, scaleByStddev, scaleByAdadelta, scaleBySign, ema, scaleByRprop,
- * scaleByOptimisticGradient, zeroNans, addNoise, scaleByPolyak). Hand-derived steps, the in-place
- * Optimizer against the functional path bit for bit, validation, and optax's state layout.
- */
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   adadelta,
@@ -40,6 +31,7 @@ import {
   zeroNans,
 } from '../src/index.js';
 import { gaussianPair } from '../src/transforms/addNoise.js';
+import { heapGrowthPerStep } from './heap-helpers.js';
 import { rng } from './rng.js';
 
 type Float = Float32Array | Float64Array;
@@ -815,8 +807,6 @@ describe('sgd (optax: momentum None vs 0)', () => {
 
 describe('in-place steps allocate nothing per step', () => {
   it('hand-written steps (zeroNans, addNoise, scaleByPolyak), the optimistic flag, elementwise ones', () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const leaves = (f32: boolean) =>
       Object.fromEntries(
         Array.from({ length: 20 }, (_, i) => [
@@ -841,16 +831,10 @@ describe('in-place steps allocate nothing per step', () => {
         for (const g of Object.values(grads)) g.fill(0.5).fill(Number.NaN, 0, 3);
         const opt = new Optimizer(make(), params);
         for (let k = 0; k < 3000; k++) opt.step(grads, extra);
-        let growth = Infinity;
-        for (let w = 0; w < 5; w++) {
-          gc();
-          const before = getHeapStatistics().used_heap_size;
-          for (let k = 0; k < 3000; k++) opt.step(grads, extra);
-          growth = Math.min(growth, getHeapStatistics().used_heap_size - before);
-        }
-        // The smallest of five windows (JIT work can land in one); under 64 bytes per step:
-        // anything per leaf (20 leaves) would exceed it.
-        expect(growth / 3000, `${name} f32=${f32}`).toBeLessThan(64);
+        // The smallest of five windows; under 64 bytes per step: anything per leaf (20 leaves)
+        // would exceed it.
+        const growth = heapGrowthPerStep(() => opt.step(grads, extra), 3000, 5);
+        expect(growth, `${name} f32=${f32}`).toBeLessThan(64);
       }
   });
 });

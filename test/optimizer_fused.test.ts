@@ -1,12 +1,3 @@
-/**
- * The fused in-place RAdam step (JavaScript or WebAssembly SIMD kernels on the caller's buffers,
- * the latter through staging copies; WebAssembly SIMD or JavaScript kernels on an arena): two
- * threads, kernel choice by size, checkpoints, which chains fuse, option checks and no allocation
- * per step. Bit-identity with the functional path for every kernel setting is tested in
- * test/inplace/ (matrix.test.ts, fused_property.test.ts); refused steps in test/inplace/atomic.test.ts.
- */
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { FUSION_TAG, fusionTag } from '../src/base.js';
 import {
@@ -27,6 +18,7 @@ import {
 } from '../src/index.js';
 import { WASM_STAGING_THRESHOLD } from '../src/inplace/optimizer.js';
 import { wasmModule } from '../src/kernels/wasm.js';
+import { heapGrowthPerStep } from './heap-helpers.js';
 
 function sameBits(a: unknown, b: unknown): boolean {
   const la = treeLeaves<ArrayLeaf>(a);
@@ -244,8 +236,6 @@ describe('fused in-place RAdam', () => {
   });
 
   it("allocates nothing per step after warm-up (a scheduled rate: only the schedule's numbers)", async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const leaves = (f32: boolean) =>
       Object.fromEntries(
         Array.from({ length: 20 }, (_, i) => [
@@ -277,20 +267,14 @@ describe('fused in-place RAdam', () => {
             await new Promise((r) => setTimeout(r, 25));
             opt.step(grads);
           }
-          // The smallest growth of three windows of 5,000 steps (JIT work can land in one).
-          let growth = Infinity;
-          for (let w = 0; w < 3; w++) {
-            gc();
-            const before = getHeapStatistics().used_heap_size;
-            for (let k = 0; k < 5000; k++) opt.step(grads);
-            growth = Math.min(growth, getHeapStatistics().used_heap_size - before);
-          }
+          // The smallest growth of three windows of 5,000 steps.
+          const growth = heapGrowthPerStep(() => opt.step(grads), 5000, 3);
           // Bound: under 64 bytes per step. Allocating anything per leaf (a view, an update
           // buffer, a result object: at least 20 x 16 bytes here) would exceed it. Measured: a
           // constant rate ~0 bytes per step in a fresh process and 16 after the property tests above
           // (one boxed number, from V8 generalising a field's representation); a schedule 32 (its
           // return values are boxed numbers, two per step through scaleByLearningRate's wrapper).
-          expect(growth / 5000).toBeLessThan(64);
+          expect(growth).toBeLessThan(64);
           if ('threads' in options) expect(opt.threads).toBe(2);
         }
   });
