@@ -9,7 +9,7 @@
  */
 import type { FusedMember, GradientTransformationExtraArgs, InPlaceStep } from '../base.js';
 import { safeIncrement, withFusionTag } from '../base.js';
-import { evaluateStage } from '../kernels/evaluate.js';
+import { evaluateStage, type StageLeafInputs, type StageLeafResult } from '../kernels/evaluate.js';
 import { jsKernel } from '../kernels/program.js';
 import { STAGES, type StageDef, type StageName } from '../kernels/stages.js';
 import { disposeLeaf, floatKind, leafOps } from '../leaf.js';
@@ -178,21 +178,12 @@ export function elementwise(
       return new LeafResult(u, out);
     }
     const ops = leafOps(g);
-    const f32 = ops.dtype(g) === 'float32';
-    if (typeof g !== 'number' && ops.primitive === undefined)
-      throw new TypeError(`${fn}.update: ${ops.name} leaves have no elementwise primitives`);
-    const res = evaluateStage(
-      STAGES[stage],
-      ops.primitive ?? (() => Number.NaN),
-      {
-        u: g,
-        p,
-        arrays: Object.fromEntries(keys.map((k, i) => [k, state[i]])),
-        scalars,
-      },
-      f32,
-    );
-    for (const t of res.temporaries) disposeLeaf(t);
+    const res = stageOnLeaf(fn, STAGES[stage], {
+      u: g,
+      p,
+      arrays: Object.fromEntries(keys.map((k, i) => [k, state[i]])),
+      scalars,
+    });
     // A result that is an input leaf is copied (`x * 1` keeps every bit), so that the caller
     // owns every leaf it receives.
     const inputs = new Set<unknown>([g, p, ...state]);
@@ -281,6 +272,29 @@ export function elementwise(
     };
     return member;
   }
+}
+
+/**
+ * `def` evaluated on one leaf that is not a typed array (a tensor, a jax-js array, a number):
+ * `evaluateStage` through the leaf kind's `LeafOps.primitive`, in the dtype of `inputs.u`, with
+ * the temporaries freed. `fn` names the transformation when the kind has no primitives.
+ */
+export function stageOnLeaf(
+  fn: string,
+  def: StageDef,
+  inputs: StageLeafInputs<unknown>,
+): StageLeafResult<unknown> {
+  const ops = leafOps(inputs.u);
+  if (typeof inputs.u !== 'number' && ops.primitive === undefined)
+    throw new TypeError(`${fn}.update: ${ops.name} leaves have no elementwise primitives`);
+  const res = evaluateStage(
+    def,
+    ops.primitive ?? (() => Number.NaN),
+    inputs,
+    ops.dtype(inputs.u) === 'float32',
+  );
+  for (const t of res.temporaries) disposeLeaf(t);
+  return res;
 }
 
 /**

@@ -7,7 +7,6 @@ import type {
   ScalarOrSchedule,
 } from '../base.js';
 import { safeIncrement } from '../base.js';
-import { evaluateStage } from '../kernels/evaluate.js';
 import { jsKernel } from '../kernels/program.js';
 import { STAGES } from '../kernels/stages.js';
 import { disposeLeaf, floatKind, leafOps } from '../leaf.js';
@@ -22,6 +21,7 @@ import {
   describeValue,
   evaluate,
 } from '../validate.js';
+import { stageOnLeaf } from './elementwise.js';
 
 /** Options of {@link scheduleFree}, with optax's defaults. */
 export interface ScheduleFreeOptions {
@@ -250,16 +250,7 @@ export function scheduleFreeNamed<S>(
       mixedLeaf(yy, z as ArrayLeaf, u as ArrayLeaf, zNew, out, sc);
       return [out, zNew];
     }
-    const ops = leafOps(u);
-    if (typeof u !== 'number' && ops.primitive === undefined)
-      throw new TypeError(`${fn}.update: ${ops.name} leaves have no elementwise primitives`);
-    const res = evaluateStage(
-      stage,
-      ops.primitive ?? (() => Number.NaN),
-      { u, p: y, arrays: { z }, scalars: sc },
-      ops.dtype(u) === 'float32',
-    );
-    for (const t of res.temporaries) disposeLeaf(t);
+    const res = stageOnLeaf(fn, stage, { u, p: y, arrays: { z }, scalars: sc });
     return [res.u, res.set.z];
   };
 
