@@ -80,28 +80,19 @@ function numeric(
   }
 }
 
-/**
- * Evaluates `def`'s math on one leaf with `primitive` (see the module comment). `f32` says whether
- * the leaf is float32, which decides how scalars are rounded and how operations on numbers alone
- * (a number leaf, or scalars combined with each other) are computed.
- *
- * @example
- * ```ts
- * const halve: StageDef = {
- *   arrays: [], scalars: ['s'], math: ({ u, scalar }) => ({ u: { op: 'mul', a: u, b: scalar('s') } }),
- * };
- * const out = evaluateStage(halve, typedArrayPrimitive, {
- *   u: new Float32Array([1, 2]), arrays: {}, scalars: [0.5],
- * }, true);
- * out.u; // Float32Array [0.5, 1]
- * ```
- */
-export function evaluateStage<L>(
-  def: StageDef,
-  primitive: Primitive<L>,
-  inputs: StageLeafInputs<L>,
-  f32: boolean,
-): StageLeafResult<L> {
+/** A stage's math as nodes to evaluate: the update, the stores, every node operands first. */
+interface Lowered {
+  readonly nodes: readonly Expr[];
+  readonly uExpr: Expr;
+  readonly stores: readonly (readonly [string, Expr])[];
+}
+
+const loweredCache = new WeakMap<StageDef, Lowered>();
+
+/** `def`'s math lowered once (its inputs are the elements `\0u`, `\0p` and the arrays' names). */
+function lowered(def: StageDef): Lowered {
+  const cached = loweredCache.get(def);
+  if (cached !== undefined) return cached;
   const elems = new Map<string, Expr>();
   const elem = (name: string): Expr => {
     let e = elems.get(name);
@@ -127,10 +118,38 @@ export function evaluateStage<L>(
   });
   const stores = Object.entries(out.set ?? {});
   const uExpr = out.u ?? elem('\0u');
+  const result = { nodes: topoOrder([uExpr, ...stores.map(([, v]) => v)]), uExpr, stores };
+  loweredCache.set(def, result);
+  return result;
+}
+
+/**
+ * Evaluates `def`'s math on one leaf with `primitive` (see the module comment). `f32` says whether
+ * the leaf is float32, which decides how scalars are rounded and how operations on numbers alone
+ * (a number leaf, or scalars combined with each other) are computed.
+ *
+ * @example
+ * ```ts
+ * const halve: StageDef = {
+ *   arrays: [], scalars: ['s'], math: ({ u, scalar }) => ({ u: { op: 'mul', a: u, b: scalar('s') } }),
+ * };
+ * const out = evaluateStage(halve, typedArrayPrimitive, {
+ *   u: new Float32Array([1, 2]), arrays: {}, scalars: [0.5],
+ * }, true);
+ * out.u; // Float32Array [0.5, 1]
+ * ```
+ */
+export function evaluateStage<L>(
+  def: StageDef,
+  primitive: Primitive<L>,
+  inputs: StageLeafInputs<L>,
+  f32: boolean,
+): StageLeafResult<L> {
+  const { nodes, uExpr, stores } = lowered(def);
   const values = new Map<Expr, L | number | boolean>();
   const made: L[] = [];
   const isLeaf = (x: unknown): x is L => typeof x !== 'number' && typeof x !== 'boolean';
-  for (const e of topoOrder([uExpr, ...stores.map(([, v]) => v)])) {
+  for (const e of nodes) {
     let v: L | number | boolean;
     switch (e.op) {
       case 'elem': {
