@@ -206,7 +206,8 @@ export type RpropOptions = ScaleByRpropOptions;
  * `learningRate` is the initial per-element step size (a number: it is not a schedule in optax
  * either). Defaults `etaMinus = 0.5`, `etaPlus = 1.2`, `minStepSize = 1e-6`, `maxStepSize = 50`,
  * `lagged = true`: by default each update is the previous step's, as optax computes it (the first
- * update is 0); `lagged: false` gives the paper's (and PyTorch's) Rprop. See `scaleByRprop`.
+ * update is 0); `lagged: false` gives the paper's Rprop (iRprop-; see `scaleByRprop` for how it
+ * differs from PyTorch's).
  *
  * @example
  * ```ts
